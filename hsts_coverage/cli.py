@@ -1,0 +1,362 @@
+"""The command line: options -> ScanConfig -> pipeline -> reports; errors -> one line + exit code.
+
+Exit codes: 0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE or a source failure, 2 usage error, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, BinaryIO, NoReturn
+
+import typer
+
+from hsts_coverage import __version__
+from hsts_coverage.config import (
+    DEFAULT_CT_URL,
+    USER_AGENT,
+    IPNetwork,
+    Nameserver,
+    OutputFormat,
+    ScanConfig,
+)
+from hsts_coverage.models import DomainSummary, HostResult
+from hsts_coverage.names import DomainError, parse_domain
+from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, scan
+from hsts_coverage.report.ndjson import NdjsonWriter
+from hsts_coverage.report.records import Record, host_record, scan_record, summary_record
+from hsts_coverage.report.table import ProgressView, TableReport
+from hsts_coverage.tls import verified_context
+from hsts_coverage.verdict import EXIT_USAGE, exit_code
+
+PROG = "hsts-coverage"
+ENV = "HSTS_COVERAGE_"
+
+app = typer.Typer(
+    name=PROG,
+    help="Which hosts would break if a domain turned on HSTS includeSubDomains today?",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+class UsageError(Exception):
+    """A bad option or argument; main() prints it as one line and exits 2."""
+
+
+# Typer vendors click in recent versions; its exception base is reachable from a public class.
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def usage_error(message: str) -> NoReturn:
+    raise UsageError(message)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(f"{PROG} {__version__}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command("scan")
+def scan_command(
+    domains: Annotated[list[str], typer.Argument(help="Domains to check (example.com).")],
+    ct_url: Annotated[
+        str,
+        typer.Option(envvar=f"{ENV}CT_URL", help="crt.sh-compatible certificate-transparency URL."),
+    ] = DEFAULT_CT_URL,
+    no_ct: Annotated[
+        bool,
+        typer.Option(
+            "--no-ct",
+            envvar=f"{ENV}NO_CT",
+            help="Skip certificate transparency; scan only given names.",
+        ),
+    ] = False,
+    names_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            envvar=f"{ENV}NAMES_FILE", help="File of extra names, one a line (repeatable)."
+        ),
+    ] = None,
+    resolver: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=f"{ENV}RESOLVER",
+            help="DNS server IP[:PORT] to ask (repeatable); default: system.",
+        ),
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}CA_BUNDLE", help="PEM file of trusted roots instead of Mozilla's."
+        ),
+    ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            envvar=f"{ENV}ALLOW_PRIVATE",
+            help="Probe private, loopback and reserved addresses too.",
+        ),
+    ] = False,
+    allow_cidr: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=f"{ENV}ALLOW_CIDR", help="Probe addresses in this network (repeatable)."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(envvar=f"{ENV}CONCURRENCY", min=1, help="Hosts checked at once.")
+    ] = 100,
+    timeout: Annotated[
+        float,
+        typer.Option(envvar=f"{ENV}TIMEOUT", min=0.1, help="Seconds per connection and request."),
+    ] = 10.0,
+    expiry_days: Annotated[
+        int,
+        typer.Option(
+            envvar=f"{ENV}EXPIRY_DAYS", min=0, help="Warn when a certificate expires sooner."
+        ),
+    ] = 14,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", envvar=f"{ENV}OUTPUT", help="Write NDJSON here ('-': stdout)."
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option("--format", envvar=f"{ENV}FORMAT", help="What stdout shows."),
+    ] = OutputFormat.TABLE,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", envvar=f"{ENV}QUIET", help="Print only the verdict line."),
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", envvar=f"{ENV}NO_PROGRESS", help="No progress bar.")
+    ] = False,
+    user_agent: Annotated[
+        str, typer.Option(envvar=f"{ENV}USER_AGENT", help="User-Agent of every request.")
+    ] = USER_AGENT,
+) -> None:
+    """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
+    names_files = tuple(names_file or ())
+    config = ScanConfig(
+        domains=_domains(domains),
+        ct_url=ct_url,
+        use_ct=not no_ct,
+        names_files=names_files,
+        extra_names=tuple(line for path in names_files for line in _read_names(path)),
+        resolvers=tuple(_nameserver(r) for r in resolver or ()),
+        ca_bundle=_ca_bundle(ca_bundle),
+        allow_private=allow_private,
+        allow_cidrs=tuple(_network(c) for c in allow_cidr or ()),
+        concurrency=concurrency,
+        timeout=timeout,
+        expiry_days=expiry_days,
+        user_agent=user_agent,
+        output=output,
+        output_format=output_format,
+        quiet=quiet,
+        progress=not no_progress and not quiet,
+    )
+    raise typer.Exit(asyncio.run(_run(config)))
+
+
+# -- option parsing: every bad value is a one-line usage error ----------------------------------
+
+
+def _domains(values: list[str]) -> tuple[str, ...]:
+    try:
+        return tuple(dict.fromkeys(parse_domain(v) for v in values))
+    except DomainError as exc:
+        usage_error(str(exc))
+
+
+def _read_names(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        usage_error(f"names file {path} does not exist")
+    except UnicodeDecodeError:
+        usage_error(f"names file {path} is not UTF-8 text")
+    except OSError as exc:
+        usage_error(f"names file {path} cannot be read: {exc.strerror}")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def _nameserver(value: str) -> Nameserver:
+    host, port = value.strip(), 53
+    if host.startswith("["):  # [2001:db8::1]:5353
+        host, _, rest = host[1:].partition("]")
+        port = _port(value, rest.removeprefix(":")) if rest else 53
+    elif host.count(":") == 1:
+        host, port_text = host.split(":")
+        port = _port(value, port_text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        usage_error(f"--resolver {value!r} is not an IP address (IP or IP:PORT)")
+    return Nameserver(host, port)
+
+
+def _port(value: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        usage_error(f"--resolver {value!r} has an invalid port")
+    return int(text)
+
+
+def _network(value: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        usage_error(f"--allow-cidr {value!r} is not a network (such as 10.0.0.0/8)")
+
+
+def _ca_bundle(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    try:
+        verified_context(path)
+    except FileNotFoundError:
+        usage_error(f"CA bundle {path} does not exist")
+    except (OSError, ssl.SSLError) as exc:
+        usage_error(f"CA bundle {path} cannot be used: {getattr(exc, 'reason', None) or exc}")
+    return path
+
+
+# -- running a scan ------------------------------------------------------------------------------
+
+
+async def _run(config: ScanConfig) -> int:
+    verdicts = []
+    with _Outputs(config) as outputs:
+        async for event in scan(config):
+            summary = outputs.handle(event)
+            if summary is not None:
+                verdicts.append(summary.verdict)
+    return exit_code(verdicts)
+
+
+class _Outputs:
+    """Sends each scan event to every output the user asked for."""
+
+    def __init__(self, config: ScanConfig) -> None:
+        self._config = config
+        self._stack = ExitStack()
+        self._table = TableReport(sys.stdout)
+        self._ndjson: list[NdjsonWriter] = []
+        self._json: dict[str, list[Record]] = {"scan": [], "hosts": [], "summaries": []}
+        self._now: datetime | None = None
+        self._progress = ProgressView(sys.stderr, config.progress)
+
+    def __enter__(self) -> _Outputs:
+        if self._config.output is not None:
+            self._ndjson.append(NdjsonWriter(self._stack.enter_context(_open(self._config.output))))
+        if self._stdout_format is OutputFormat.NDJSON and self._config.output != Path("-"):
+            self._ndjson.append(NdjsonWriter(sys.stdout.buffer))
+        self._stack.enter_context(self._progress)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    @property
+    def _stdout_format(self) -> OutputFormat | None:
+        if self._config.quiet or self._config.output == Path("-"):
+            return None
+        return self._config.output_format
+
+    def handle(self, event: Event) -> DomainSummary | None:
+        if isinstance(event, ScanStarted):
+            self._now = event.started_at
+            self._emit(scan_record(self._config, event.started_at))
+        elif isinstance(event, DomainStarted):
+            self._progress.start_domain(event.enumeration.domain, len(event.enumeration.names))
+        elif isinstance(event, HostResult):
+            self._host(event)
+        else:
+            self._summary(event)
+            return event
+        return None
+
+    def _host(self, result: HostResult) -> None:
+        assert self._now is not None
+        self._emit(host_record(result, self._now))
+        self._table.add(result)
+        self._progress.advance()
+
+    def _summary(self, summary: DomainSummary) -> None:
+        self._emit(summary_record(summary))
+        if self._config.quiet:
+            self._table.print_verdict(summary)
+        elif self._stdout_format is OutputFormat.TABLE:
+            self._table.render(summary)
+        if self._stdout_format is OutputFormat.JSON and summary.domain == self._config.domains[-1]:
+            sys.stdout.buffer.write(_json_document(self._json))
+            sys.stdout.buffer.flush()
+
+    def _emit(self, record: Record) -> None:
+        for writer in self._ndjson:
+            writer.write(record)
+        if self._stdout_format is OutputFormat.JSON:
+            key = {"scan": "scan", "host": "hosts", "summary": "summaries"}[record["type"]]
+            self._json[key].append(record)
+
+
+def _json_document(collected: dict[str, list[Record]]) -> bytes:
+    import orjson
+
+    document = {"scan": collected["scan"][0], **{k: collected[k] for k in ("hosts", "summaries")}}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[BinaryIO]:
+    if path == Path("-"):
+        yield sys.stdout.buffer
+        return
+    try:
+        stream = path.open("wb")
+    except OSError as exc:
+        usage_error(f"cannot write {path}: {exc.strerror}")
+    with stream:
+        yield stream
+
+
+def main() -> None:
+    """Console entry point: click's usage errors become one line on stderr and exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except _ClickException as exc:  # click's own parsing errors: unknown option, bad value ...
+        _fail(exc.format_message(), getattr(exc, "exit_code", EXIT_USAGE))  # type: ignore[attr-defined]
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        _fail("interrupted", 130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.exit(code)

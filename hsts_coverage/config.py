@@ -1,0 +1,76 @@
+"""ScanConfig: every option of a scan and its default, in one place.
+
+The CLI builds one from flags and `HSTS_COVERAGE_*` variables; the pipeline only reads it.
+Everything a test needs to point the scanner at a lab is here as a real user option.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from hsts_coverage import __version__
+
+DEFAULT_CT_URL = "https://crt.sh"
+USER_AGENT = f"hsts-coverage/{__version__} (+HSTS includeSubDomains pre-flight check)"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    NDJSON = "ndjson"
+
+
+@dataclass(frozen=True, slots=True)
+class Nameserver:
+    host: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    domains: tuple[str, ...]
+    ct_url: str = DEFAULT_CT_URL
+    use_ct: bool = True
+    names_files: tuple[Path, ...] = ()
+    extra_names: tuple[str, ...] = ()  # the names files' lines, read and decoded by the CLI
+    resolvers: tuple[Nameserver, ...] = ()  # empty: the system's
+    ca_bundle: Path | None = None  # None: certifi's Mozilla store
+    allow_private: bool = False
+    allow_cidrs: tuple[IPNetwork, ...] = ()
+    concurrency: int = 100
+    timeout: float = 10.0
+    expiry_days: int = 14
+    max_redirects: int = 10
+    ct_attempts: int = 5
+    ct_timeout: float = 60.0
+    dns_attempts: int = 3
+    user_agent: str = USER_AGENT
+    output: Path | None = None  # "-" is given as Path("-")
+    output_format: OutputFormat = OutputFormat.TABLE
+    quiet: bool = False
+    progress: bool = True
+
+    def as_record(self) -> dict[str, object]:
+        """The options as written into the report's `scan` record."""
+        return {
+            "domains": list(self.domains),
+            "ct_url": self.ct_url if self.use_ct else None,
+            "names_files": [str(p) for p in self.names_files],
+            "resolvers": [str(r) for r in self.resolvers] or "system",
+            "ca_bundle": str(self.ca_bundle) if self.ca_bundle else "certifi",
+            "allow_private": self.allow_private,
+            "allow_cidrs": [str(n) for n in self.allow_cidrs],
+            "concurrency": self.concurrency,
+            "timeout": self.timeout,
+            "expiry_days": self.expiry_days,
+            "max_redirects": self.max_redirects,
+        }

@@ -1,0 +1,205 @@
+"""Frozen data shared by every stage: names, DNS answers, TLS and HTTP facts, hops, verdicts.
+
+Stages hand these to each other; nothing here does I/O. A failed connection is a value
+(an `Outcome` with a `Reason`), not an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from hsts_coverage.reasons import Reason
+
+
+class Status(StrEnum):
+    """A host's status; the order of `RANK` is how bad it is."""
+
+    OK = "ok"
+    WARN = "warn"
+    BREAKS = "breaks"
+    NOT_AFFECTED = "not_affected"
+    UNKNOWN = "unknown"
+
+
+class Verdict(StrEnum):
+    SAFE = "SAFE"
+    NOT_SAFE = "NOT SAFE"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+class EnumerationStatus(StrEnum):
+    COMPLETE = "complete"
+    TRUNCATED = "truncated"  # the source may have capped its answer
+    FAILED = "failed"  # the source could not be read after every retry
+    SKIPPED = "skipped"  # --no-ct: only the names the user gave
+
+
+@dataclass(frozen=True, slots=True)
+class CtFacts:
+    """What certificate transparency says about one name."""
+
+    certificates: int
+    first_not_before: datetime | None
+    last_not_after: datetime | None
+    issuers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Enumeration:
+    """The names to scan for one domain and how trustworthy the list is."""
+
+    domain: str
+    status: EnumerationStatus
+    names: tuple[str, ...]
+    ct: Mapping[str, CtFacts] = field(default_factory=dict)
+    wildcards: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    rows: int = 0
+    attempts: int = 0
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+class DnsStatus(StrEnum):
+    RESOLVED = "resolved"
+    NXDOMAIN = "nxdomain"
+    NO_ADDRESS = "no_address"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsAnswer:
+    name: str
+    status: DnsStatus
+    addresses: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    dangling_target: str | None = None  # the last CNAME target, when it does not resolve
+    error: str | None = None
+
+
+class Outcome(StrEnum):
+    """How one connection attempt ended."""
+
+    OK = "ok"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    TLS_FAILED = "tls_failed"  # protocol or version failure before certificates mattered
+    CERT_INVALID = "cert_invalid"
+    BLOCKED = "blocked"  # a private address we may not connect to
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    subject: str
+    sans: tuple[str, ...]
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    serial: str
+    signature_algorithm: str | None
+    self_signed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HttpsFacts:
+    outcome: Outcome
+    reason: Reason | None = None  # set when outcome is not OK
+    detail: str = ""
+    tls_version: str | None = None
+    cert: Certificate | None = None
+    verify_code: int | None = None
+    status: int | None = None
+    location: str | None = None
+    sts: tuple[str, ...] = ()  # every Strict-Transport-Security field, in order
+    elapsed_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFacts:
+    outcome: Outcome
+    detail: str = ""
+    status: int | None = None
+    location: str | None = None
+    elapsed_ms: float = 0.0
+
+
+class WalkEnd(StrEnum):
+    """Where following the HTTPS redirects under HSTS ended."""
+
+    PAGE = "page"  # a non-redirect answer
+    LEFT_SCOPE = "left_scope"  # a host outside the domain: HSTS no longer applies
+    TO_HTTP = "to_http"
+    LOOP = "loop"
+    TOO_MANY = "too_many"
+    TARGET_BREAKS = "target_breaks"
+    UNVERIFIED = "unverified"  # a target on a private address: not followed
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    url: str
+    status: int | None = None
+    location: str | None = None
+    upgraded: bool = False  # reached by HSTS rewriting http:// to https://
+    failure: Reason | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectWalk:
+    end: WalkEnd
+    hops: tuple[Hop, ...]
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    address: str
+    https: HttpsFacts
+    http: HttpFacts
+    walk: RedirectWalk | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    reason: Reason
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostVerdict:
+    status: Status
+    findings: tuple[Finding, ...]
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return tuple(f.reason for f in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    name: str
+    domain: str
+    dns: DnsAnswer
+    probe: Probe | None
+    verdict: HostVerdict
+    ct: CtFacts | None
+    elapsed_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSummary:
+    domain: str
+    verdict: Verdict
+    counts: Mapping[Status, int]
+    breaking: Mapping[Reason, tuple[str, ...]]  # reason -> hosts, for hosts that break
+    warnings: Mapping[Reason, tuple[str, ...]]
+    unknown: Mapping[Reason, tuple[str, ...]]
+    enumeration: Enumeration
+    hosts: int
+    interrupted: bool = False
+    why: str = ""  # one sentence: why this verdict

@@ -1,0 +1,129 @@
+"""Pure name handling: normalise what CT logs and users give us, and scope it to the domain.
+
+No I/O here. Everything that comes in is untrusted: CT `name_value` lines carry e-mail addresses,
+IP literals, upper case, trailing dots, wildcards and junk; the domain argument may be a URL.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from urllib.parse import urlsplit
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+# RFC 1123 host labels (letters, digits, hyphen; no hyphen at either end). Underscores are legal
+# DNS but not hostnames, and public CAs stopped issuing certificates for them in 2019.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_MAX_NAME = 253
+
+
+class Rejected(StrEnum):
+    """Why a raw name was dropped."""
+
+    EMPTY = "empty"
+    EMAIL = "email"
+    IP_LITERAL = "ip_literal"
+    INVALID = "invalid"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedName:
+    """A name under the domain; `wildcard` when CT listed it as `*.name`."""
+
+    name: str
+    wildcard: bool = False
+
+
+class DomainError(ValueError):
+    """The domain a user asked for cannot be scanned; the message is one line for the user."""
+
+
+def normalise(raw: str) -> str | Rejected:
+    """Lower-case A-label form of a host name, without a trailing dot, or why it is not one."""
+    name = raw.strip().lower().rstrip(".")
+    if not name:
+        return Rejected.EMPTY
+    if "@" in name:
+        return Rejected.EMAIL
+    if _is_ip_literal(name):
+        return Rejected.IP_LITERAL
+    if not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            return Rejected.INVALID
+    return name if _is_hostname(name) else Rejected.INVALID
+
+
+def scope(raw: str, domain: str) -> ScopedName | Rejected:
+    """Normalise a CT name and keep it only if it is `domain` or under it."""
+    text = raw.strip()
+    wildcard = text.startswith("*.")
+    name = normalise(text[2:] if wildcard else text)
+    if isinstance(name, Rejected):
+        return name
+    if not in_scope(name, domain):
+        return Rejected.OUT_OF_SCOPE
+    return ScopedName(name, wildcard)
+
+
+def in_scope(name: str, domain: str) -> bool:
+    """True for the domain itself and every name under it (label boundary, not a suffix match)."""
+    return name == domain or name.endswith("." + domain)
+
+
+def parse_domain(text: str) -> str:
+    """The domain a user typed (or the host of a pasted URL), checked; DomainError if unusable."""
+    value = text.strip()
+    if not value:
+        raise DomainError("the domain is empty")
+    if "://" in value:
+        value = _host_of_url(value)
+    elif "/" in value or ":" in value:
+        raise DomainError(f"{text!r} is not a domain: give a bare name such as example.com")
+    name = normalise(value)
+    if name is Rejected.IP_LITERAL:
+        raise DomainError(f"{text!r} is an IP address: give a domain name")
+    if isinstance(name, Rejected):
+        raise DomainError(f"{text!r} is not a valid domain name")
+    if _public_suffixes().is_public(name):
+        raise DomainError(
+            f"{name} is a public suffix: HSTS for it is set by its registry, give a domain under it"
+        )
+    return name
+
+
+def _host_of_url(value: str) -> str:
+    try:
+        host = urlsplit(value).hostname
+    except ValueError as exc:
+        raise DomainError(f"{value!r} is not a valid URL: {exc}") from None
+    if not host:
+        raise DomainError(f"{value!r} has no host name")
+    return host
+
+
+def _is_hostname(name: str) -> bool:
+    if len(name) > _MAX_NAME:
+        return False
+    return all(_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    # Loading the bundled list takes ~50 ms; one copy per process is enough.
+    return PublicSuffixList()

@@ -1,0 +1,230 @@
+"""The one catalogue of reasons a host gets its status for.
+
+Every reason carries what a person needs to act: its severity (which host status it implies), the
+error a user would see in Chrome and in Firefox once HSTS forbids the click-through, and the fix.
+Verdict logic picks reasons; reports only render them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How much a reason weighs; the worst severity of a host's reasons is its status."""
+
+    BREAKS = "breaks"
+    UNKNOWN = "unknown"
+    WARN = "warn"
+    NOT_AFFECTED = "not_affected"
+    INFO = "info"
+
+
+class Reason(StrEnum):
+    """A reason code, stable across versions (it is written into reports and diffed)."""
+
+    severity: Severity
+    summary: str
+    chrome_error: str
+    firefox_error: str
+    fix: str
+
+    def __new__(
+        cls,
+        code: str,
+        severity: Severity,
+        summary: str,
+        chrome_error: str,
+        firefox_error: str,
+        fix: str,
+    ) -> Reason:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.severity = severity
+        member.summary = summary
+        member.chrome_error = chrome_error
+        member.firefox_error = firefox_error
+        member.fix = fix
+        return member
+
+    # -- breaks: under HSTS a user can no longer reach the host ----------------------------------
+    HTTPS_REFUSED = (
+        "https_refused",
+        Severity.BREAKS,
+        "port 443 refuses connections while port 80 answers",
+        "ERR_CONNECTION_REFUSED",
+        "NS_ERROR_CONNECTION_REFUSED",
+        "serve HTTPS on port 443 with a trusted certificate, or retire the name",
+    )
+    HTTPS_TIMEOUT = (
+        "https_timeout",
+        Severity.BREAKS,
+        "port 443 does not complete a TLS handshake in time while port 80 answers",
+        "ERR_CONNECTION_TIMED_OUT",
+        "NS_ERROR_NET_TIMEOUT",
+        "open port 443 in the firewall and serve HTTPS there, or retire the name",
+    )
+    TLS_PROTOCOL_ERROR = (
+        "tls_protocol_error",
+        Severity.BREAKS,
+        "port 443 does not speak TLS (often plain HTTP on 443)",
+        "ERR_SSL_PROTOCOL_ERROR",
+        "SSL_ERROR_RX_RECORD_TOO_LONG",
+        "terminate TLS on port 443 (the listener serves plain HTTP or is misconfigured)",
+    )
+    TLS_VERSION_UNSUPPORTED = (
+        "tls_version_unsupported",
+        Severity.BREAKS,
+        "the server offers only TLS versions browsers refuse (TLS 1.0/1.1)",
+        "ERR_SSL_VERSION_OR_CIPHER_MISMATCH",
+        "SSL_ERROR_UNSUPPORTED_VERSION",
+        "enable TLS 1.2 and TLS 1.3 on the server",
+    )
+    CERT_EXPIRED = (
+        "cert_expired",
+        Severity.BREAKS,
+        "the certificate has expired",
+        "NET::ERR_CERT_DATE_INVALID",
+        "SEC_ERROR_EXPIRED_CERTIFICATE",
+        "renew the certificate and automate renewal (ACME)",
+    )
+    CERT_NOT_YET_VALID = (
+        "cert_not_yet_valid",
+        Severity.BREAKS,
+        "the certificate is not valid yet",
+        "NET::ERR_CERT_DATE_INVALID",
+        "MOZILLA_PKIX_ERROR_NOT_YET_VALID_CERTIFICATE",
+        "check the server clock and the certificate's notBefore; reissue if wrong",
+    )
+    CERT_NAME_MISMATCH = (
+        "cert_name_mismatch",
+        Severity.BREAKS,
+        "the certificate does not name this host in its subjectAltName",
+        "NET::ERR_CERT_COMMON_NAME_INVALID",
+        "SSL_ERROR_BAD_CERT_DOMAIN",
+        "issue a certificate whose SANs include this exact name (a wildcard covers one label)",
+    )
+    CERT_SELF_SIGNED = (
+        "cert_self_signed",
+        Severity.BREAKS,
+        "the certificate is self-signed",
+        "NET::ERR_CERT_AUTHORITY_INVALID",
+        "MOZILLA_PKIX_ERROR_SELF_SIGNED_CERT",
+        "replace it with a certificate from a publicly trusted CA",
+    )
+    CERT_UNTRUSTED = (
+        "cert_untrusted",
+        Severity.BREAKS,
+        "the certificate chain does not lead to a trusted root",
+        "NET::ERR_CERT_AUTHORITY_INVALID",
+        "SEC_ERROR_UNKNOWN_ISSUER",
+        "use a publicly trusted CA and serve the full chain (leaf + intermediates)",
+    )
+    CERT_WEAK_SIGNATURE = (
+        "cert_weak_signature",
+        Severity.BREAKS,
+        "the chain uses a signature algorithm or key browsers reject (SHA-1, MD5, small RSA)",
+        "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
+        "SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED",
+        "reissue the certificate with SHA-256 and an RSA-2048+ or ECDSA key",
+    )
+    REDIRECT_TO_HTTP = (
+        "redirect_to_http",
+        Severity.BREAKS,
+        "HTTPS redirects to http:// on a covered host, which HSTS turns back into HTTPS: a loop",
+        "ERR_TOO_MANY_REDIRECTS",
+        "NS_ERROR_REDIRECT_LOOP",
+        "make the HTTPS site serve content (or redirect to https://), never to http://",
+    )
+    REDIRECT_LOOP = (
+        "redirect_loop",
+        Severity.BREAKS,
+        "the redirects under HSTS never reach a page",
+        "ERR_TOO_MANY_REDIRECTS",
+        "NS_ERROR_REDIRECT_LOOP",
+        "fix the redirect rules so that the chain ends on a page within a few hops",
+    )
+    REDIRECT_TARGET_BREAKS = (
+        "redirect_target_breaks",
+        Severity.BREAKS,
+        "HTTPS redirects to a covered host whose HTTPS is broken",
+        "the target's error (see detail)",
+        "the target's error (see detail)",
+        "fix HTTPS on the redirect target, or redirect somewhere that works",
+    )
+    HTTPS_ERROR_STATUS = (
+        "https_error_status",
+        Severity.BREAKS,
+        "HTTPS answers with an error status where HTTP served content",
+        "HTTP ERROR page (the status in detail)",
+        "the server's error page (the status in detail)",
+        "serve the same site over HTTPS as over HTTP (check the HTTPS virtual host)",
+    )
+    # -- warn: works under HSTS today, but deserves attention ------------------------------------
+    NO_HTTP_REDIRECT = (
+        "no_http_redirect",
+        Severity.WARN,
+        "plain HTTP serves content instead of redirecting to HTTPS",
+        "none under HSTS (the browser upgrades); first-time visitors stay on HTTP",
+        "none under HSTS (the browser upgrades); first-time visitors stay on HTTP",
+        "redirect http:// to https:// on the same host with a 301",
+    )
+    CERT_EXPIRING_SOON = (
+        "cert_expiring_soon",
+        Severity.WARN,
+        "the certificate expires soon; under HSTS an expired certificate locks users out",
+        "NET::ERR_CERT_DATE_INVALID (once expired)",
+        "SEC_ERROR_EXPIRED_CERTIFICATE (once expired)",
+        "renew the certificate now and automate renewal (ACME)",
+    )
+    # -- not affected: nothing for HSTS to break ---------------------------------------------------
+    NO_DNS = (
+        "no_dns",
+        Severity.NOT_AFFECTED,
+        "the name does not resolve (NXDOMAIN or no address records)",
+        "ERR_NAME_NOT_RESOLVED (already today)",
+        "dnsNotFound (already today)",
+        "nothing to do for HSTS; remove stale DNS records and certificates",
+    )
+    NO_WEB_SERVICE = (
+        "no_web_service",
+        Severity.NOT_AFFECTED,
+        "neither port 80 nor port 443 accepts connections",
+        "ERR_CONNECTION_REFUSED (already today)",
+        "NS_ERROR_CONNECTION_REFUSED (already today)",
+        "nothing to do for HSTS; if the host should serve web traffic, serve HTTPS",
+    )
+    # -- unknown: the scan could not tell; never counted as safe ---------------------------------
+    DNS_ERROR = (
+        "dns_error",
+        Severity.UNKNOWN,
+        "DNS failed (SERVFAIL, refused or timed out) after retries",
+        "ERR_NAME_RESOLUTION_FAILED (probably)",
+        "dnsNotFound (probably)",
+        "check the zone's name servers, then scan again",
+    )
+    PRIVATE_ADDRESS = (
+        "private_address",
+        Severity.UNKNOWN,
+        "the name resolves to a private, loopback or reserved address, which is not probed",
+        "unknown: depends on the user's network",
+        "unknown: depends on the user's network",
+        "scan from inside that network with --allow-private (or --allow-cidr)",
+    )
+    UNREACHABLE = (
+        "unreachable",
+        Severity.UNKNOWN,
+        "neither port 80 nor port 443 answered in time",
+        "ERR_CONNECTION_TIMED_OUT (from this vantage point)",
+        "NS_ERROR_NET_TIMEOUT (from this vantage point)",
+        "scan from a network that can reach the host, or raise --timeout",
+    )
+    # -- info: worth knowing, does not change the status -----------------------------------------
+    DANGLING_CNAME = (
+        "dangling_cname",
+        Severity.INFO,
+        "a CNAME points at a name that does not resolve (a subdomain takeover risk)",
+        "ERR_NAME_NOT_RESOLVED",
+        "dnsNotFound",
+        "delete the CNAME or point it at a resource you control",
+    )

@@ -1,0 +1,1 @@
+"""Views of scan events: NDJSON records (the machine format) and the terminal report."""

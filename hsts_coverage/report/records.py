@@ -1,0 +1,193 @@
+"""Scan events -> plain JSON-ready dicts: the NDJSON record format (see README, "Report format").
+
+Every record has a `type`: `scan` (first), `host` (one per host, in completion order) and `summary`
+(one per domain, last). `SCHEMA_VERSION` changes when a field changes meaning or disappears;
+new fields may appear without a change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hsts_coverage import __version__
+from hsts_coverage.config import ScanConfig
+from hsts_coverage.models import (
+    Certificate,
+    CtFacts,
+    DomainSummary,
+    Finding,
+    HostResult,
+    HttpFacts,
+    HttpsFacts,
+    RedirectWalk,
+    Verdict,
+)
+from hsts_coverage.verdict import EXIT_CODES
+
+SCHEMA_VERSION = 1
+
+EXIT_MEANINGS = {
+    Verdict.SAFE: "0: safe to enable includeSubDomains for every host found",
+    Verdict.NOT_SAFE: "1: at least one host would break",
+    Verdict.INCONCLUSIVE: "3: the scan could not prove safety (see why)",
+}
+
+Record = dict[str, Any]
+
+
+def scan_record(config: ScanConfig, started_at: datetime) -> Record:
+    return {
+        "type": "scan",
+        "tool": "hsts-coverage",
+        "version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "started_at": _time(started_at),
+        "options": config.as_record(),
+    }
+
+
+def host_record(result: HostResult, now: datetime) -> Record:
+    probe = result.probe
+    return {
+        "type": "host",
+        "host": result.name,
+        "domain": result.domain,
+        "status": result.verdict.status.value,
+        "reasons": [reason_record(f) for f in result.verdict.findings],
+        "addresses": list(result.dns.addresses),
+        "probed_address": probe.address if probe else None,
+        "dns": {
+            "status": result.dns.status.value,
+            "cname_chain": list(result.dns.cname_chain),
+            "dangling_target": result.dns.dangling_target,
+            "error": result.dns.error,
+        },
+        "https": _https(probe.https, now) if probe else None,
+        "http": _http(probe.http) if probe else None,
+        "redirects": _walk(probe.walk) if probe and probe.walk else None,
+        "ct": _ct(result.ct),
+        "timings": _timings(result),
+    }
+
+
+def reason_record(finding: Finding) -> Record:
+    reason = finding.reason
+    return {
+        "code": reason.value,
+        "severity": reason.severity.value,
+        "summary": reason.summary,
+        "chrome_error": reason.chrome_error,
+        "firefox_error": reason.firefox_error,
+        "detail": finding.detail,
+        "fix": reason.fix,
+    }
+
+
+def summary_record(summary: DomainSummary) -> Record:
+    enumeration = summary.enumeration
+    return {
+        "type": "summary",
+        "domain": summary.domain,
+        "verdict": summary.verdict.value,
+        "exit_code": EXIT_CODES[summary.verdict],
+        "exit_meaning": EXIT_MEANINGS[summary.verdict],
+        "why": summary.why,
+        "hosts": summary.hosts,
+        "counts": {status.value: n for status, n in summary.counts.items()},
+        "breaking": {reason.value: list(h) for reason, h in summary.breaking.items()},
+        "warnings": {reason.value: list(h) for reason, h in summary.warnings.items()},
+        "unknown": {reason.value: list(h) for reason, h in summary.unknown.items()},
+        "enumeration": {
+            "status": enumeration.status.value,
+            "complete": enumeration.status.value in ("complete", "skipped"),
+            "sources": list(enumeration.sources),
+            "rows": enumeration.rows,
+            "attempts": enumeration.attempts,
+            "names": len(enumeration.names),
+            "wildcards": list(enumeration.wildcards),
+            "rejected": dict(enumeration.rejected),
+            "error": enumeration.error,
+        },
+        "interrupted": summary.interrupted,
+    }
+
+
+def _https(facts: HttpsFacts, now: datetime) -> Record:
+    return {
+        "outcome": facts.outcome.value,
+        "error": facts.detail or None,
+        "verify_code": facts.verify_code,
+        "tls_version": facts.tls_version,
+        "status": facts.status,
+        "location": facts.location,
+        "strict_transport_security": list(facts.sts),
+        "certificate": _certificate(facts.cert, now) if facts.cert else None,
+        "elapsed_ms": facts.elapsed_ms,
+    }
+
+
+def _certificate(cert: Certificate, now: datetime) -> Record:
+    return {
+        "subject": cert.subject,
+        "sans": list(cert.sans),
+        "issuer": cert.issuer,
+        "not_before": _time(cert.not_before),
+        "not_after": _time(cert.not_after),
+        "days_left": (cert.not_after - now).days,
+        "serial": cert.serial,
+        "signature_algorithm": cert.signature_algorithm,
+        "self_signed": cert.self_signed,
+    }
+
+
+def _http(facts: HttpFacts) -> Record:
+    return {
+        "outcome": facts.outcome.value,
+        "error": facts.detail or None,
+        "status": facts.status,
+        "location": facts.location,
+        "elapsed_ms": facts.elapsed_ms,
+    }
+
+
+def _walk(walk: RedirectWalk) -> Record:
+    return {
+        "end": walk.end.value,
+        "detail": walk.detail or None,
+        "hops": [
+            {
+                "url": hop.url,
+                "status": hop.status,
+                "location": hop.location,
+                "upgraded_by_hsts": hop.upgraded,
+                "failure": hop.failure.value if hop.failure else None,
+                "detail": hop.detail or None,
+            }
+            for hop in walk.hops
+        ],
+    }
+
+
+def _ct(facts: CtFacts | None) -> Record | None:
+    if facts is None:
+        return None
+    return {
+        "certificates": facts.certificates,
+        "first_not_before": _time(facts.first_not_before) if facts.first_not_before else None,
+        "last_not_after": _time(facts.last_not_after) if facts.last_not_after else None,
+        "issuers": list(facts.issuers),
+    }
+
+
+def _timings(result: HostResult) -> Record:
+    probe = result.probe
+    return {
+        "total_ms": result.elapsed_ms,
+        "https_ms": probe.https.elapsed_ms if probe else None,
+        "http_ms": probe.http.elapsed_ms if probe else None,
+    }
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,169 @@
+"""The terminal report (the only home of rich): verdict first, then what breaks and how to fix it.
+
+Everything shown comes from untrusted places (CT names, certificate subjects, Location headers),
+so it is printed as plain `Text` (no markup) with control characters and escape sequences removed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from hsts_coverage.models import DomainSummary, EnumerationStatus, HostResult, Status, Verdict
+from hsts_coverage.reasons import Reason, Severity
+
+# C0/C1 controls, DEL, and whole ANSI escape sequences (CSI, OSC) a hostile server could send.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]"
+)
+
+_VERDICT_STYLE = {
+    Verdict.SAFE: "bold green",
+    Verdict.NOT_SAFE: "bold red",
+    Verdict.INCONCLUSIVE: "bold yellow",
+}
+_SECTIONS = (
+    (Severity.BREAKS, "Would break under includeSubDomains", "red"),
+    (Severity.UNKNOWN, "Could not be checked (never counted as safe)", "yellow"),
+    (Severity.WARN, "Warnings", "yellow"),
+)
+
+
+def clean(value: object) -> str:
+    """Printable form of an untrusted string: escape sequences and control characters removed."""
+    return _CONTROL.sub("", str(value))
+
+
+@dataclass(slots=True)
+class TableReport:
+    """Collects the findings of hosts that are not ok, then renders one domain's report."""
+
+    stream: TextIO
+    console: Console = field(init=False)
+    _found: dict[Reason, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+
+    def print_verdict(self, summary: DomainSummary) -> None:
+        self.console.print(verdict_line(summary))
+
+    def add(self, result: HostResult) -> None:
+        if result.verdict.status in (Status.OK, Status.NOT_AFFECTED):
+            return
+        for finding in result.verdict.findings:
+            self._found.setdefault(finding.reason, []).append((result.name, finding.detail))
+
+    def render(self, summary: DomainSummary) -> None:
+        self.console.print(verdict_line(summary))
+        for severity, title, style in _SECTIONS:
+            self._section(severity, title, style)
+        self.console.print(_counts_line(summary))
+        self.console.print(_enumeration_line(summary))
+        self.console.print()
+        self._found.clear()
+
+    def _section(self, severity: Severity, title: str, style: str) -> None:
+        reasons = [r for r in Reason if r.severity is severity and r in self._found]
+        if not reasons:
+            return
+        hosts = {name for r in reasons for name, _ in self._found[r]}
+        self.console.print(Text(f"\n{title} ({len(hosts)} hosts)", style=f"bold {style}"))
+        for reason in reasons:
+            self._reason(reason, sorted(self._found[reason]))
+
+    def _reason(self, reason: Reason, hosts: list[tuple[str, str]]) -> None:
+        self.console.print(Text(f"  {reason.value}: {reason.summary}", style="bold"))
+        if reason.severity is not Severity.UNKNOWN:
+            errors = f"    Chrome: {reason.chrome_error}  |  Firefox: {reason.firefox_error}"
+            self.console.print(Text(errors, style="dim"))
+        self.console.print(Text(f"    Fix: {reason.fix}", style="cyan"))
+        for name, detail in hosts:
+            line = Text(f"    - {clean(name)}")
+            if detail:
+                line.append(f"  {clean(detail)}", style="dim")
+            self.console.print(line)
+
+
+def verdict_line(summary: DomainSummary) -> Text:
+    line = Text(f"{clean(summary.domain)}: ")
+    line.append(summary.verdict.value, style=_VERDICT_STYLE[summary.verdict])
+    line.append(f" ({clean(summary.why)})")
+    return line
+
+
+def _counts_line(summary: DomainSummary) -> Text:
+    parts = [f"{summary.counts.get(s, 0)} {s.value}" for s in Status]
+    return Text(f"\n{summary.hosts} hosts: " + ", ".join(parts))
+
+
+def _enumeration_line(summary: DomainSummary) -> Text:
+    e = summary.enumeration
+    if e.status is EnumerationStatus.SKIPPED:
+        text = f"Names: {len(e.names)} given by the user (certificate transparency skipped)"
+    elif e.status is EnumerationStatus.FAILED:
+        text = f"Names: enumeration FAILED: {e.error}"
+    else:
+        text = f"Names: {len(e.names)} from {', '.join(e.sources)} ({e.rows} rows"
+        text += f", {e.attempts} attempt(s)); {e.status.value}"
+    if e.wildcards:
+        text += f"; wildcards in CT: {', '.join(e.wildcards)}"
+    style = "yellow" if e.status in (EnumerationStatus.FAILED, EnumerationStatus.TRUNCATED) else ""
+    return Text(clean(text), style=style)
+
+
+class ProgressView:
+    """A progress bar on stderr while hosts are checked; shown only on a terminal."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        console = Console(file=stream)
+        self._progress = (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            if enabled and console.is_terminal
+            else None
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ProgressView:
+        if self._progress:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress:
+            self._progress.stop()
+
+    def start_domain(self, domain: str, total: int) -> None:
+        if self._progress:
+            if self._task is not None:
+                self._progress.remove_task(self._task)
+            self._task = self._progress.add_task(clean(domain), total=total)
+
+    def advance(self) -> None:
+        if self._progress and self._task is not None:
+            self._progress.advance(self._task)

@@ -1,0 +1,213 @@
+"""Resolve names with aiodns (A and AAAA, CNAME chains), and guard against private addresses.
+
+Contract: `Resolver.resolve(name)` never raises for DNS trouble; it returns a `DnsAnswer` whose
+status says what happened. SERVFAIL, refusals and time-outs are retried a bounded number of
+times before the answer is `ERROR`. Every query goes to the configured name servers (or the
+system's), never anywhere else.
+
+`AddressPolicy` decides which addresses may be connected to: names in CT logs are not under the
+user's control, and probing 169.254.169.254 from a cloud host is a server-side request forgery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiodns
+import pycares
+from aiohttp.abc import AbstractResolver, ResolveResult
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from hsts_coverage.config import IPNetwork, Nameserver
+from hsts_coverage.models import DnsAnswer, DnsStatus
+
+_TRANSIENT = {
+    aiodns.error.ARES_ESERVFAIL: "SERVFAIL",
+    aiodns.error.ARES_ETIMEOUT: "timed out",
+    aiodns.error.ARES_ECONNREFUSED: "name server unreachable",
+    aiodns.error.ARES_EREFUSED: "REFUSED",
+    aiodns.error.ARES_EBADRESP: "malformed answer",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """Which addresses may be probed: public ones, and private ones only when allowed."""
+
+    allow_private: bool = False
+    allow_cidrs: tuple[IPNetwork, ...] = ()
+
+    def permits(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        if self.allow_private or any(ip in net for net in self.allow_cidrs):
+            return True
+        return is_public(ip)
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Globally routable unicast; IPv4-mapped IPv6 is judged by its IPv4 address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+class _Transient(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    status: DnsStatus
+    addresses: tuple[str, ...] = ()
+    cnames: tuple[str, ...] = ()
+    error: str | None = None
+
+
+class Resolver:
+    """A scan's DNS client. Create it inside the running event loop; `close()` when done."""
+
+    def __init__(self, nameservers: Sequence[Nameserver], *, timeout: float, attempts: int) -> None:
+        servers = [str(ns) for ns in nameservers] or None
+        # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
+        self._dns = aiodns.DNSResolver(nameservers=servers, timeout=timeout, tries=1)
+        self._attempts = attempts
+
+    async def close(self) -> None:
+        await self._dns.close()
+
+    async def resolve(self, name: str) -> DnsAnswer:
+        a, aaaa = await asyncio.gather(self._query(name, "A"), self._query(name, "AAAA"))
+        if DnsStatus.RESOLVED in (a.status, aaaa.status):
+            cnames = a.cnames or aaaa.cnames
+            return DnsAnswer(name, DnsStatus.RESOLVED, a.addresses + aaaa.addresses, cnames)
+        if a.status is DnsStatus.ERROR or aaaa.status is DnsStatus.ERROR:
+            return DnsAnswer(name, DnsStatus.ERROR, error=a.error or aaaa.error)
+        status = DnsStatus.NXDOMAIN if a.status is DnsStatus.NXDOMAIN else DnsStatus.NO_ADDRESS
+        cnames = await self._cname_chain(name)
+        dangling = cnames[-1] if cnames else None
+        return DnsAnswer(name, status, cname_chain=cnames, dangling_target=dangling)
+
+    async def _query(self, name: str, qtype: str) -> _Query:
+        try:
+            result = await self._retrying(name, qtype)
+        except _Transient as exc:
+            return _Query(DnsStatus.ERROR, error=f"{qtype} {exc.message}")
+        except aiodns.error.DNSError as exc:
+            code = exc.args[0] if exc.args else None
+            if code == aiodns.error.ARES_ENOTFOUND:
+                return _Query(DnsStatus.NXDOMAIN)
+            if code == aiodns.error.ARES_ENODATA:
+                return _Query(DnsStatus.NO_ADDRESS)
+            return _Query(DnsStatus.ERROR, error=f"{qtype} {_message(exc)}")
+        addresses = tuple(
+            r.data.addr
+            for r in result.answer
+            if isinstance(r.data, pycares.ARecordData | pycares.AAAARecordData)
+        )
+        status = DnsStatus.RESOLVED if addresses else DnsStatus.NO_ADDRESS
+        return _Query(status, addresses, _cnames(result.answer))
+
+    async def _retrying(self, name: str, qtype: str) -> pycares.DNSResult:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                try:
+                    return await self._dns.query_dns(name, qtype)
+                except aiodns.error.DNSError as exc:
+                    code = exc.args[0] if exc.args else None
+                    if code in _TRANSIENT:
+                        raise _Transient(_TRANSIENT[code]) from exc
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _cname_chain(self, name: str) -> tuple[str, ...]:
+        # A name that does not resolve may still be a CNAME to a deleted resource: ask for the
+        # CNAME itself, since an NXDOMAIN answer to A does not reach us with its CNAME records.
+        try:
+            result = await self._dns.query_dns(name, "CNAME")
+        except aiodns.error.DNSError:
+            return ()
+        return _cnames(result.answer)
+
+
+def _cnames(records: Sequence[Any]) -> tuple[str, ...]:
+    return tuple(
+        r.data.cname.lower().rstrip(".")
+        for r in records
+        if isinstance(r.data, pycares.CNAMERecordData)
+    )
+
+
+def _message(exc: aiodns.error.DNSError) -> str:
+    return str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+
+
+class BlockedAddressError(OSError):
+    """A name resolved only to addresses the address policy forbids."""
+
+
+class UnresolvedError(OSError):
+    """A name met during the redirect walk does not resolve."""
+
+
+class ScanResolver(AbstractResolver):
+    """aiohttp's resolver for a scan: pinned addresses first, then the scan's own DNS."""
+
+    def __init__(self, dns: Resolver, policy: AddressPolicy) -> None:
+        self._dns = dns
+        self._policy = policy
+        self._pins: dict[str, str] = {}
+
+    @contextmanager
+    def pinned(self, name: str, address: str) -> Iterator[None]:
+        self._pins[name] = address
+        try:
+            yield
+        finally:
+            self._pins.pop(name, None)
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        address = self._pins.get(host) or await self._lookup(host)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+        result: ResolveResult = {
+            "hostname": host,
+            "host": address,
+            "port": port,
+            "family": family,
+            "proto": 0,
+            "flags": flags,
+        }
+        return [result]
+
+    async def _lookup(self, host: str) -> str:
+        answer = await self._dns.resolve(host)
+        if answer.status is not DnsStatus.RESOLVED:
+            raise UnresolvedError(f"{host} does not resolve ({answer.error or answer.status})")
+        for address in answer.addresses:
+            if self._policy.permits(address):
+                return address
+        raise BlockedAddressError(f"{host} resolves to {answer.addresses[0]}, a private address")
+
+    async def close(self) -> None:
+        """The scan's Resolver is closed by its owner."""

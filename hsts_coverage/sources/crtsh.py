@@ -1,0 +1,185 @@
+"""crt.sh: every certificate logged for a domain's subdomains, as JSON.
+
+`GET {ct_url}/?q=%25.{domain}&output=json` answers a JSON array of certificate rows whose
+`name_value` holds one name a line. crt.sh is often overloaded: it answers 502/503/504, 429, or an
+HTML error page (sometimes with status 200), so every such answer is retried with exponential
+backoff and jitter, honouring `Retry-After`, a bounded number of times. After the last attempt the
+caller gets a `SourceError`, never an empty list. crt.sh silently caps large answers, so an answer
+with `TRUNCATION_ROWS` or more matching rows is reported as possibly truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from hsts_coverage.sources.collect import NameCollector
+
+TRUNCATION_ROWS = 10_000
+MAX_BODY = 256 * 1024 * 1024  # bytes; a larger answer is refused rather than held in memory
+RETRY_AFTER_CAP = 120.0  # seconds
+SOURCE = "crt.sh"
+
+
+class SourceError(Exception):
+    """A source could not be read; the message is one line for the user."""
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class CtAnswer:
+    rows: int  # matching rows, by crt.sh's own result_count where it gives one
+    attempts: int
+    truncated: bool
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    ct_url: str,
+    collector: NameCollector,
+    *,
+    attempts: int,
+    backoff: float = 1.0,
+) -> CtAnswer:
+    """Fetch every CT row for the collector's domain into it; SourceError after the last retry."""
+    url = ct_url.rstrip("/") + "/"
+    params = {"q": f"%.{collector.domain}", "output": "json"}
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(attempts),
+        wait=_RetryAfterOrBackoff(backoff),
+        retry=retry_if_exception_type(_Retryable),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                rows = await _get_rows(session, url, params)
+    except _Retryable as exc:
+        raise SourceError(f"{SOURCE}: {exc} (gave up after {attempts} attempts)") from None
+    count = add_rows(collector, rows)
+    tries = attempt.retry_state.attempt_number
+    return CtAnswer(rows=count, attempts=tries, truncated=count >= TRUNCATION_ROWS)
+
+
+class _RetryAfterOrBackoff:
+    """Wait as the server said (within a cap), else back off exponentially with jitter."""
+
+    def __init__(self, initial: float) -> None:
+        self._backoff = wait_exponential_jitter(initial=initial, max=60.0, jitter=initial)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, RETRY_AFTER_CAP)
+        return float(self._backoff(state))
+
+
+async def _get_rows(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> list[Any]:
+    try:
+        async with session.get(url, params=params, allow_redirects=True) as response:
+            _check_status(response)
+            body = await _read_capped(response)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise _Retryable(_describe(exc)) from exc
+    return _decode(body)
+
+
+def _check_status(response: aiohttp.ClientResponse) -> None:
+    status = response.status
+    if status == 429 or status >= 500:
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        raise _Retryable(f"HTTP {status} {response.reason or ''}".strip(), retry_after)
+    if status != 200:
+        raise SourceError(f"{SOURCE}: HTTP {status} {response.reason or ''} from {response.url}")
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise SourceError(f"{SOURCE}: answer larger than {MAX_BODY >> 20} MiB, refused")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(body: bytes) -> list[Any]:
+    try:
+        rows = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise _Retryable(f"answer is not JSON: {_preview(body)}") from None
+    if not isinstance(rows, list):
+        raise _Retryable(f"answer is not a JSON array: {_preview(body)}")
+    return rows
+
+
+def add_rows(collector: NameCollector, rows: list[Any]) -> int:
+    """Feed crt.sh rows to the collector; returns the number of matching rows crt.sh reported."""
+    count = 0
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("name_value"), str):
+            collector.rejected["malformed_row"] += 1
+            continue
+        result_count = row.get("result_count")
+        count += result_count if isinstance(result_count, int) and result_count > 0 else 1
+        collector.add_certificate(
+            row["name_value"],
+            issuer=row.get("issuer_name") if isinstance(row.get("issuer_name"), str) else None,
+            not_before=parse_timestamp(row.get("not_before")),
+            not_after=parse_timestamp(row.get("not_after")),
+        )
+    return count
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """crt.sh timestamps are UTC without a zone: `2024-01-02T03:04:05`."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _retry_after(value: str | None) -> float | None:
+    # Retry-After is delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
+    if value is None:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _preview(body: bytes) -> str:
+    text = body[:80].decode("utf-8", "replace")
+    return repr(" ".join(text.split()) or "(empty)")

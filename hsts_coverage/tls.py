@@ -1,0 +1,147 @@
+"""TLS the way a browser judges it: trust store, handshake facts, OpenSSL errors -> reasons.
+
+One verified `SSLContext` serves the whole scan (building one per connection from a full CA
+bundle costs ~30 ms of CPU each). It differs from Python's defaults where browsers do:
+- no fallback to the subject CN when a certificate has no SAN (Chrome 58+, Firefox 48+);
+- TLS 1.2 at least (TLS 1.0/1.1 were removed from browsers in 2020);
+- OpenSSL security level 2: SHA-1 signatures and RSA keys under 2048 bits fail, as in browsers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from contextlib import suppress
+from pathlib import Path
+
+import certifi
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
+from hsts_coverage.models import Certificate
+from hsts_coverage.reasons import Reason
+
+# OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h) -> the browser's reason.
+_VERIFY_REASONS: dict[int, Reason] = {
+    9: Reason.CERT_NOT_YET_VALID,
+    10: Reason.CERT_EXPIRED,
+    18: Reason.CERT_SELF_SIGNED,
+    19: Reason.CERT_UNTRUSTED,  # self-signed root in the chain that is not in the store
+    2: Reason.CERT_UNTRUSTED,
+    20: Reason.CERT_UNTRUSTED,
+    21: Reason.CERT_UNTRUSTED,
+    24: Reason.CERT_UNTRUSTED,
+    27: Reason.CERT_UNTRUSTED,
+    62: Reason.CERT_NAME_MISMATCH,
+    64: Reason.CERT_NAME_MISMATCH,
+    66: Reason.CERT_WEAK_SIGNATURE,  # EE_KEY_TOO_SMALL
+    67: Reason.CERT_WEAK_SIGNATURE,  # CA_KEY_TOO_SMALL
+    68: Reason.CERT_WEAK_SIGNATURE,  # CA_MD_TOO_WEAK: SHA-1 or MD5 below the root
+}
+
+# ssl.SSLError.reason values meaning "no TLS version in common" rather than "not TLS at all".
+_VERSION_FAILURES = frozenset(
+    {
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "UNSUPPORTED_PROTOCOL",
+        "NO_PROTOCOLS_AVAILABLE",
+        "VERSION_TOO_LOW",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+    }
+)
+
+
+def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """The scan's one verifying context; raises OSError/ssl.SSLError for an unusable bundle."""
+    cafile = str(ca_bundle) if ca_bundle else certifi.where()
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.hostname_checks_common_name = False
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=2")
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def inspecting_context() -> ssl.SSLContext:
+    """Accepts anything, so that a failing server's certificate can still be read and reported."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    return ctx
+
+
+def verify_reason(error: ssl.SSLCertVerificationError) -> Reason:
+    return _VERIFY_REASONS.get(error.verify_code, Reason.CERT_UNTRUSTED)
+
+
+def verify_detail(error: ssl.SSLCertVerificationError) -> str:
+    return f"{error.verify_message} (OpenSSL verify code {error.verify_code})"
+
+
+def handshake_reason(error: ssl.SSLError) -> Reason:
+    if error.reason in _VERSION_FAILURES:
+        return Reason.TLS_VERSION_UNSUPPORTED
+    return Reason.TLS_PROTOCOL_ERROR
+
+
+def parse_certificate(der: bytes) -> Certificate:
+    cert = x509.load_der_x509_certificate(der)
+    return Certificate(
+        subject=cert.subject.rfc4514_string(),
+        sans=_sans(cert),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        serial=format(cert.serial_number, "x"),
+        signature_algorithm=_signature_algorithm(cert),
+        self_signed=cert.issuer == cert.subject,
+    )
+
+
+def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certificate | None:
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+    return parse_certificate(der) if der else None
+
+
+async def read_leaf(
+    address: str, server_name: str, *, port: int = 443, budget: float
+) -> tuple[Certificate | None, str | None]:
+    """One unverified handshake to read the leaf certificate and TLS version a server presents."""
+    try:
+        async with asyncio.timeout(budget):
+            _, writer = await asyncio.open_connection(
+                address, port, ssl=_INSPECTING, server_hostname=server_name
+            )
+    except (OSError, TimeoutError, ValueError):
+        return None, None
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        return peer_certificate(ssl_object), ssl_object.version() if ssl_object else None
+    finally:
+        writer.close()
+        with suppress(OSError, TimeoutError, ssl.SSLError):
+            async with asyncio.timeout(budget):
+                await writer.wait_closed()
+
+
+_INSPECTING = inspecting_context()
+
+
+def _sans(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except (x509.ExtensionNotFound, ValueError):
+        return ()
+    names = ext.value.get_values_for_type(x509.DNSName)
+    addresses = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
+    return (*names, *addresses)
+
+
+def _signature_algorithm(cert: x509.Certificate) -> str | None:
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+    return algorithm.name if algorithm else None

@@ -1,0 +1,207 @@
+"""Pure verdicts: probe facts -> host verdict; host verdicts -> SAFE / NOT SAFE / INCONCLUSIVE.
+
+No I/O and no clock reads (`now` is passed in). The rules, in words:
+- a host *breaks* when a browser that enforces HSTS on it could no longer reach it;
+- a host is *unknown* when the scan could not tell (DNS errors, private addresses, time-outs);
+- SAFE needs a complete enumeration, no host that breaks and no host left unknown.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hsts_coverage.models import (
+    DnsAnswer,
+    DnsStatus,
+    DomainSummary,
+    Enumeration,
+    EnumerationStatus,
+    Finding,
+    HostResult,
+    HostVerdict,
+    HttpFacts,
+    HttpsFacts,
+    Outcome,
+    Probe,
+    RedirectWalk,
+    Status,
+    Verdict,
+    WalkEnd,
+)
+from hsts_coverage.reasons import Reason, Severity
+
+_STATUS_OF = {
+    Severity.BREAKS: Status.BREAKS,
+    Severity.UNKNOWN: Status.UNKNOWN,
+    Severity.WARN: Status.WARN,
+    Severity.NOT_AFFECTED: Status.NOT_AFFECTED,
+}
+_WORST_FIRST = (Status.BREAKS, Status.UNKNOWN, Status.WARN, Status.NOT_AFFECTED)
+
+_WALK_REASON = {
+    WalkEnd.TO_HTTP: Reason.REDIRECT_TO_HTTP,
+    WalkEnd.LOOP: Reason.REDIRECT_LOOP,
+    WalkEnd.TOO_MANY: Reason.REDIRECT_LOOP,
+    WalkEnd.TARGET_BREAKS: Reason.REDIRECT_TARGET_BREAKS,
+    WalkEnd.UNVERIFIED: Reason.PRIVATE_ADDRESS,
+}
+
+EXIT_CODES = {Verdict.SAFE: 0, Verdict.NOT_SAFE: 1, Verdict.INCONCLUSIVE: 3}
+EXIT_USAGE = 2
+
+
+def verdict_of(findings: Iterable[Finding]) -> HostVerdict:
+    """The host's status is the worst severity among its findings (info findings do not count)."""
+    found = tuple(findings)
+    statuses = {_STATUS_OF[f.reason.severity] for f in found if f.reason.severity in _STATUS_OF}
+    status = next((s for s in _WORST_FIRST if s in statuses), Status.OK)
+    return HostVerdict(status, found)
+
+
+def judge_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
+    """Findings for a name that cannot be probed because of its DNS answer (empty if it can)."""
+    if dns.status is DnsStatus.ERROR:
+        return (Finding(Reason.DNS_ERROR, dns.error or ""),)
+    if dns.status in (DnsStatus.NXDOMAIN, DnsStatus.NO_ADDRESS):
+        findings = [Finding(Reason.NO_DNS, dns.status.value)]
+        if dns.dangling_target:
+            findings.append(Finding(Reason.DANGLING_CNAME, f"CNAME -> {dns.dangling_target}"))
+        return tuple(findings)
+    return ()
+
+
+def judge_probe(probe: Probe, *, now: datetime, expiry_days: int) -> tuple[Finding, ...]:
+    """Findings for a host from what its HTTPS and HTTP ports did."""
+    https, http = probe.https, probe.http
+    if https.outcome in (Outcome.REFUSED, Outcome.TIMEOUT):
+        return _no_https(https, http)
+    if https.outcome is not Outcome.OK:
+        return (Finding(https.reason or Reason.TLS_PROTOCOL_ERROR, https.detail),)
+    findings = [*_walk_findings(probe.walk), *_status_findings(https, http)]
+    findings += _warnings(https, http, now=now, expiry_days=expiry_days)
+    return tuple(findings)
+
+
+def _no_https(https: HttpsFacts, http: HttpFacts) -> tuple[Finding, ...]:
+    if http.outcome is Outcome.OK:
+        return (Finding(https.reason or Reason.HTTPS_REFUSED, https.detail),)
+    if https.outcome is Outcome.REFUSED and http.outcome is Outcome.REFUSED:
+        return (Finding(Reason.NO_WEB_SERVICE),)
+    detail = f"443: {https.detail or https.outcome}; 80: {http.detail or http.outcome}"
+    return (Finding(Reason.UNREACHABLE, detail),)
+
+
+def _walk_findings(walk: RedirectWalk | None) -> list[Finding]:
+    if walk is None or walk.end not in _WALK_REASON:
+        return []
+    return [Finding(_WALK_REASON[walk.end], walk.detail)]
+
+
+def _status_findings(https: HttpsFacts, http: HttpFacts) -> list[Finding]:
+    # Only an error that HSTS causes counts: HTTP served the site, HTTPS (where users will land
+    # once the browser upgrades every request) does not.
+    if https.status is None or https.status < 400 or not serves_content(http):
+        return []
+    detail = f"HTTPS answers {https.status}, HTTP answers {http.status}"
+    return [Finding(Reason.HTTPS_ERROR_STATUS, detail)]
+
+
+def _warnings(
+    https: HttpsFacts, http: HttpFacts, *, now: datetime, expiry_days: int
+) -> list[Finding]:
+    findings = []
+    # Advice to redirect to HTTPS only makes sense once HTTPS itself serves the site.
+    if serves_content(http) and https.status is not None and https.status < 400:
+        findings.append(Finding(Reason.NO_HTTP_REDIRECT, f"HTTP answers {http.status}"))
+    cert = https.cert
+    if cert is not None and cert.not_after - now < timedelta(days=expiry_days):
+        days = (cert.not_after - now).days
+        detail = f"expires {cert.not_after:%Y-%m-%d %H:%M} UTC ({days} days left)"
+        findings.append(Finding(Reason.CERT_EXPIRING_SOON, detail))
+    return findings
+
+
+def serves_content(http: HttpFacts) -> bool:
+    """HTTP answered with something other than an error or a redirect to HTTPS."""
+    if http.outcome is not Outcome.OK or http.status is None or http.status >= 400:
+        return False
+    return not redirects_to_https(http)
+
+
+def redirects_to_https(http: HttpFacts) -> bool:
+    return (
+        http.status is not None
+        and 300 <= http.status < 400
+        and (http.location or "").lower().startswith("https://")
+    )
+
+
+@dataclass(slots=True)
+class Tally:
+    """Accumulates host results into a domain summary without keeping the results themselves."""
+
+    domain: str
+    counts: dict[Status, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
+    by_reason: dict[Status, dict[Reason, list[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+
+    def add(self, result: HostResult) -> None:
+        status = result.verdict.status
+        self.counts[status] += 1
+        if status in (Status.BREAKS, Status.WARN, Status.UNKNOWN):
+            for finding in result.verdict.findings:
+                if _STATUS_OF.get(finding.reason.severity) is status:
+                    self.by_reason[status][finding.reason].append(result.name)
+
+    @property
+    def hosts(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self, enumeration: Enumeration, *, interrupted: bool = False) -> DomainSummary:
+        verdict, why = decide(self.counts, enumeration, interrupted=interrupted)
+        return DomainSummary(
+            domain=self.domain,
+            verdict=verdict,
+            counts=dict(self.counts),
+            breaking=self._sorted(Status.BREAKS),
+            warnings=self._sorted(Status.WARN),
+            unknown=self._sorted(Status.UNKNOWN),
+            enumeration=enumeration,
+            hosts=self.hosts,
+            interrupted=interrupted,
+            why=why,
+        )
+
+    def _sorted(self, status: Status) -> dict[Reason, tuple[str, ...]]:
+        groups = self.by_reason.get(status, {})
+        return {reason: tuple(sorted(groups[reason])) for reason in Reason if reason in groups}
+
+
+def decide(
+    counts: dict[Status, int], enumeration: Enumeration, *, interrupted: bool = False
+) -> tuple[Verdict, str]:
+    """SAFE only with proof; one host that breaks is enough for NOT SAFE."""
+    if counts.get(Status.BREAKS, 0):
+        return Verdict.NOT_SAFE, f"{counts[Status.BREAKS]} host(s) would break"
+    if interrupted:
+        return Verdict.INCONCLUSIVE, "the scan was interrupted before every host was checked"
+    if enumeration.status is EnumerationStatus.FAILED:
+        return Verdict.INCONCLUSIVE, f"subdomains could not be enumerated: {enumeration.error}"
+    if enumeration.status is EnumerationStatus.TRUNCATED:
+        return Verdict.INCONCLUSIVE, "the certificate-transparency answer may be truncated"
+    if counts.get(Status.UNKNOWN, 0):
+        return Verdict.INCONCLUSIVE, f"{counts[Status.UNKNOWN]} host(s) could not be checked"
+    return Verdict.SAFE, "every known host keeps working under includeSubDomains"
+
+
+def exit_code(verdicts: Iterable[Verdict]) -> int:
+    """One exit code for several domains: NOT SAFE wins over INCONCLUSIVE, which wins over SAFE."""
+    found = set(verdicts)
+    for verdict in (Verdict.NOT_SAFE, Verdict.INCONCLUSIVE):
+        if verdict in found:
+            return EXIT_CODES[verdict]
+    return EXIT_CODES[Verdict.SAFE]

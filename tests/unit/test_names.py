@@ -1,0 +1,96 @@
+"""Name normalisation, scoping and the domain argument: every case CT and users throw at us."""
+
+from __future__ import annotations
+
+import pytest
+
+from hsts_coverage.names import DomainError, Rejected, ScopedName, normalise, parse_domain, scope
+
+DOMAIN = "example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("www.example.com", "www.example.com"),
+        ("  WWW.Example.COM  ", "www.example.com"),
+        ("www.example.com.", "www.example.com"),
+        ("bücher.example.com", "xn--bcher-kva.example.com"),
+        ("xn--bcher-kva.example.com", "xn--bcher-kva.example.com"),
+        ("", Rejected.EMPTY),
+        ("   ", Rejected.EMPTY),
+        ("hostmaster@example.com", Rejected.EMAIL),
+        ("192.0.2.1", Rejected.IP_LITERAL),
+        ("2001:db8::1", Rejected.IP_LITERAL),
+        ("[2001:db8::1]", Rejected.IP_LITERAL),
+        ("bad_name!.example.com", Rejected.INVALID),
+        ("under_score.example.com", Rejected.INVALID),
+        ("-lead.example.com", Rejected.INVALID),
+        ("trail-.example.com", Rejected.INVALID),
+        ("a..example.com", Rejected.INVALID),
+        ("sp ace.example.com", Rejected.INVALID),
+        ("x" * 64 + ".example.com", Rejected.INVALID),
+        (".".join(["a" * 60] * 5), Rejected.INVALID),  # 304 characters
+        ("\u2603\u0000.example.com", Rejected.INVALID),
+    ],
+)
+def test_normalise(raw: str, expected: str | Rejected) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("example.com", ScopedName("example.com")),
+        ("www.example.com", ScopedName("www.example.com")),
+        ("*.example.com", ScopedName("example.com", wildcard=True)),
+        ("*.dev.EXAMPLE.com.", ScopedName("dev.example.com", wildcard=True)),
+        ("www.example.com.au", Rejected.OUT_OF_SCOPE),
+        ("notexample.com", Rejected.OUT_OF_SCOPE),
+        ("example.com.evil.net", Rejected.OUT_OF_SCOPE),
+        ("com", Rejected.OUT_OF_SCOPE),
+        ("*.*.example.com", Rejected.INVALID),
+        ("www*.example.com", Rejected.INVALID),
+        ("admin@example.com", Rejected.EMAIL),
+    ],
+)
+def test_scope(raw: str, expected: ScopedName | Rejected) -> None:
+    assert scope(raw, DOMAIN) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "domain"),
+    [
+        ("example.com", "example.com"),
+        ("Example.COM.", "example.com"),
+        ("https://www.example.com/some/path?q=1", "www.example.com"),
+        ("http://EXAMPLE.com:8080", "example.com"),
+        ("bücher.de", "xn--bcher-kva.de"),
+        ("dev.example.co.uk", "dev.example.co.uk"),
+        ("hsts-lab.test", "hsts-lab.test"),
+    ],
+)
+def test_parse_domain_accepts(typed: str, domain: str) -> None:
+    assert parse_domain(typed) == domain
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("co.uk", "public suffix"),
+        ("com", "public suffix"),
+        ("github.io", "public suffix"),
+        ("localhost", "public suffix"),
+        ("example.com/path", "not a domain"),
+        ("example.com:443", "not a domain"),
+        ("192.0.2.1", "IP address"),
+        ("bad_name.com", "not a valid domain"),
+        ("https://", "no host"),
+        ("http://[::1", "not a valid URL"),
+    ],
+)
+def test_parse_domain_refuses(typed: str, message: str) -> None:
+    with pytest.raises(DomainError, match=message):
+        parse_domain(typed)

@@ -1,0 +1,36 @@
+"""The reason catalogue: every reason has its texts and is produced by a lab scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from hsts_coverage.lab.scenarios import SCENARIOS
+from hsts_coverage.reasons import Reason, Severity
+
+
+@pytest.mark.parametrize("reason", list(Reason))
+def test_every_reason_has_its_texts(reason: Reason) -> None:
+    assert reason.value == reason.value.lower()
+    assert isinstance(reason.severity, Severity)
+    for text in (reason.summary, reason.chrome_error, reason.firefox_error, reason.fix):
+        assert text.strip(), f"{reason.value} lacks a text"
+
+
+def test_breaking_reasons_name_a_browser_error() -> None:
+    for reason in Reason:
+        if reason.severity is Severity.BREAKS and reason is not Reason.REDIRECT_TARGET_BREAKS:
+            assert reason.chrome_error.startswith(("NET::", "ERR_", "HTTP")), reason
+            assert reason.firefox_error.isupper() or "page" in reason.firefox_error, reason
+
+
+def test_every_reason_appears_in_a_lab_scenario() -> None:
+    produced = {reason for scenario in SCENARIOS for reason in scenario.expect_reasons}
+    assert produced == set(Reason), f"no lab scenario for {set(Reason) - produced}"
+
+
+def test_scenario_status_matches_its_reasons() -> None:
+    ranks = ["breaks", "unknown", "warn", "not_affected"]
+    for scenario in SCENARIOS:
+        severities = {r.severity.value for r in scenario.expect_reasons} - {"info"}
+        expected = next((s for s in ranks if s in severities), "ok")
+        assert scenario.expect_status == expected, scenario.label

@@ -1,0 +1,52 @@
+"""Where a browser enforcing HSTS goes next: RFC 6797 section 8.3 upgrades, scope, junk."""
+
+from __future__ import annotations
+
+import pytest
+
+from hsts_coverage.redirects import Step, StepKind, next_step, visit_key
+
+D = "example.com"
+HERE = "https://a.example.com/x/y"
+
+
+@pytest.mark.parametrize(
+    ("location", "step"),
+    [
+        ("/a", Step(StepKind.FETCH, "https://a.example.com/a")),
+        ("z", Step(StepKind.FETCH, "https://a.example.com/x/z")),
+        ("//www.example.com/", Step(StepKind.FETCH, "https://www.example.com/")),
+        ("https://example.com/#frag", Step(StepKind.FETCH, "https://example.com/")),
+        ("http://a.example.com/", Step(StepKind.FETCH, "https://a.example.com/", upgraded=True)),
+        ("http://a.example.com:80/", Step(StepKind.FETCH, "https://a.example.com/", upgraded=True)),
+        (
+            "http://a.example.com:8080/",
+            Step(StepKind.FETCH, "https://a.example.com:8080/", upgraded=True),
+        ),
+        (
+            "HTTP://WWW.EXAMPLE.COM/",
+            Step(StepKind.FETCH, "https://www.example.com/", upgraded=True),
+        ),
+        ("https://user:secret@www.example.com/", Step(StepKind.FETCH, "https://www.example.com/")),
+        ("http://example.org/", Step(StepKind.LEFT_SCOPE, "http://example.org/")),
+        (
+            "https://example.com.evil.net/",
+            Step(StepKind.LEFT_SCOPE, "https://example.com.evil.net/"),
+        ),
+        ("http://192.0.2.1/", Step(StepKind.LEFT_SCOPE, "http://192.0.2.1/")),
+    ],
+)
+def test_next_step(location: str, step: Step) -> None:
+    assert next_step(HERE, location, D) == step
+
+
+@pytest.mark.parametrize(
+    "location", ["javascript:alert(1)", "ftp://a.example.com/", "http://[::1/"]
+)
+def test_locations_no_browser_follows(location: str) -> None:
+    assert next_step(HERE, location, D).kind is StepKind.INVALID
+
+
+def test_visit_key_ignores_default_port() -> None:
+    assert visit_key("https://a.example.com:443/") == visit_key("https://a.example.com/")
+    assert visit_key("https://a.example.com:8443/") != visit_key("https://a.example.com/")

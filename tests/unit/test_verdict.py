@@ -1,0 +1,271 @@
+"""Verdict rules: probe facts -> host status; tallies -> SAFE, NOT SAFE or INCONCLUSIVE."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hsts_coverage.models import (
+    Certificate,
+    DnsAnswer,
+    DnsStatus,
+    Enumeration,
+    EnumerationStatus,
+    Finding,
+    HostResult,
+    HttpFacts,
+    HttpsFacts,
+    Outcome,
+    Probe,
+    RedirectWalk,
+    Status,
+    Verdict,
+    WalkEnd,
+)
+from hsts_coverage.reasons import Reason
+from hsts_coverage.verdict import (
+    Tally,
+    decide,
+    exit_code,
+    judge_dns,
+    judge_probe,
+    verdict_of,
+)
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def cert(days_left: float) -> Certificate:
+    return Certificate(
+        subject="CN=x",
+        sans=("x.example.com",),
+        issuer="CN=ca",
+        not_before=NOW - timedelta(days=30),
+        not_after=NOW + timedelta(days=days_left),
+        serial="1",
+        signature_algorithm="sha256",
+        self_signed=False,
+    )
+
+
+HTTPS_OK = HttpsFacts(Outcome.OK, status=200, cert=cert(90))
+HTTP_REDIRECT = HttpFacts(Outcome.OK, status=301, location="https://x.example.com/")
+HTTP_CONTENT = HttpFacts(Outcome.OK, status=200)
+HTTP_REFUSED = HttpFacts(Outcome.REFUSED)
+HTTP_TIMEOUT = HttpFacts(Outcome.TIMEOUT)
+
+
+def probe(https: HttpsFacts, http: HttpFacts, walk: RedirectWalk | None = None) -> Probe:
+    return Probe("192.0.2.1", https, http, walk)
+
+
+def walk(end: WalkEnd) -> RedirectWalk:
+    return RedirectWalk(end, (), "detail")
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "reasons"),
+    [
+        (probe(HTTPS_OK, HTTP_REDIRECT), Status.OK, ()),
+        (probe(HTTPS_OK, HTTP_REFUSED), Status.OK, ()),
+        (probe(HTTPS_OK, HTTP_CONTENT), Status.WARN, (Reason.NO_HTTP_REDIRECT,)),
+        (
+            probe(HTTPS_OK, HttpFacts(Outcome.OK, status=302, location="http://elsewhere/")),
+            Status.WARN,
+            (Reason.NO_HTTP_REDIRECT,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=200, cert=cert(3)), HTTP_REDIRECT),
+            Status.WARN,
+            (Reason.CERT_EXPIRING_SOON,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=200, cert=cert(15)), HTTP_REDIRECT),
+            Status.OK,
+            (),
+        ),
+        (
+            probe(HttpsFacts(Outcome.REFUSED, Reason.HTTPS_REFUSED), HTTP_CONTENT),
+            Status.BREAKS,
+            (Reason.HTTPS_REFUSED,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.TIMEOUT, Reason.HTTPS_TIMEOUT), HTTP_REDIRECT),
+            Status.BREAKS,
+            (Reason.HTTPS_TIMEOUT,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.REFUSED, Reason.HTTPS_REFUSED), HTTP_REFUSED),
+            Status.NOT_AFFECTED,
+            (Reason.NO_WEB_SERVICE,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.TIMEOUT, Reason.HTTPS_TIMEOUT), HTTP_TIMEOUT),
+            Status.UNKNOWN,
+            (Reason.UNREACHABLE,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.TIMEOUT, Reason.HTTPS_TIMEOUT), HTTP_REFUSED),
+            Status.UNKNOWN,
+            (Reason.UNREACHABLE,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_EXPIRED), HTTP_CONTENT),
+            Status.BREAKS,
+            (Reason.CERT_EXPIRED,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_SELF_SIGNED), HTTP_REFUSED),
+            Status.BREAKS,
+            (Reason.CERT_SELF_SIGNED,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_VERSION_UNSUPPORTED), HTTP_REDIRECT),
+            Status.BREAKS,
+            (Reason.TLS_VERSION_UNSUPPORTED,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=503), HTTP_CONTENT),
+            Status.BREAKS,
+            (Reason.HTTPS_ERROR_STATUS,),
+        ),
+        (  # HTTP already sends users to the broken HTTPS site: HSTS changes nothing
+            probe(HttpsFacts(Outcome.OK, status=503), HTTP_REDIRECT),
+            Status.OK,
+            (),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=421), HttpFacts(Outcome.OK, status=404)),
+            Status.OK,
+            (),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=301), HTTP_REDIRECT, walk(WalkEnd.TO_HTTP)),
+            Status.BREAKS,
+            (Reason.REDIRECT_TO_HTTP,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=301), HTTP_REDIRECT, walk(WalkEnd.LOOP)),
+            Status.BREAKS,
+            (Reason.REDIRECT_LOOP,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=301), HTTP_REDIRECT, walk(WalkEnd.TOO_MANY)),
+            Status.BREAKS,
+            (Reason.REDIRECT_LOOP,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=301), HTTP_REDIRECT, walk(WalkEnd.TARGET_BREAKS)),
+            Status.BREAKS,
+            (Reason.REDIRECT_TARGET_BREAKS,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=301), HTTP_REDIRECT, walk(WalkEnd.UNVERIFIED)),
+            Status.UNKNOWN,
+            (Reason.PRIVATE_ADDRESS,),
+        ),
+        (
+            probe(HttpsFacts(Outcome.OK, status=301), HTTP_REDIRECT, walk(WalkEnd.LEFT_SCOPE)),
+            Status.OK,
+            (),
+        ),
+    ],
+)
+def test_judge_probe(facts: Probe, status: Status, reasons: tuple[Reason, ...]) -> None:
+    verdict = verdict_of(judge_probe(facts, now=NOW, expiry_days=14))
+    assert verdict.status is status
+    assert verdict.reasons == reasons
+
+
+@pytest.mark.parametrize(
+    ("answer", "reasons"),
+    [
+        (DnsAnswer("a", DnsStatus.RESOLVED, ("192.0.2.1",)), ()),
+        (DnsAnswer("a", DnsStatus.NXDOMAIN), (Reason.NO_DNS,)),
+        (DnsAnswer("a", DnsStatus.NO_ADDRESS), (Reason.NO_DNS,)),
+        (
+            DnsAnswer("a", DnsStatus.NXDOMAIN, cname_chain=("b",), dangling_target="b"),
+            (Reason.NO_DNS, Reason.DANGLING_CNAME),
+        ),
+        (DnsAnswer("a", DnsStatus.ERROR, error="SERVFAIL"), (Reason.DNS_ERROR,)),
+    ],
+)
+def test_judge_dns(answer: DnsAnswer, reasons: tuple[Reason, ...]) -> None:
+    assert tuple(f.reason for f in judge_dns(answer)) == reasons
+
+
+def test_info_findings_do_not_change_the_status() -> None:
+    verdict = verdict_of([Finding(Reason.NO_DNS), Finding(Reason.DANGLING_CNAME)])
+    assert verdict.status is Status.NOT_AFFECTED
+    assert verdict_of([]).status is Status.OK
+
+
+def test_worst_severity_wins() -> None:
+    findings = [Finding(Reason.CERT_EXPIRING_SOON), Finding(Reason.REDIRECT_LOOP)]
+    assert verdict_of(findings).status is Status.BREAKS
+    assert verdict_of([Finding(Reason.NO_HTTP_REDIRECT), Finding(Reason.DNS_ERROR)]).status is (
+        Status.UNKNOWN
+    )
+
+
+def enumeration(status: EnumerationStatus = EnumerationStatus.COMPLETE) -> Enumeration:
+    return Enumeration("example.com", status, ("example.com",), error="boom")
+
+
+def counts(**kwargs: int) -> dict[Status, int]:
+    return {Status(k): v for k, v in kwargs.items()}
+
+
+@pytest.mark.parametrize(
+    ("tallied", "status", "interrupted", "verdict"),
+    [
+        (counts(ok=5), EnumerationStatus.COMPLETE, False, Verdict.SAFE),
+        (counts(ok=5, warn=2, not_affected=3), EnumerationStatus.COMPLETE, False, Verdict.SAFE),
+        (counts(ok=5), EnumerationStatus.SKIPPED, False, Verdict.SAFE),
+        (counts(ok=5, breaks=1), EnumerationStatus.COMPLETE, False, Verdict.NOT_SAFE),
+        (counts(ok=5, breaks=1), EnumerationStatus.FAILED, True, Verdict.NOT_SAFE),
+        (counts(ok=5, unknown=1), EnumerationStatus.COMPLETE, False, Verdict.INCONCLUSIVE),
+        (counts(ok=5), EnumerationStatus.FAILED, False, Verdict.INCONCLUSIVE),
+        (counts(ok=5), EnumerationStatus.TRUNCATED, False, Verdict.INCONCLUSIVE),
+        (counts(ok=5), EnumerationStatus.COMPLETE, True, Verdict.INCONCLUSIVE),
+        (counts(), EnumerationStatus.FAILED, False, Verdict.INCONCLUSIVE),
+    ],
+)
+def test_decide(
+    tallied: dict[Status, int], status: EnumerationStatus, interrupted: bool, verdict: Verdict
+) -> None:
+    assert decide(tallied, enumeration(status), interrupted=interrupted)[0] is verdict
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "code"),
+    [
+        ([Verdict.SAFE], 0),
+        ([Verdict.NOT_SAFE], 1),
+        ([Verdict.INCONCLUSIVE], 3),
+        ([Verdict.SAFE, Verdict.INCONCLUSIVE], 3),
+        ([Verdict.INCONCLUSIVE, Verdict.NOT_SAFE, Verdict.SAFE], 1),
+        ([], 0),
+    ],
+)
+def test_exit_code(verdicts: list[Verdict], code: int) -> None:
+    assert exit_code(verdicts) == code
+
+
+def test_tally_groups_hosts_by_reason() -> None:
+    tally = Tally("example.com")
+    dns = DnsAnswer("x", DnsStatus.RESOLVED, ("192.0.2.1",))
+    for name, findings in [
+        ("b.example.com", [Finding(Reason.CERT_EXPIRED)]),
+        ("a.example.com", [Finding(Reason.CERT_EXPIRED), Finding(Reason.CERT_EXPIRING_SOON)]),
+        ("c.example.com", [Finding(Reason.NO_HTTP_REDIRECT)]),
+        ("d.example.com", []),
+    ]:
+        tally.add(HostResult(name, "example.com", dns, None, verdict_of(findings), None, 1.0))
+    summary = tally.summary(enumeration())
+    assert summary.verdict is Verdict.NOT_SAFE
+    assert summary.breaking == {Reason.CERT_EXPIRED: ("a.example.com", "b.example.com")}
+    assert summary.warnings == {Reason.NO_HTTP_REDIRECT: ("c.example.com",)}
+    assert summary.counts[Status.OK] == 1
+    assert summary.hosts == 4
