@@ -81,6 +81,12 @@ def scan_command(
         str,
         typer.Option(envvar=f"{ENV}CT_URL", help="crt.sh-compatible certificate-transparency URL."),
     ] = DEFAULT_CT_URL,
+    ct_attempts: Annotated[
+        int,
+        typer.Option(
+            envvar=f"{ENV}CT_ATTEMPTS", min=1, help="Tries at the CT source before giving up."
+        ),
+    ] = 5,
     no_ct: Annotated[
         bool,
         typer.Option(
@@ -162,6 +168,7 @@ def scan_command(
         domains=_domains(domains),
         ct_url=ct_url,
         use_ct=not no_ct,
+        ct_attempts=ct_attempts,
         names_files=names_files,
         extra_names=tuple(line for path in names_files for line in _read_names(path)),
         resolvers=tuple(_nameserver(r) for r in resolver or ()),

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import warnings
 from contextlib import suppress
+from functools import cache
 from pathlib import Path
 
 import certifi
@@ -62,12 +64,16 @@ def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return ctx
 
 
+@cache
 def inspecting_context() -> ssl.SSLContext:
     """Accepts anything, so that a failing server's certificate can still be read and reported."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ssl.TLSVersion.TLSv1
+    with warnings.catch_warnings():
+        # Deliberate: this context only inspects servers that browsers would refuse anyway.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
     ctx.set_ciphers("ALL:@SECLEVEL=0")
     return ctx
 
@@ -112,7 +118,7 @@ async def read_leaf(
     try:
         async with asyncio.timeout(budget):
             _, writer = await asyncio.open_connection(
-                address, port, ssl=_INSPECTING, server_hostname=server_name
+                address, port, ssl=inspecting_context(), server_hostname=server_name
             )
     except (OSError, TimeoutError, ValueError):
         return None, None
@@ -124,9 +130,6 @@ async def read_leaf(
         with suppress(OSError, TimeoutError, ssl.SSLError):
             async with asyncio.timeout(budget):
                 await writer.wait_closed()
-
-
-_INSPECTING = inspecting_context()
 
 
 def _sans(cert: x509.Certificate) -> tuple[str, ...]:

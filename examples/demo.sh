@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make demo`: start the local lab, scan it the way a user scans a real domain, show the report,
+# stop the lab. Usage: examples/demo.sh VENV_BIN LAB_BASE
+set -euo pipefail
+bin=${1:-.venv/bin}
+base=${2:-127.77}
+state=lab-state
+report=demo-report.ndjson
+
+rm -f "$state/lab.json"
+"$bin/python" -m hsts_coverage.lab --base "$base" --state-dir "$state" >/dev/null &
+lab=$!
+trap 'kill "$lab" 2>/dev/null; wait "$lab" 2>/dev/null || true' EXIT
+for _ in $(seq 150); do
+  [ -s "$state/lab.json" ] && break
+  kill -0 "$lab" 2>/dev/null || { echo "demo: the lab failed to start" >&2; exit 1; }
+  sleep 0.2
+done
+[ -s "$state/lab.json" ] || { echo "demo: the lab did not come up" >&2; exit 1; }
+
+field() { "$bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$state/lab.json" "$1"; }
+domain=$(field domain)
+set -x
+"$bin/hsts-coverage" scan "$domain" \
+  --ct-url "$(field ct_url)" \
+  --resolver "$(field resolver)" \
+  --ca-bundle "$(field ca_bundle)" \
+  --allow-cidr 127.0.0.0/8 \
+  --timeout 3 \
+  --output "$report" && status=0 || status=$?
+{ set +x; } 2>/dev/null
+echo "exit code $status (0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE); NDJSON report: $report ($(wc -l < "$report") records)"
+# The lab is built to be NOT SAFE: anything else means the demo itself is broken.
+[ "$status" -eq 1 ]

@@ -1,0 +1,309 @@
+"""The scanner end to end, through its real command line, against the local lab.
+
+Every lab scenario's exact status and reasons are asserted from the one scenario table. Each
+positive result has a negative twin: the same scan without the lab CA, without permission to probe
+loopback, or against a CT source that is down must not look the same.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from hsts_coverage.lab.scenarios import SCENARIOS, Cert, Dns, Listen, Scenario
+from hsts_coverage.reasons import Reason
+from tests.e2e.conftest import LabInfo
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = "2"  # seconds; the lab's silent hosts cost one timeout each
+
+HOST_FIELDS = {
+    "type", "host", "domain", "status", "reasons", "addresses", "probed_address", "dns",
+    "https", "http", "redirects", "ct", "timings",
+}  # fmt: skip
+REASON_FIELDS = {
+    "code", "severity", "summary", "chrome_error", "firefox_error", "detail", "fix",
+}  # fmt: skip
+SUMMARY_FIELDS = {
+    "type", "domain", "verdict", "exit_code", "exit_meaning", "why", "hosts", "counts",
+    "breaking", "warnings", "unknown", "enumeration", "interrupted",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    records: list[dict[str, Any]]
+
+    def hosts(self) -> dict[str, dict[str, Any]]:
+        return {r["host"]: r for r in self.records if r["type"] == "host"}
+
+    def summary(self) -> dict[str, Any]:
+        summaries = [r for r in self.records if r["type"] == "summary"]
+        assert len(summaries) == 1
+        return summaries[0]
+
+
+def lab_options(lab: LabInfo, *, ca: bool = True, loopback: bool = True) -> list[str]:
+    options = ["--ct-url", lab.ct_url, "--resolver", lab.resolver, "--timeout", TIMEOUT]
+    options += ["--ca-bundle", lab.ca_bundle] if ca else []
+    options += ["--allow-cidr", "127.0.0.0/8"] if loopback else []
+    return options
+
+
+def hsts_coverage(args: Sequence[str], tmp_path: Path, env: dict[str, str] | None = None) -> Run:
+    report = tmp_path / "report.ndjson"
+    command = [sys.executable, "-m", "hsts_coverage", *args]
+    if "-o" not in args and "--output" not in args:
+        command += ["-o", str(report)]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={**environment, **(env or {})}
+    )
+    lines = report.read_bytes().splitlines() if report.exists() else []
+    return Run(done.returncode, done.stdout, done.stderr, [orjson.loads(line) for line in lines])
+
+
+@pytest.fixture(scope="module")
+def lab_scan(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    tmp = tmp_path_factory.mktemp("scan")
+    return hsts_coverage(["scan", lab.domain, *lab_options(lab), "--no-progress"], tmp)
+
+
+def test_every_lab_host_gets_its_expected_verdict(lab: LabInfo, lab_scan: Run) -> None:
+    hosts = lab_scan.hosts()
+    assert sorted(hosts) == sorted(s.name(lab.domain) for s in SCENARIOS)
+    for scenario in SCENARIOS:
+        record = hosts[scenario.name(lab.domain)]
+        reasons = tuple(r["code"] for r in record["reasons"])
+        expected = tuple(r.value for r in scenario.expect_reasons)
+        assert (record["status"], reasons) == (scenario.expect_status, expected), scenario.label
+
+
+def test_exit_code_and_summary(lab_scan: Run) -> None:
+    assert lab_scan.code == 1, lab_scan.stderr
+    summary = lab_scan.summary()
+    assert summary["verdict"] == "NOT SAFE"
+    assert summary["exit_code"] == 1
+    expected_counts: dict[str, int] = {}
+    for scenario in SCENARIOS:
+        expected_counts[scenario.expect_status] = expected_counts.get(scenario.expect_status, 0) + 1
+    assert {k: v for k, v in summary["counts"].items() if v} == expected_counts
+    assert summary["hosts"] == len(SCENARIOS)
+    breaking: dict[str, list[str]] = {}
+    for scenario in sorted(SCENARIOS, key=lambda s: s.name()):
+        for reason in scenario.expect_reasons:
+            if reason.severity.value == "breaks":
+                breaking.setdefault(reason.value, []).append(scenario.name())
+    assert summary["breaking"] == breaking
+
+
+def test_enumeration_facts(lab: LabInfo, lab_scan: Run) -> None:
+    enumeration = lab_scan.summary()["enumeration"]
+    assert enumeration["status"] == "complete"
+    assert enumeration["sources"] == ["crt.sh"]
+    assert enumeration["attempts"] == 1
+    assert enumeration["wildcards"] == [f"*.{lab.domain}", f"*.wild.{lab.domain}"]
+    assert enumeration["rejected"] == {"email": 1, "ip_literal": 1, "invalid": 1, "out_of_scope": 2}
+    www = lab_scan.hosts()[f"www.{lab.domain}"]["ct"]
+    assert www["certificates"] == 4  # apex+www twice, upper-case once, its own entry
+    assert lab_scan.hosts()[f"wild.{lab.domain}"]["ct"]["certificates"] == 1
+
+
+def test_ndjson_records_have_the_documented_fields(lab_scan: Run) -> None:
+    scan, *hosts, summary = lab_scan.records
+    assert scan["type"] == "scan"
+    assert scan["schema_version"] == 1
+    assert set(scan) >= {"tool", "version", "started_at", "options"}
+    assert summary["type"] == "summary"
+    assert set(summary) == SUMMARY_FIELDS
+    for host in hosts:
+        assert set(host) == HOST_FIELDS
+        for reason in host["reasons"]:
+            assert set(reason) == REASON_FIELDS
+
+
+def test_https_facts_of_a_valid_host(lab: LabInfo, lab_scan: Run) -> None:
+    record = lab_scan.hosts()[f"www.{lab.domain}"]
+    assert record["probed_address"] == lab.host("www")
+    https = record["https"]
+    assert https["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    assert https["status"] == 200
+    certificate = https["certificate"]
+    assert f"*.{lab.domain}" in certificate["sans"]
+    assert certificate["days_left"] > 14
+    assert record["http"]["status"] == 301
+    assert record["http"]["location"] == f"https://www.{lab.domain}/"
+
+
+def test_failed_verification_still_reports_the_certificate(lab: LabInfo, lab_scan: Run) -> None:
+    https = lab_scan.hosts()[f"expired.{lab.domain}"]["https"]
+    assert https["outcome"] == "cert_invalid"
+    assert https["verify_code"] == 10
+    assert https["certificate"]["days_left"] < 0
+
+
+def test_cname_chain_and_redirect_walk(lab: LabInfo, lab_scan: Run) -> None:
+    hosts = lab_scan.hosts()
+    assert hosts[f"alias.{lab.domain}"]["dns"]["cname_chain"] == [f"www.{lab.domain}"]
+    assert hosts[f"dangling.{lab.domain}"]["dns"]["dangling_target"] == (
+        f"deleted-bucket.{lab.domain}"
+    )
+    walk = hosts[f"to-broken.{lab.domain}"]["redirects"]
+    assert walk["end"] == "target_breaks"
+    assert [hop["url"] for hop in walk["hops"]] == [
+        f"https://to-broken.{lab.domain}/",
+        f"https://expired.{lab.domain}/",
+    ]
+    assert walk["hops"][1]["failure"] == "cert_expired"
+    upgrade = hosts[f"https-to-http.{lab.domain}"]["redirects"]
+    assert upgrade["end"] == "to_http"
+
+
+def test_terminal_report_lists_every_breaking_host(lab: LabInfo, lab_scan: Run) -> None:
+    assert lab_scan.stdout.startswith(f"{lab.domain}: NOT SAFE")
+    for scenario in SCENARIOS:
+        if scenario.expect_status == "breaks":
+            assert scenario.name(lab.domain) in lab_scan.stdout
+    assert "NET::ERR_CERT_DATE_INVALID" in lab_scan.stdout
+
+
+def _tls_scenario(scenario: Scenario) -> bool:
+    resolves = scenario.dns in (Dns.A, Dns.CNAME) and Reason.NO_DNS not in scenario.expect_reasons
+    return resolves and scenario.https is Listen.TLS
+
+
+def test_without_the_lab_ca_every_tls_host_is_untrusted(lab: LabInfo, tmp_path: Path) -> None:
+    run = hsts_coverage(["scan", lab.domain, *lab_options(lab, ca=False)], tmp_path)
+    hosts = run.hosts()
+    for scenario in filter(_tls_scenario, SCENARIOS):
+        reasons = [r["code"] for r in hosts[scenario.name(lab.domain)]["reasons"]]
+        expected = "cert_self_signed" if scenario.cert is Cert.SELF_SIGNED else "cert_untrusted"
+        assert reasons == [expected], scenario.label
+    assert run.summary()["counts"]["ok"] == 0
+    assert run.code == 1
+
+
+def test_loopback_is_not_probed_without_permission(lab: LabInfo, tmp_path: Path) -> None:
+    run = hsts_coverage(["scan", lab.domain, *lab_options(lab, loopback=False)], tmp_path)
+    probed = [h for h in run.hosts().values() if h["probed_address"] is not None]
+    assert probed == []
+    assert run.hosts()[f"www.{lab.domain}"]["reasons"][0]["code"] == "private_address"
+    assert run.summary()["verdict"] == "INCONCLUSIVE"
+    assert run.code == 3
+
+
+def names_file(tmp_path: Path, *labels: str) -> Path:
+    path = tmp_path / "names.txt"
+    lines = ["# hosts we know of", *(f"{label}.hsts-lab.test" for label in labels), "", "junk!"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_safe_when_every_given_host_works(lab: LabInfo, tmp_path: Path) -> None:
+    path = names_file(tmp_path, "www", "wild", "alias", "no-redirect")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(path)]
+    run = hsts_coverage(args, tmp_path)
+    assert run.code == 0, run.stdout
+    summary = run.summary()
+    assert summary["verdict"] == "SAFE"
+    assert summary["hosts"] == 5  # the apex is always checked
+    assert summary["enumeration"]["status"] == "skipped"
+    assert summary["enumeration"]["rejected"] == {"invalid": 1}
+    assert run.stdout.startswith(f"{lab.domain}: SAFE")
+
+
+def test_one_broken_host_makes_it_not_safe(lab: LabInfo, tmp_path: Path) -> None:
+    path = names_file(tmp_path, "www", "wild", "alias", "no-redirect", "expired")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(path)]
+    run = hsts_coverage(args, tmp_path)
+    assert run.code == 1
+    assert run.summary()["breaking"] == {"cert_expired": [f"expired.{lab.domain}"]}
+
+
+def test_options_from_the_environment(lab: LabInfo, tmp_path: Path) -> None:
+    env = {
+        "HSTS_COVERAGE_RESOLVER": lab.resolver,
+        "HSTS_COVERAGE_CA_BUNDLE": lab.ca_bundle,
+        "HSTS_COVERAGE_ALLOW_CIDR": "127.0.0.0/8",
+        "HSTS_COVERAGE_NO_CT": "1",
+        "HSTS_COVERAGE_QUIET": "1",
+    }
+    run = hsts_coverage(["scan", lab.domain], tmp_path, env)
+    assert run.code == 0
+    assert run.stdout.strip().startswith(f"{lab.domain}: SAFE")
+    assert len(run.stdout.strip().splitlines()) == 1
+
+
+def test_a_ct_source_that_is_down_is_never_safe(lab: LabInfo, tmp_path: Path) -> None:
+    down = f"http://{lab.base}.0.3"  # nothing listens there
+    args = ["scan", lab.domain, *lab_options(lab), "--ct-url", down, "--ct-attempts", "2"]
+    run = hsts_coverage(args, tmp_path)
+    assert run.code == 3
+    summary = run.summary()
+    assert summary["verdict"] == "INCONCLUSIVE"
+    assert summary["enumeration"]["status"] == "failed"
+    assert "gave up after 2 attempts" in summary["enumeration"]["error"]
+
+
+def test_ndjson_to_stdout_and_json_document(lab: LabInfo, tmp_path: Path) -> None:
+    base = ["scan", lab.domain, *lab_options(lab), "--no-ct"]
+    streamed = hsts_coverage([*base, "-o", "-"], tmp_path)
+    types = [orjson.loads(line)["type"] for line in streamed.stdout.splitlines()]
+    assert types == ["scan", "host", "summary"]
+    document = orjson.loads(hsts_coverage([*base, "--format", "json"], tmp_path).stdout)
+    assert set(document) == {"scan", "hosts", "summaries"}
+    assert document["summaries"][0]["verdict"] == "SAFE"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "not a domain"], "not a valid domain"),
+        (["scan", "co.uk"], "public suffix"),
+        (["scan", "example.com/path"], "not a domain"),
+        (["scan", "example.com", "--names-file", "/nonexistent/names.txt"], "does not exist"),
+        (["scan", "example.com", "--resolver", "dns.example"], "not an IP address"),
+        (["scan", "example.com", "--ca-bundle", "/nonexistent.pem"], "does not exist"),
+        (["scan", "example.com", "--concurrency", "0"], "concurrency"),
+        (["scan", "example.com", "--timeout", "-1"], "timeout"),
+        (["scan", "example.com", "--allow-cidr", "everything"], "not a network"),
+        (["scan", "example.com", "--format", "xml"], "format"),
+        (["scan", "example.com", "--bogus"], "No such option"),
+        (["scan"], "Missing argument"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    run = hsts_coverage(args, tmp_path)
+    assert run.code == 2
+    assert message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.records == []
+
+
+def test_names_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "names.bin"
+    path.write_bytes(b"\xff\xfe\x00junk")
+    run = hsts_coverage(["scan", "example.com", "--names-file", str(path)], tmp_path)
+    assert (run.code, run.stderr.strip()) == (
+        2,
+        f"hsts-coverage: error: names file {path} is not UTF-8 text",
+    )
+
+
+def test_a_url_is_taken_for_its_host(lab: LabInfo, tmp_path: Path) -> None:
+    args = ["scan", f"https://{lab.domain.upper()}/some/path", *lab_options(lab), "--no-ct"]
+    run = hsts_coverage(args, tmp_path)
+    assert run.summary()["domain"] == lab.domain
