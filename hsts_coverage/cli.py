@@ -280,7 +280,7 @@ class _Outputs:
             self._ndjson.append(NdjsonWriter(self._stack.enter_context(_open(self._config.output))))
         if self._stdout_format is OutputFormat.NDJSON and self._config.output != Path("-"):
             self._ndjson.append(NdjsonWriter(sys.stdout.buffer))
-        self._stack.enter_context(self._progress)
+        self._stack.callback(self._progress.end_domain)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -312,6 +312,7 @@ class _Outputs:
         self._progress.advance()
 
     def _summary(self, summary: DomainSummary) -> None:
+        self._progress.end_domain()
         self._emit(summary_record(summary))
         if self._config.quiet:
             self._table.print_verdict(summary)

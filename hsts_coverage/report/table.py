@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console
@@ -126,44 +125,35 @@ def _enumeration_line(summary: DomainSummary) -> Text:
 
 
 class ProgressView:
-    """A progress bar on stderr while hosts are checked; shown only on a terminal."""
+    """A progress bar on stderr while a domain's hosts are checked; shown only on a terminal."""
 
     def __init__(self, stream: TextIO, enabled: bool) -> None:
-        console = Console(file=stream)
-        self._progress = (
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            )
-            if enabled and console.is_terminal
-            else None
-        )
+        self._console = Console(file=stream)
+        self._enabled = enabled and self._console.is_terminal
+        self._progress: Progress | None = None
         self._task: TaskID | None = None
 
-    def __enter__(self) -> ProgressView:
-        if self._progress:
-            self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._progress:
-            self._progress.stop()
-
     def start_domain(self, domain: str, total: int) -> None:
-        if self._progress:
-            if self._task is not None:
-                self._progress.remove_task(self._task)
-            self._task = self._progress.add_task(clean(domain), total=total)
+        self.end_domain()
+        if not self._enabled:
+            return
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self._console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(clean(domain), total=total)
+        self._progress.start()
 
     def advance(self) -> None:
-        if self._progress and self._task is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
+
+    def end_domain(self) -> None:
+        """Remove the bar, so that the report that follows is not interleaved with it."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
