@@ -1,0 +1,81 @@
+"""Run the lab in the foreground.
+
+    python -m hsts_coverage.lab [--base 127.77] [--state-dir lab-state] [--domain hsts-lab.test]
+
+Once every server listens it prints exactly one JSON line to stdout, `Lab.info`, and writes the
+same line to STATE_DIR/lab.json. Everything meant for people goes to stderr. SIGINT or SIGTERM
+stops every server; the exit status is then 0. It is 1 when the lab cannot start (an address in
+use, no permission for ports below 1024, no openssl CLI, a base outside 127.0.0.0/8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from hsts_coverage.lab.fleet import DEFAULT_BASE, Lab
+from hsts_coverage.lab.scenarios import LAB_DOMAIN
+
+log = logging.getLogger("hsts_coverage.lab")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m hsts_coverage.lab",
+        description="Serve the HSTS lab (DNS, crt.sh look-alike, web hosts) on loopback.",
+    )
+    parser.add_argument("--base", default=DEFAULT_BASE, help="first two octets, 127.x")
+    parser.add_argument("--state-dir", type=Path, default=Path("lab-state"))
+    parser.add_argument("--domain", default=LAB_DOMAIN)
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        lab = Lab(args.domain, args.base, args.state_dir)
+        await lab.start()
+    except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+        log.error("lab: cannot start: %s", exc)
+        return 1
+    try:
+        _announce(lab)
+        await stopping.wait()
+        log.info("lab: stopping")
+    finally:
+        await lab.stop()
+    return 0
+
+
+def _announce(lab: Lab) -> None:
+    info = lab.info
+    line = json.dumps(info)
+    (lab.state_dir / "lab.json").write_text(line + "\n")
+    print(line, flush=True)
+    log.info(
+        "lab: %s ready: %d hosts on %s.1.*, DNS %s, CT %s, CA %s",
+        info["domain"],
+        len(set(info["hosts"].values())),
+        info["base"],
+        info["resolver"],
+        info["ct_url"],
+        info["ca_bundle"],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    return asyncio.run(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

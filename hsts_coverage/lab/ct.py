@@ -1,0 +1,142 @@
+"""The lab's certificate transparency search: a crt.sh look-alike, plus the lab's stats.
+
+`GET /?q=%25.DOMAIN&output=json` (q decoded: `%.DOMAIN`; `q=DOMAIN` is accepted too, either
+case, with or without a trailing dot) answers `application/json`: an array with one record per
+`ct_certificates(domain)` entry, in crt.sh's format:
+
+    {"issuer_ca_id": int, "issuer_name": str, "common_name": str, "name_value": "a\\nb",
+     "id": int, "entry_timestamp": "2026-01-02T03:04:05.678", "not_before": "2026-01-02T03:04:05",
+     "not_after": "2026-04-02T03:04:05", "serial_number": "lower-case hex", "result_count": int}
+
+`id`s are unique and increasing; identical name sets share a serial number (a precertificate and
+its certificate do on crt.sh); `result_count` is the number of name_value lines, as crt.sh
+reports it. Any other domain -> `[]`. A request without `q` or without `output=json` -> 400.
+
+Every request outside `/lab/` is recorded (time, path, query as sent, still percent-encoded,
+User-Agent) in `requests` and appended as one JSON line to the log file, which each start
+empties. `GET /lab/stats` serves the lab's counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from hsts_coverage.lab.scenarios import CtCertificate
+
+log = logging.getLogger(__name__)
+
+_FIRST_ID = 9_000_000_000  # crt.sh ids are this large; makes 32-bit parsing bugs show
+
+
+@dataclass(frozen=True, slots=True)
+class CtRequest:
+    time: float
+    path: str
+    query: str
+    user_agent: str
+
+
+def ct_records(certificates: tuple[CtCertificate, ...], now: dt.datetime) -> list[dict[str, Any]]:
+    """The crt.sh JSON records for `certificates`, issued in the 30 days before `now`."""
+    return [_record(index, cert, now) for index, cert in enumerate(certificates)]
+
+
+def _record(index: int, cert: CtCertificate, now: dt.datetime) -> dict[str, Any]:
+    not_before = now.replace(microsecond=0) - dt.timedelta(days=30) + dt.timedelta(hours=index)
+    logged = not_before + dt.timedelta(hours=1, milliseconds=137 * (index + 1))
+    return {
+        "issuer_ca_id": _digest_int(cert.issuer) % 1_000_000,
+        "issuer_name": cert.issuer,
+        "common_name": cert.common_name or cert.names[0],
+        "name_value": "\n".join(cert.names),
+        "id": _FIRST_ID + index,
+        "entry_timestamp": _timestamp(logged, "milliseconds"),
+        "not_before": _timestamp(not_before, "seconds"),
+        "not_after": _timestamp(not_before + dt.timedelta(days=90), "seconds"),
+        "serial_number": hashlib.sha256("\n".join(cert.names).encode()).hexdigest()[:32],
+        "result_count": len(cert.names),
+    }
+
+
+def _digest_int(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def _timestamp(moment: dt.datetime, timespec: str) -> str:
+    # crt.sh prints UTC without an offset.
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec=timespec)
+
+
+class CtServer:
+    """The crt.sh look-alike for one domain on `host`:`port`."""
+
+    def __init__(
+        self,
+        domain: str,
+        records: list[dict[str, Any]],
+        host: str,
+        port: int,
+        log_path: Path,
+        stats: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        self.domain = domain.lower()
+        self.records = records
+        self.host = host
+        self.port = port
+        self.requests: list[CtRequest] = []
+        self._log_path = log_path
+        self._stats = stats
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._log_path.write_text("")  # one log per lab run
+        app = web.Application(middlewares=[self._record])
+        app.router.add_get("/", self._search)
+        app.router.add_get("/lab/stats", self._serve_stats)
+        # Requests are logged by _record; aiohttp's access log would only repeat them.
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/lab/"):
+            entry = CtRequest(
+                time=time.time(),
+                path=request.path,
+                query=request.rel_url.raw_query_string,
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+            self.requests.append(entry)
+            with self._log_path.open("a") as log_file:
+                log_file.write(json.dumps(asdict(entry)) + "\n")
+            log.info("ct: GET %s?%s (%s)", entry.path, entry.query, entry.user_agent)
+        return await handler(request)
+
+    async def _search(self, request: web.Request) -> web.StreamResponse:
+        query = request.query.get("q")
+        if query is None or request.query.get("output") != "json":
+            raise web.HTTPBadRequest(text="the lab serves only ?q=...&output=json\n")
+        return web.json_response(self._matching(query))
+
+    def _matching(self, query: str) -> list[dict[str, Any]]:
+        domain = query.strip().lower().removeprefix("%.").rstrip(".")
+        return self.records if domain == self.domain else []
+
+    async def _serve_stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(dict(self._stats()))

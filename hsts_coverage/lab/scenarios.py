@@ -1,0 +1,298 @@
+"""The lab's one scenario table: every host the lab serves, and what a correct scan says of it.
+
+The lab servers (DNS, certificate transparency, HTTP/HTTPS) are generated from this table, and the
+end-to-end tests assert the scanner's verdict for every row against `expect_status` and
+`expect_reasons`. Locations may contain `{domain}`, replaced by the lab domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hsts_coverage.reasons import Reason
+
+LAB_DOMAIN = "hsts-lab.test"
+
+
+class Dns(StrEnum):
+    """What the lab DNS server answers for a scenario's name."""
+
+    A = "a"  # an A record on the scenario's own loopback address
+    CNAME = "cname"  # a CNAME to `cname_target` (a name under the lab domain)
+    NXDOMAIN = "nxdomain"
+    SERVFAIL = "servfail"
+    FIXED = "fixed"  # an A record on `fixed_address` (outside loopback: never connected to)
+
+
+class Cert(StrEnum):
+    """The certificate an HTTPS listener presents."""
+
+    VALID = "valid"  # lab CA, SANs: the lab domain and *.lab-domain
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    SELF_SIGNED = "self_signed"
+    UNKNOWN_CA = "unknown_ca"  # a second CA the scan is never told about
+    WRONG_NAME = "wrong_name"  # lab CA, SAN: other-site.test only
+    SHA1 = "sha1"  # lab CA, signed with SHA-1 (made with the openssl CLI)
+    EXPIRING_SOON = "expiring_soon"  # lab CA, expires in 3 days
+
+
+class Listen(StrEnum):
+    """What listens on a port."""
+
+    NOTHING = "nothing"  # connection refused
+    HANG = "hang"  # accepts TCP and never sends a byte
+    PLAIN = "plain"  # plain HTTP (on 443 this is the classic misconfiguration)
+    TLS = "tls"  # TLS 1.2/1.3 with `cert`
+    TLS10 = "tls10"  # TLS 1.0 only, with `cert`
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One HTTP answer: a status and, for redirects, a Location."""
+
+    status: int
+    location: str | None = None
+
+
+def _redirect_https(label: str) -> Reply:
+    host = f"{label}.{{domain}}" if label else "{domain}"
+    return Reply(301, f"https://{host}/")
+
+
+OK = Reply(200)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    label: str  # "" is the apex
+    purpose: str
+    expect_status: str
+    expect_reasons: tuple[Reason, ...]
+    dns: Dns = Dns.A
+    cname_target: str | None = None  # a label under the lab domain (for Dns.CNAME)
+    fixed_address: str | None = None
+    https: Listen = Listen.TLS
+    cert: Cert = Cert.VALID
+    http: Listen = Listen.PLAIN
+    # path -> reply, for each port; "/" must be present when the port serves HTTP.
+    https_routes: tuple[tuple[str, Reply], ...] = (("/", OK),)
+    http_routes: tuple[tuple[str, Reply], ...] | None = None  # None: 301 to https://same/
+
+    def name(self, domain: str = LAB_DOMAIN) -> str:
+        return f"{self.label}.{domain}" if self.label else domain
+
+    def http_replies(self) -> tuple[tuple[str, Reply], ...]:
+        if self.http_routes is not None:
+            return self.http_routes
+        return (("/", _redirect_https(self.label)),)
+
+
+@dataclass(frozen=True, slots=True)
+class CtCertificate:
+    """One certificate as crt.sh lists it: its raw name_value lines, exactly as logged."""
+
+    names: tuple[str, ...]
+    issuer: str = "C=US, O=HSTS Lab, CN=HSTS Lab CA"
+    common_name: str = field(default="")
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("", "apex: valid certificate, HTTP redirects to HTTPS", "ok", ()),
+    Scenario("www", "valid host with redirect", "ok", ()),
+    Scenario("wild", "named by a wildcard in CT; the bare name is probed", "ok", ()),
+    Scenario(
+        "alias",
+        "CNAME to www: followed, probed with its own name",
+        "ok",
+        (),
+        dns=Dns.CNAME,
+        cname_target="www",
+    ),
+    Scenario(
+        "no-redirect",
+        "HTTP serves content instead of redirecting",
+        "warn",
+        (Reason.NO_HTTP_REDIRECT,),
+        http_routes=(("/", OK),),
+    ),
+    Scenario(
+        "expiring",
+        "certificate expires in 3 days",
+        "warn",
+        (Reason.CERT_EXPIRING_SOON,),
+        cert=Cert.EXPIRING_SOON,
+    ),
+    Scenario(
+        "http-only",
+        "HTTP only, nothing on 443",
+        "breaks",
+        (Reason.HTTPS_REFUSED,),
+        https=Listen.NOTHING,
+        http_routes=(("/", OK),),
+    ),
+    Scenario("expired", "expired certificate", "breaks", (Reason.CERT_EXPIRED,), cert=Cert.EXPIRED),
+    Scenario(
+        "not-yet-valid",
+        "certificate not valid yet",
+        "breaks",
+        (Reason.CERT_NOT_YET_VALID,),
+        cert=Cert.NOT_YET_VALID,
+    ),
+    Scenario(
+        "self-signed",
+        "self-signed certificate",
+        "breaks",
+        (Reason.CERT_SELF_SIGNED,),
+        cert=Cert.SELF_SIGNED,
+    ),
+    Scenario(
+        "unknown-ca",
+        "certificate from a CA the client does not trust",
+        "breaks",
+        (Reason.CERT_UNTRUSTED,),
+        cert=Cert.UNKNOWN_CA,
+    ),
+    Scenario(
+        "wrong-name",
+        "certificate for another name",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH,),
+        cert=Cert.WRONG_NAME,
+    ),
+    Scenario(
+        "deep.wild",
+        "*.lab-domain presented for a name two labels down",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH,),
+    ),
+    Scenario(
+        "sha1",
+        "certificate signed with SHA-1",
+        "breaks",
+        (Reason.CERT_WEAK_SIGNATURE,),
+        cert=Cert.SHA1,
+    ),
+    Scenario(
+        "tls10",
+        "server speaks TLS 1.0 only",
+        "breaks",
+        (Reason.TLS_VERSION_UNSUPPORTED,),
+        https=Listen.TLS10,
+    ),
+    Scenario(
+        "plain-443",
+        "plain HTTP answering on port 443",
+        "breaks",
+        (Reason.TLS_PROTOCOL_ERROR,),
+        https=Listen.PLAIN,
+    ),
+    Scenario(
+        "https-to-http",
+        "HTTPS redirects back to http:// on the same host",
+        "breaks",
+        (Reason.REDIRECT_TO_HTTP,),
+        https_routes=(("/", Reply(301, "http://https-to-http.{domain}/")),),
+    ),
+    Scenario(
+        "loop",
+        "HTTPS redirects in a cycle",
+        "breaks",
+        (Reason.REDIRECT_LOOP,),
+        https_routes=(
+            ("/", Reply(302, "/a")),
+            ("/a", Reply(302, "https://loop.{domain}/")),
+        ),
+    ),
+    Scenario(
+        "to-broken",
+        "HTTPS redirects to a host with an expired certificate",
+        "breaks",
+        (Reason.REDIRECT_TARGET_BREAKS,),
+        https_routes=(("/", Reply(301, "https://expired.{domain}/")),),
+    ),
+    Scenario(
+        "error-503",
+        "HTTPS answers 503 while HTTP serves the site",
+        "breaks",
+        (Reason.HTTPS_ERROR_STATUS,),
+        https_routes=(("/", Reply(503)),),
+        http_routes=(("/", OK),),
+    ),
+    Scenario(
+        "hang-tls",
+        "accepts TCP on 443 and never answers the handshake",
+        "breaks",
+        (Reason.HTTPS_TIMEOUT,),
+        https=Listen.HANG,
+    ),
+    Scenario(
+        "blackhole",
+        "accepts TCP on both ports and never answers",
+        "unknown",
+        (Reason.UNREACHABLE,),
+        https=Listen.HANG,
+        http=Listen.HANG,
+    ),
+    Scenario(
+        "closed",
+        "resolves, but nothing listens on 80 or 443",
+        "not_affected",
+        (Reason.NO_WEB_SERVICE,),
+        https=Listen.NOTHING,
+        http=Listen.NOTHING,
+    ),
+    Scenario("gone", "in CT, NXDOMAIN in DNS", "not_affected", (Reason.NO_DNS,), dns=Dns.NXDOMAIN),
+    Scenario(
+        "dangling",
+        "CNAME to a name that does not exist",
+        "not_affected",
+        (Reason.NO_DNS, Reason.DANGLING_CNAME),
+        dns=Dns.CNAME,
+        cname_target="deleted-bucket",
+    ),
+    Scenario(
+        "servfail",
+        "the DNS server answers SERVFAIL",
+        "unknown",
+        (Reason.DNS_ERROR,),
+        dns=Dns.SERVFAIL,
+    ),
+    Scenario(
+        "metadata",
+        "resolves to the link-local metadata address: never probed",
+        "unknown",
+        (Reason.PRIVATE_ADDRESS,),
+        dns=Dns.FIXED,
+        fixed_address="169.254.169.254",
+    ),
+)
+
+
+def scenario_by_label(label: str) -> Scenario:
+    for scenario in SCENARIOS:
+        if scenario.label == label:
+            return scenario
+    raise KeyError(label)
+
+
+def ct_certificates(domain: str = LAB_DOMAIN) -> tuple[CtCertificate, ...]:
+    """What the lab's crt.sh serves: every scenario name, plus the noise real CT logs carry."""
+    d = domain
+    certs = [CtCertificate((s.name(d),)) for s in SCENARIOS if s.label not in ("", "wild")]
+    certs += [
+        # The usual apex + www certificate, logged twice (precertificate and certificate).
+        CtCertificate((d, f"www.{d}")),
+        CtCertificate((d, f"www.{d}")),
+        # Upper case, a trailing dot and a wildcard for the apex.
+        CtCertificate((f"WWW.{d.upper()}", f"*.{d}", f"expired.{d}.")),
+        # A wildcard: recorded as such; the bare name under it is probed.
+        CtCertificate((f"*.wild.{d}",)),
+        # An e-mail address (S/MIME certificates are logged too), an IP literal, an invalid name.
+        CtCertificate((f"hostmaster@{d}",)),
+        CtCertificate(("127.0.0.1", f"bad_name!.{d}")),
+        # Out of scope: another domain that merely ends with the same letters, and a suffix trap.
+        CtCertificate((f"not{d}", f"{d}.evil.example")),
+    ]
+    return tuple(certs)

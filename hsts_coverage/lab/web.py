@@ -1,0 +1,326 @@
+"""The lab's web hosts: what listens on each scenario address, port by port.
+
+`WebHosts.listen(address, port, mode, site, tls)` opens one listener according to `Listen`:
+
+- NOTHING: no socket, so connections are refused;
+- HANG: accepts TCP, reads and discards, never sends; the connection stays open until the
+  client leaves or the lab stops;
+- PLAIN: a minimal HTTP/1.1 server (below);
+- TLS / TLS10: the same HTTP server behind TLS (`tls_context` builds the server context).
+
+TLS runs on memory BIOs (`TlsChannel`) rather than asyncio's built-in TLS, because asyncio drops
+the alert OpenSSL queues when a server-side handshake fails: a TLS 1.2+ client of the TLS10
+listener must see the protocol_version alert, as from a real server, not a bare EOF.
+
+The HTTP server reads one request head (at most 8 KiB, 10 s), answers the site's route for the
+path (status line, `Location` if any, `Content-Type: text/plain`, `Content-Length`,
+`Connection: close`, a one-line body; no body for HEAD), then closes. An unknown path is a 404;
+anything that is not an HTTP/1.x request head (e.g. a TLS ClientHello on a PLAIN port 443) is a
+`400 Bad Request` answered as soon as the first non-text byte arrives.
+
+`WebHosts.stats` counts, per "address:port", the TCP connections accepted and the TLS handshakes
+completed. Client misbehaviour and network errors are logged and never stop a listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from typing import Any, Protocol, TypeVar
+
+from hsts_coverage.lab.certs import KeyPair
+from hsts_coverage.lab.scenarios import Listen, Reply
+
+log = logging.getLogger(__name__)
+
+_HEAD_LIMIT = 8 * 1024
+_HEAD_SECONDS = 10.0
+_TLS_HANDSHAKE_SECONDS = 10.0
+_READ_SIZE = 16 * 1024
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+_T = TypeVar("_T")
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What one port serves: the host's name (for the body) and its routes, path -> reply."""
+
+    name: str
+    routes: Mapping[str, Reply]
+
+
+@dataclass(slots=True)
+class PortStats:
+    accepted: int = 0
+    handshakes: int = 0
+
+
+def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
+    """The server context for a TLS or TLS10 listener presenting `pair`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if mode is Listen.TLS10 or pair.weak_signature:
+        # OpenSSL 3 allows TLS 1.0 (SHA-1 handshake signatures) and loads a SHA-1-signed
+        # certificate only at security level 0; the client's own level still judges them.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    context.load_cert_chain(pair.cert, pair.key)
+    if mode is Listen.TLS10:
+        # Python deprecates TLS 1.0, and serving it is the whole point of this listener.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1
+    else:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class Channel(Protocol):
+    """A byte stream the HTTP server talks over: plain TCP or TLS."""
+
+    async def read(self) -> bytes: ...  # b"" at the end of the stream
+
+    async def send(self, data: bytes) -> None: ...
+
+
+class PlainChannel:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self) -> bytes:
+        return await self._reader.read(_READ_SIZE)
+
+    async def send(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+
+class TlsChannel:
+    """Server-side TLS over a TCP stream, on memory BIOs: every record OpenSSL produces is
+    sent, including the alert of a failed handshake."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, context: ssl.SSLContext
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+
+    async def handshake(self) -> None:
+        await self._run(self._tls.do_handshake)
+
+    async def read(self) -> bytes:
+        try:
+            return await self._run(lambda: self._tls.read(_READ_SIZE))
+        except ssl.SSLZeroReturnError:  # the client's close_notify
+            return b""
+        except ssl.SSLEOFError:  # a close without close_notify: common, and harmless here
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        await self._run(lambda: self._tls.write(data))
+
+    async def close_notify(self) -> None:
+        # unwrap() queues our close_notify, then wants the client's, which we do not wait for.
+        # Best effort: a client that already left gets nothing.
+        if self._reader.at_eof():
+            return
+        with suppress(ssl.SSLError):
+            self._tls.unwrap()
+        await self._flush()
+
+    async def _run(self, operation: Callable[[], _T]) -> _T:
+        """Run a TLS operation, feeding it from the socket until it has the bytes it needs."""
+        while True:
+            try:
+                result = operation()
+            except ssl.SSLWantReadError:
+                await self._flush()
+                data = await self._reader.read(_READ_SIZE)
+                if data:
+                    self._incoming.write(data)
+                else:
+                    self._incoming.write_eof()  # the next attempt raises SSLEOFError
+                continue
+            except ssl.SSLError:
+                if not self._reader.at_eof():
+                    await self._flush()  # the alert telling the client why
+                raise
+            await self._flush()
+            return result
+
+    async def _flush(self) -> None:
+        data = self._outgoing.read()
+        if data:
+            self._writer.write(data)
+            await self._writer.drain()
+
+
+class ConnectionTasks:
+    """The handler tasks of a server's open connections, so that a stop can end them.
+
+    Python 3.11's Server.close() leaves accepted connections running, and a handler task that
+    ends cancelled makes StreamReaderProtocol log a bogus error; so `track` closes the
+    connection and ends the handler normally when `cancel_all` cancels it.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def track(self, handler: Handler) -> Handler:
+        async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            try:
+                await handler(reader, writer)
+            except asyncio.CancelledError:
+                pass  # only cancel_all cancels these tasks: the server is stopping
+            finally:
+                writer.close()
+
+        return tracked
+
+    async def cancel_all(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class WebHosts:
+    """Every web listener of the lab, with per-port connection statistics."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, PortStats] = {}
+        self._servers: list[asyncio.Server] = []
+        self._connections = ConnectionTasks()
+
+    def stats_json(self) -> dict[str, dict[str, int]]:
+        return {key: asdict(value) for key, value in self.stats.items()}
+
+    async def listen(
+        self, address: str, port: int, mode: Listen, site: Site, tls: ssl.SSLContext | None
+    ) -> None:
+        if mode is Listen.NOTHING:
+            return
+        where = f"{address}:{port}"
+        stats = self.stats.setdefault(where, PortStats())
+        handler = self._tracked(where, stats, _handler(mode, site, tls, stats))
+        server = await asyncio.start_server(handler, address, port)
+        self._servers.append(server)
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
+        await self._connections.cancel_all()
+        for server in self._servers:
+            await server.wait_closed()
+
+    def _tracked(self, where: str, stats: PortStats, handler: Handler) -> Handler:
+        async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            stats.accepted += 1
+            try:
+                await handler(reader, writer)
+            except (ConnectionResetError, BrokenPipeError):
+                pass  # the client left first, e.g. right after its handshake: its right
+            except OSError as exc:  # failed handshakes, timeouts (TimeoutError too), ...
+                log.info("web %s: %s", where, exc or type(exc).__name__)
+
+        return self._connections.track(connected)
+
+
+def _handler(mode: Listen, site: Site, tls: ssl.SSLContext | None, stats: PortStats) -> Handler:
+    if mode is Listen.HANG:
+        return _hang
+
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _serve_http(site, PlainChannel(reader, writer))
+
+    async def secure(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert tls is not None
+        channel = TlsChannel(reader, writer, tls)
+        async with asyncio.timeout(_TLS_HANDSHAKE_SECONDS):
+            await channel.handshake()
+        stats.handshakes += 1
+        await _serve_http(site, channel)
+        await channel.close_notify()
+
+    if mode is Listen.PLAIN:
+        return plain
+    if tls is None:
+        raise ValueError(f"{site.name}: a {mode} listener needs a TLS context")
+    return secure
+
+
+async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    # Drain what the client sends so it never blocks on a full window; answer nothing.
+    while await reader.read(_READ_SIZE):
+        pass
+
+
+async def _serve_http(site: Site, channel: Channel) -> None:
+    try:
+        async with asyncio.timeout(_HEAD_SECONDS):
+            head = await _read_head(channel)
+    except TimeoutError:
+        return
+    if head is None:
+        return
+    request = _parse_request_line(head)
+    if request is None:
+        await channel.send(_response(site.name, Reply(HTTPStatus.BAD_REQUEST), with_body=True))
+        return
+    method, path = request
+    reply = site.routes.get(path, Reply(HTTPStatus.NOT_FOUND))
+    await channel.send(_response(site.name, reply, with_body=method != "HEAD"))
+
+
+async def _read_head(channel: Channel) -> bytes | None:
+    """Bytes up to the end of the head, or fewer once they cannot be one; None on EOF."""
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) <= _HEAD_LIMIT and _is_text(head):
+        chunk = await channel.read()
+        if not chunk:
+            return None
+        head += chunk
+    return head
+
+
+def _parse_request_line(head: bytes) -> tuple[str, str] | None:
+    """(method, path without query) of an HTTP/1.x origin-form request head, else None."""
+    if b"\r\n\r\n" not in head or len(head) > _HEAD_LIMIT or not _is_text(head):
+        return None
+    parts = head.split(b"\r\n", 1)[0].decode("ascii").split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
+        return None
+    return parts[0], parts[1].split("?", 1)[0]
+
+
+def _is_text(data: bytes) -> bool:
+    return all(byte in _TEXT_BYTES for byte in data)
+
+
+def _response(name: str, reply: Reply, *, with_body: bool) -> bytes:
+    status = HTTPStatus(reply.status)
+    body = f"{name}: {status.value} {status.phrase}\n".encode()
+    lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
+    if reply.location is not None:
+        lines.append(f"Location: {reply.location}")
+    lines += [
+        "Content-Type: text/plain; charset=utf-8",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    return head + body if with_body else head

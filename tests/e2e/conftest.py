@@ -1,0 +1,95 @@
+"""The `lab` fixture: one lab process for the whole test session.
+
+It runs `python -m hsts_coverage.lab` on base `$HSTS_LAB_BASE` (default 127.78, apart from a
+demo lab on 127.77) with a temporary state directory, waits for its JSON line and stops it with
+SIGTERM at the end, expecting a clean exit. The lab's stderr goes to `STATE_DIR/lab.stderr`
+(a pipe nobody reads could fill up and stall the lab) and is shown when the lab fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+START_SECONDS = 30.0
+STOP_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LabInfo:
+    domain: str
+    ct_url: str
+    resolver: str  # "address:port"
+    ca_bundle: str
+    base: str
+    hosts: dict[str, str]  # name -> address, for every name that resolves to a lab address
+    state_dir: Path
+
+    def host(self, label: str) -> str:
+        """The address of `label` under the lab domain ("" is the apex)."""
+        return self.hosts[self.name(label)]
+
+    def name(self, label: str) -> str:
+        return f"{label}.{self.domain}" if label else self.domain
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
+    state_dir = tmp_path_factory.mktemp("lab")
+    base = os.environ.get("HSTS_LAB_BASE", "127.78")
+    command = [sys.executable, "-m", "hsts_coverage.lab", "--base", base]
+    command += ["--state-dir", str(state_dir)]
+    stderr_path = state_dir / "lab.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)
+    try:
+        info = _read_info(process, stderr_path)
+    except BaseException:
+        process.kill()
+        _reap(process)
+        raise
+    yield LabInfo(**info, state_dir=state_dir)
+    _stop(process, stderr_path)
+
+
+def _read_info(process: subprocess.Popen[bytes], stderr_path: Path) -> dict[str, Any]:
+    assert process.stdout is not None
+    deadline = time.monotonic() + START_SECONDS
+    line = b""
+    while not line.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([process.stdout], [], [], max(remaining, 0))
+        chunk = os.read(process.stdout.fileno(), 65536) if ready else b""
+        if not chunk:
+            pytest.fail(f"the lab did not start:\n{stderr_path.read_text()}")
+        line += chunk
+    info: dict[str, Any] = json.loads(line)
+    info.pop("pid")
+    return info
+
+
+def _stop(process: subprocess.Popen[bytes], stderr_path: Path) -> None:
+    process.terminate()
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    returncode = _reap(process)
+    assert returncode == 0, f"the lab exited with {returncode}:\n{stderr_path.read_text()}"
+
+
+def _reap(process: subprocess.Popen[bytes]) -> int:
+    returncode = process.wait()
+    assert process.stdout is not None
+    process.stdout.close()
+    return returncode

@@ -1,0 +1,493 @@
+"""The lab itself, over real sockets: DNS, the crt.sh look-alike, certificates, listeners, routes.
+
+These tests pin what the scanner's end-to-end tests rely on, straight from the scenario table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import socket
+import ssl
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from dnslib import QTYPE, RCODE, DNSRecord
+
+from hsts_coverage.lab.scenarios import (
+    SCENARIOS,
+    Cert,
+    Dns,
+    Listen,
+    Reply,
+    Scenario,
+    ct_certificates,
+    scenario_by_label,
+)
+
+from .conftest import LabInfo
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT = 3.0
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def dns_query(lab: LabInfo, name: str, qtype: str, *, tcp: bool = False) -> Any:
+    host, port = lab.resolver.rsplit(":", 1)
+    request = DNSRecord.question(name, qtype)
+    if tcp:
+        return DNSRecord.parse(request.send(host, int(port), tcp=True, timeout=TIMEOUT))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.sendto(request.pack(), (host, int(port)))
+        reply = DNSRecord.parse(sock.recv(4096))
+    assert reply.header.id == request.header.id
+    return reply
+
+
+def answers(reply: Any) -> list[tuple[str, str, str]]:
+    """(owner, type, data) of each answer record, names without the trailing dot."""
+    return [
+        (str(rr.rname).rstrip("."), QTYPE[rr.rtype], str(rr.rdata).rstrip(".")) for rr in reply.rr
+    ]
+
+
+def authority_types(reply: Any) -> list[str]:
+    return [QTYPE[rr.rtype] for rr in reply.auth]
+
+
+def client_context(lab: LabInfo) -> ssl.SSLContext:
+    """A strict modern client, as the scanner builds it."""
+    context = ssl.create_default_context(cafile=lab.ca_bundle)
+    context.hostname_checks_common_name = False
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("DEFAULT:@SECLEVEL=2")
+    return context
+
+
+def handshake(lab: LabInfo, label: str, context: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """Complete a TLS handshake with `label`'s port 443 and return the peer certificate."""
+    context = context or client_context(lab)
+    with (
+        socket.create_connection((lab.host(label), 443), timeout=TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname=lab.name(label)) as tls,
+    ):
+        return tls.getpeercert() or {}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def http(
+    lab: LabInfo,
+    label: str,
+    port: int,
+    path: str = "/",
+    *,
+    method: str = "GET",
+    context: ssl.SSLContext | None = None,
+) -> Response:
+    """One raw HTTP/1.1 exchange (no redirect following), over TLS when `context` is given."""
+    name = lab.name(label)
+    request = f"{method} {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((lab.host(label), port), timeout=TIMEOUT) as raw:
+        if context is None:
+            return _exchange(raw, request.encode())
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            return _exchange(tls, request.encode())
+
+
+def _exchange(sock: socket.socket, request: bytes) -> Response:
+    sock.sendall(request)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("ascii").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return Response(
+        int(status_line.split(" ")[1]), {k.lower(): v for k, v in headers.items()}, body
+    )
+
+
+def ct_get(lab: LabInfo, query: str, user_agent: str = "hsts-lab-tests") -> tuple[int, str, Any]:
+    """(status, content type, decoded JSON or text) of a CT request; no proxies, ever."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(f"{lab.ct_url}{query}", headers={"User-Agent": user_agent})
+    try:
+        with opener.open(request, timeout=TIMEOUT) as response:
+            content_type = response.headers.get_content_type()
+            body = response.read().decode()
+            return response.status, content_type, json.loads(body)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers.get_content_type(), error.read().decode()
+
+
+def stats(lab: LabInfo) -> dict[str, Any]:
+    status, _, body = ct_get(lab, "/lab/stats")
+    assert status == 200
+    return dict(body)
+
+
+def label_id(scenario: Scenario) -> str:
+    return scenario.label or "apex"
+
+
+# -- the lab process ---------------------------------------------------------------------------
+
+
+def test_lab_json_matches_the_announced_line(lab: LabInfo) -> None:
+    written = json.loads((lab.state_dir / "lab.json").read_text())
+    assert written["hosts"] == lab.hosts
+    assert written["ct_url"] == lab.ct_url == f"http://{lab.base}.0.2"
+    assert written["resolver"] == lab.resolver == f"{lab.base}.0.53:53"
+    assert (lab.state_dir / "ca.pem").samefile(lab.ca_bundle)
+
+
+def test_hosts_cover_names_that_resolve_to_the_lab(lab: LabInfo) -> None:
+    assert lab.host("") == f"{lab.base}.1.1"
+    assert lab.host("www") == f"{lab.base}.1.2"
+    assert lab.host("alias") == lab.host("www")  # through the CNAME
+    for label in ("gone", "dangling", "servfail", "metadata"):
+        assert lab.name(label) not in lab.hosts
+    a_records = [s for s in SCENARIOS if s.dns is Dns.A]
+    assert len({lab.host(s.label) for s in a_records}) == len(a_records)
+
+
+# -- DNS ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=label_id)
+def test_dns_answers_each_scenario_as_the_table_says(lab: LabInfo, scenario: Scenario) -> None:
+    name = lab.name(scenario.label)
+    reply = dns_query(lab, name, "A")
+    assert reply.header.ra == 1
+    assert all(rr.ttl == 60 for rr in reply.rr + reply.auth)
+    match scenario.dns:
+        case Dns.A:
+            assert reply.header.rcode == RCODE.NOERROR
+            assert answers(reply) == [(name, "A", lab.host(scenario.label))]
+        case Dns.FIXED:
+            assert answers(reply) == [(name, "A", scenario.fixed_address)]
+        case Dns.CNAME:
+            target = lab.name(scenario.cname_target or "")
+            cname = (name, "CNAME", target)
+            if target in lab.hosts:
+                assert reply.header.rcode == RCODE.NOERROR
+                assert answers(reply) == [cname, (target, "A", lab.hosts[target])]
+            else:  # dangling: the resolver reports the chain it followed, and NXDOMAIN
+                assert reply.header.rcode == RCODE.NXDOMAIN
+                assert answers(reply) == [cname]
+        case Dns.NXDOMAIN:
+            assert reply.header.rcode == RCODE.NXDOMAIN
+            assert answers(reply) == []
+            assert authority_types(reply) == ["SOA"]
+        case Dns.SERVFAIL:
+            assert reply.header.rcode == RCODE.SERVFAIL
+            assert answers(reply) == []
+
+
+def test_aaaa_is_nodata(lab: LabInfo) -> None:
+    reply = dns_query(lab, lab.name("www"), "AAAA")
+    assert reply.header.rcode == RCODE.NOERROR
+    assert answers(reply) == []
+    assert authority_types(reply) == ["SOA"]
+
+
+@pytest.mark.parametrize("qtype", ["A", "AAAA", "CNAME", "TXT"])
+def test_servfail_for_every_type(lab: LabInfo, qtype: str) -> None:
+    assert dns_query(lab, lab.name("servfail"), qtype).header.rcode == RCODE.SERVFAIL
+
+
+def test_cname_query_gets_only_the_cname(lab: LabInfo) -> None:
+    reply = dns_query(lab, lab.name("alias"), "CNAME")
+    assert reply.header.rcode == RCODE.NOERROR
+    assert answers(reply) == [(lab.name("alias"), "CNAME", lab.name("www"))]
+
+
+def test_names_match_case_insensitively(lab: LabInfo) -> None:
+    reply = dns_query(lab, lab.name("www").upper(), "A")
+    assert [data for _, _, data in answers(reply)] == [lab.host("www")]
+
+
+@pytest.mark.parametrize("label", ["never-logged", "deep.never-logged", "deleted-bucket"])
+def test_unknown_names_under_the_domain_are_nxdomain(lab: LabInfo, label: str) -> None:
+    reply = dns_query(lab, lab.name(label), "A")
+    assert reply.header.rcode == RCODE.NXDOMAIN
+    assert authority_types(reply) == ["SOA"]
+
+
+@pytest.mark.parametrize("name", ["example.com", "not{domain}", "{domain}.evil.example"])
+def test_names_outside_the_domain_are_nxdomain(lab: LabInfo, name: str) -> None:
+    reply = dns_query(lab, name.format(domain=lab.domain), "A")
+    assert reply.header.rcode == RCODE.NXDOMAIN
+    assert answers(reply) == []
+    assert authority_types(reply) == []
+
+
+def test_apex_answers_soa_and_ns(lab: LabInfo) -> None:
+    assert [t for _, t, _ in answers(dns_query(lab, lab.domain, "SOA"))] == ["SOA"]
+    assert answers(dns_query(lab, lab.domain, "NS")) == [(lab.domain, "NS", f"ns.{lab.domain}")]
+
+
+def test_dns_drops_garbage_and_keeps_answering(lab: LabInfo) -> None:
+    host, port = lab.resolver.rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"\x12\x34 not a DNS message", (host, int(port)))
+    assert dns_query(lab, lab.name("www"), "A").header.rcode == RCODE.NOERROR
+
+
+def test_dns_over_tcp(lab: LabInfo) -> None:
+    reply = dns_query(lab, lab.name("alias"), "A", tcp=True)
+    assert [t for _, t, _ in answers(reply)] == ["CNAME", "A"]
+
+
+# -- the crt.sh look-alike ---------------------------------------------------------------------
+
+CRTSH_FIELDS = {
+    "issuer_ca_id": int,
+    "issuer_name": str,
+    "common_name": str,
+    "name_value": str,
+    "id": int,
+    "entry_timestamp": str,
+    "not_before": str,
+    "not_after": str,
+    "serial_number": str,
+    "result_count": int,
+}
+
+
+def test_ct_serves_crtsh_records(lab: LabInfo) -> None:
+    status, content_type, records = ct_get(lab, f"/?q={quote('%.' + lab.domain)}&output=json")
+    assert (status, content_type) == (200, "application/json")
+    expected = ct_certificates(lab.domain)
+    assert [r["name_value"].split("\n") for r in records] == [list(c.names) for c in expected]
+    for record in records:
+        assert {key: type(value) for key, value in record.items()} == CRTSH_FIELDS
+        assert record["common_name"] == record["name_value"].split("\n")[0]
+        assert record["result_count"] == len(record["name_value"].split("\n"))
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}", record["entry_timestamp"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["not_before"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["not_after"])
+        assert re.fullmatch(r"[0-9a-f]+", record["serial_number"])
+    ids = [record["id"] for record in records]
+    assert ids == sorted(set(ids))
+
+
+def test_ct_keeps_the_raw_noise(lab: LabInfo) -> None:
+    _, _, records = ct_get(lab, f"/?q={quote('%.' + lab.domain)}&output=json")
+    names = {name for record in records for name in record["name_value"].split("\n")}
+    d = lab.domain
+    noise = {
+        f"WWW.{d.upper()}",
+        f"*.{d}",
+        f"expired.{d}.",
+        f"*.wild.{d}",
+        f"hostmaster@{d}",
+        "127.0.0.1",
+        f"bad_name!.{d}",
+        f"not{d}",
+        f"{d}.evil.example",
+    }
+    assert noise <= names
+    twice = [r for r in records if r["name_value"] == f"{d}\nwww.{d}"]
+    assert len(twice) == 2
+    assert twice[0]["serial_number"] == twice[1]["serial_number"]  # precertificate + certificate
+
+
+def test_ct_accepts_the_bare_domain_in_any_case(lab: LabInfo) -> None:
+    _, _, wildcard = ct_get(lab, f"/?q={quote('%.' + lab.domain)}&output=json")
+    _, _, bare = ct_get(lab, f"/?q={lab.domain.upper()}.&output=json")
+    assert bare == wildcard
+
+
+def test_ct_knows_no_other_domain(lab: LabInfo) -> None:
+    assert ct_get(lab, "/?q=%25.example.com&output=json")[:2] == (200, "application/json")
+    assert ct_get(lab, "/?q=%25.example.com&output=json")[2] == []
+    assert ct_get(lab, f"/?q=%25.not{lab.domain}&output=json")[2] == []
+
+
+def test_ct_wants_output_json(lab: LabInfo) -> None:
+    assert ct_get(lab, f"/?q={lab.domain}")[0] == 400
+
+
+def test_ct_records_each_request(lab: LabInfo) -> None:
+    agent = "hsts-lab-tests/record-check"
+    ct_get(lab, f"/?q=%25.{lab.domain}&output=json", user_agent=agent)
+    lines = (lab.state_dir / "ct-requests.log").read_text().splitlines()
+    logged = [json.loads(line) for line in lines]
+    mine = [entry for entry in logged if entry["user_agent"] == agent]
+    assert len(mine) == 1
+    assert mine[0]["path"] == "/"
+    assert mine[0]["query"] == f"q=%25.{lab.domain}&output=json"
+    assert all(not entry["path"].startswith("/lab/") for entry in logged)
+
+
+# -- certificates ------------------------------------------------------------------------------
+
+VERIFY_CODES = {
+    Cert.EXPIRED: 10,  # X509_V_ERR_CERT_HAS_EXPIRED
+    Cert.NOT_YET_VALID: 9,  # X509_V_ERR_CERT_NOT_YET_VALID
+    Cert.SELF_SIGNED: 18,  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+    Cert.UNKNOWN_CA: 20,  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    Cert.WRONG_NAME: 62,  # X509_V_ERR_HOSTNAME_MISMATCH
+    Cert.SHA1: 68,  # X509_V_ERR_CA_MD_TOO_WEAK
+}
+TLS_SCENARIOS = [s for s in SCENARIOS if s.dns is Dns.A and s.https is Listen.TLS]
+
+
+def expected_verify_code(scenario: Scenario) -> int | None:
+    if scenario.label == "deep.wild":
+        return 62  # *.domain covers one label only
+    return VERIFY_CODES.get(scenario.cert)
+
+
+@pytest.mark.parametrize("scenario", TLS_SCENARIOS, ids=label_id)
+def test_each_certificate_verifies_as_intended(lab: LabInfo, scenario: Scenario) -> None:
+    code = expected_verify_code(scenario)
+    if code is None:
+        handshake(lab, scenario.label)
+        return
+    with pytest.raises(ssl.SSLCertVerificationError) as failure:
+        handshake(lab, scenario.label)
+    assert failure.value.verify_code == code
+
+
+def test_the_alias_is_served_under_its_own_name(lab: LabInfo) -> None:
+    handshake(lab, "alias")
+
+
+def test_the_expiring_certificate_has_three_days_left(lab: LabInfo) -> None:
+    not_after = ssl.cert_time_to_seconds(handshake(lab, "expiring")["notAfter"])
+    left = dt.datetime.fromtimestamp(not_after, dt.UTC) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(days=2, hours=23) < left <= dt.timedelta(days=3)
+
+
+# -- listeners ---------------------------------------------------------------------------------
+
+
+def test_tls10_refuses_a_modern_client_with_a_protocol_version_alert(lab: LabInfo) -> None:
+    with pytest.raises(ssl.SSLError) as failure:
+        handshake(lab, "tls10")
+    assert failure.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION"
+
+
+def test_tls10_speaks_tls_1_0(lab: LabInfo) -> None:
+    context = client_context(lab)
+    with warnings.catch_warnings():  # Python deprecates TLS 1.0: exactly what is tested here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    assert http(lab, "tls10", 443, context=context).status == 200
+
+
+def test_plain_443_is_not_tls(lab: LabInfo) -> None:
+    with pytest.raises(ssl.SSLError) as failure:
+        handshake(lab, "plain-443")
+    assert failure.value.reason == "WRONG_VERSION_NUMBER"
+
+
+def test_garbage_gets_400(lab: LabInfo) -> None:
+    with socket.create_connection((lab.host("www"), 80), timeout=TIMEOUT) as sock:
+        response = _exchange(sock, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    assert response.status == 400
+    assert response.headers["connection"] == "close"
+
+
+@pytest.mark.parametrize(
+    ("label", "port"), [("hang-tls", 443), ("blackhole", 443), ("blackhole", 80)]
+)
+def test_hang_accepts_and_stays_silent(lab: LabInfo, label: str, port: int) -> None:
+    with socket.create_connection((lab.host(label), port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)
+
+
+@pytest.mark.parametrize(("label", "port"), [("http-only", 443), ("closed", 443), ("closed", 80)])
+def test_nothing_refuses(lab: LabInfo, label: str, port: int) -> None:
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((lab.host(label), port), timeout=TIMEOUT).close()
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+def _route_cases() -> list[Any]:
+    cases = []
+    for scenario in SCENARIOS:
+        if scenario.dns is not Dns.A:
+            continue
+        if scenario.http is Listen.PLAIN:
+            cases += [(scenario.label, 80, path, r) for path, r in scenario.http_replies()]
+        if scenario.https in (Listen.TLS, Listen.PLAIN):
+            cases += [(scenario.label, 443, path, r) for path, r in scenario.https_routes]
+    return [pytest.param(*case, id=f"{case[0] or 'apex'}:{case[1]}{case[2]}") for case in cases]
+
+
+def _lenient_context(lab: LabInfo) -> ssl.SSLContext:
+    # Routes are served whatever the certificate; checking it is the tests above.
+    context = client_context(lab)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+@pytest.mark.parametrize(("label", "port", "path", "reply"), _route_cases())
+def test_routes_answer_as_the_table_says(
+    lab: LabInfo, label: str, port: int, path: str, reply: Reply
+) -> None:
+    scenario = scenario_by_label(label)
+    tls = port == 443 and scenario.https is Listen.TLS
+    response = http(lab, label, port, path, context=_lenient_context(lab) if tls else None)
+    assert response.status == reply.status
+    location = reply.location.format(domain=lab.domain) if reply.location else None
+    assert response.headers.get("location") == location
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["connection"] == "close"
+    assert int(response.headers["content-length"]) == len(response.body) > 0
+
+
+def test_unknown_path_is_404(lab: LabInfo) -> None:
+    assert http(lab, "www", 443, "/missing", context=client_context(lab)).status == 404
+    assert http(lab, "www", 80, "/missing?x=1").status == 404
+
+
+def test_head_gets_no_body(lab: LabInfo) -> None:
+    response = http(lab, "www", 80, method="HEAD")
+    assert response.status == 301
+    assert response.body == b""
+    assert int(response.headers["content-length"]) > 0
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+def test_stats_count_connections_and_handshakes(lab: LabInfo) -> None:
+    good, bad = f"{lab.host('www')}:443", f"{lab.host('expired')}:443"
+    before = stats(lab)["connections"]
+    handshake(lab, "www")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        handshake(lab, "expired")
+    after = stats(lab)["connections"]
+    assert after[good]["accepted"] == before[good]["accepted"] + 1
+    assert after[good]["handshakes"] == before[good]["handshakes"] + 1
+    assert after[bad]["accepted"] == before[bad]["accepted"] + 1
+    assert after[bad]["handshakes"] == before[bad]["handshakes"]
