@@ -19,16 +19,10 @@ done
 [ -s "$state/lab.json" ] || { echo "demo: the lab did not come up" >&2; exit 1; }
 
 field() { "$bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$state/lab.json" "$1"; }
-domain=$(field domain)
-set -x
-"$bin/hsts-coverage" scan "$domain" \
-  --ct-url "$(field ct_url)" \
-  --resolver "$(field resolver)" \
-  --ca-bundle "$(field ca_bundle)" \
-  --allow-cidr 127.0.0.0/8 \
-  --timeout 3 \
-  --output "$report" && status=0 || status=$?
-{ set +x; } 2>/dev/null
+args=(scan "$(field domain)" --ct-url "$(field ct_url)" --resolver "$(field resolver)"
+      --ca-bundle "$(field ca_bundle)" --allow-cidr 127.0.0.0/8 --timeout 3 --output "$report")
+echo "\$ hsts-coverage ${args[*]}"
+"$bin/hsts-coverage" "${args[@]}" && status=0 || status=$?
 echo "exit code $status (0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE); NDJSON report: $report ($(wc -l < "$report") records)"
 # The lab is built to be NOT SAFE: anything else means the demo itself is broken.
 [ "$status" -eq 1 ]

@@ -26,7 +26,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from hsts_coverage.config import IPNetwork, Nameserver
@@ -123,7 +123,7 @@ class Resolver:
     async def _retrying(self, name: str, qtype: str) -> pycares.DNSResult:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential_jitter(initial=0.2, max=2.0),
+            wait=wait_random_exponential(multiplier=0.2, max=2.0),
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )

@@ -23,7 +23,7 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from hsts_coverage.sources.collect import NameCollector
@@ -80,10 +80,10 @@ async def fetch(
 
 
 class _RetryAfterOrBackoff:
-    """Wait as the server said (within a cap), else back off exponentially with jitter."""
+    """Wait as the server said (within a cap), else back off exponentially with full jitter."""
 
     def __init__(self, initial: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=initial, max=60.0, jitter=initial)
+        self._backoff = wait_random_exponential(multiplier=initial, max=60.0)
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
