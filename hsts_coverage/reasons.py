@@ -128,6 +128,14 @@ class Reason(StrEnum):
         "SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED",
         "reissue the certificate with SHA-256 and an RSA-2048+ or ECDSA key",
     )
+    CERT_WEAK_KEY = (
+        "cert_weak_key",
+        Severity.BREAKS,
+        "the certificate's key is too small for browsers (RSA under 2048 bits)",
+        "NET::ERR_CERT_WEAK_KEY",
+        "MOZILLA_PKIX_ERROR_INADEQUATE_KEY_SIZE",
+        "reissue the certificate with an RSA-2048+ or ECDSA P-256 key",
+    )
     REDIRECT_TO_HTTP = (
         "redirect_to_http",
         Severity.BREAKS,
@@ -176,6 +184,14 @@ class Reason(StrEnum):
         "NET::ERR_CERT_DATE_INVALID (once expired)",
         "SEC_ERROR_EXPIRED_CERTIFICATE (once expired)",
         "renew the certificate now and automate renewal (ACME)",
+    )
+    INCOMPLETE_CHAIN = (
+        "incomplete_chain",
+        Severity.WARN,
+        "the server omits an intermediate certificate; browsers fetch it, other clients fail",
+        "none (Chrome fetches the intermediate from the AIA URL)",
+        "none (Firefox has the intermediate preloaded or fetches it)",
+        "serve the full chain: the leaf followed by every intermediate",
     )
     # -- not affected: nothing for HSTS to break ---------------------------------------------------
     NO_DNS = (
@@ -227,4 +243,12 @@ class Reason(StrEnum):
         "ERR_NAME_NOT_RESOLVED",
         "dnsNotFound",
         "delete the CNAME or point it at a resource you control",
+    )
+    WILDCARD_DNS = (
+        "wildcard_dns",
+        Severity.INFO,
+        "the name is answered by a wildcard DNS record: every name under it is covered by HSTS",
+        "as for the wildcard's target",
+        "as for the wildcard's target",
+        "make the wildcard's target serve valid HTTPS for every name, or remove the wildcard",
     )

@@ -62,10 +62,11 @@ def _announce(lab: Lab) -> None:
     (lab.state_dir / "lab.json").write_text(line + "\n")
     print(line, flush=True)
     log.info(
-        "lab: %s ready: %d hosts on %s.1.*, DNS %s, CT %s, CA %s",
+        "lab: %s ready: %d hosts on %s.1.*, %d policy sites, DNS %s, CT %s, CA %s",
         info["domain"],
         len(set(info["hosts"].values())),
         info["base"],
+        len(info["policy_sites"]),
         info["resolver"],
         info["ct_url"],
         info["ca_bundle"],

@@ -1,16 +1,26 @@
-"""The lab's certificates: one lab CA and one server certificate per `Cert` kind.
+"""The lab's certificates: one lab CA, and one server certificate per `CertKey` a listener needs.
 
-`generate(domain, state_dir)` writes, fresh on every call (validity is relative to now):
+`generate(state_dir, keys, aia_base)` writes, fresh on every call (validity is relative to now):
 
 - `STATE_DIR/ca.pem`: the lab CA, the only thing the scanner is told to trust (`--ca-bundle`);
-- `STATE_DIR/certs/<kind>.pem` and `<kind>.key`: the chain a listener presents (the leaf alone:
-  every issuer is a root) and its private key.
+- `STATE_DIR/certs/<domain>/<kind>.pem` and `.key` (CN_ONLY: `cn_only-<host>.pem`): the chain a
+  listener presents and its private key;
+- `STATE_DIR/certs/lab-intermediate.der`: the lab intermediate CA, also served by the CT server
+  at `AIA_INTERMEDIATE_PATH` for the INCOMPLETE_CHAIN leaf's AIA caIssuers URL.
 
-Against a client context built from `ca.pem` (host name checks on, SECLEVEL=2) each kind fails
-with a distinct OpenSSL verify code: EXPIRED 10, NOT_YET_VALID 9, SELF_SIGNED 18, UNKNOWN_CA 20,
-WRONG_NAME 62, SHA1 68 (CA_MD_TOO_WEAK); VALID and EXPIRING_SOON verify for the apex and any
-single label under it (and give 62 two labels down: a wildcard covers one label).
-Every key is ECDSA P-256: quick to generate at each start.
+A `CertKey` is a kind issued for a domain (SANs: the domain and *.domain), so every host of a
+domain shares one certificate per kind; only CN_ONLY, whose one name is in the subject CN, is
+issued per host.
+
+Against a client context built from `ca.pem` (host name checks on, CN ignored, SECLEVEL=2) the
+kinds fail with these OpenSSL verify codes: NOT_YET_VALID 9, EXPIRED 10; SELF_SIGNED 18, and
+EXPIRED_SELF_SIGNED 18 too (OpenSSL reports the missing trust before the dates); UNKNOWN_CA 20,
+INCOMPLETE_CHAIN 20 and INCOMPLETE_CHAIN_DEAD_AIA 20 (only the leaf is sent; the dead-AIA leaf
+has an issuer of its own, published nowhere); WRONG_NAME 62, CN_ONLY 62; WEAK_KEY 66
+(EE_KEY_TOO_SMALL); SHA1 68, SHA1_INTERMEDIATE 68 (CA_MD_TOO_WEAK). VALID and EXPIRING_SOON
+verify for the domain and any single label under it (and give 62 two labels down: a wildcard
+covers one label); INCOMPLETE_CHAIN verifies once the lab intermediate is trusted too.
+Every key is ECDSA P-256 (quick to generate at each start) except WEAK_KEY's RSA-1024.
 """
 
 from __future__ import annotations
@@ -18,19 +28,48 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from hsts_coverage.lab.scenarios import Cert
 
 _ORGANIZATION = "HSTS Lab"
 _LIFETIME = dt.timedelta(days=90)
+_DAY = dt.timedelta(days=1)
+
+AIA_INTERMEDIATE_PATH = "/aia/lab-intermediate.der"
+AIA_MISSING_PATH = "/aia/missing.der"  # nothing is served there: a dead AIA URL
+
+# Kinds a server context can only load at OpenSSL security level 0 (SHA-1 signatures, RSA-1024).
+_LOW_SECURITY = frozenset({Cert.SHA1, Cert.SHA1_INTERMEDIATE, Cert.WEAK_KEY})
+
+LeafKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+@dataclass(frozen=True, slots=True)
+class CertKey:
+    """One certificate to make: `kind` for `domain` and *.domain, or for `host` alone (CN_ONLY)."""
+
+    kind: Cert
+    domain: str
+    host: str = ""
+
+    @classmethod
+    def for_host(cls, kind: Cert, domain: str, host: str) -> CertKey:
+        # Every kind but CN_ONLY names the whole domain, so its hosts share one certificate.
+        return cls(kind, domain, host if kind is Cert.CN_ONLY else "")
+
+    def file_stem(self) -> str:
+        return f"{self.kind.value}-{self.host}" if self.host else self.kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,53 +78,141 @@ class KeyPair:
 
     cert: Path
     key: Path
-    # OpenSSL 3 refuses to even load a SHA-1-signed certificate above security level 0.
-    weak_signature: bool = False
+    # OpenSSL 3 refuses to even load a SHA-1-signed certificate or an RSA-1024 key above
+    # security level 0.
+    low_security: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class LabCertificates:
     ca_bundle: Path
-    pairs: dict[Cert, KeyPair]
+    pairs: dict[CertKey, KeyPair]
+    intermediate_der: bytes  # the lab intermediate, for the AIA URL
 
 
-def generate(domain: str, state_dir: Path) -> LabCertificates:
-    """Create the lab CA and every kind of server certificate under `state_dir`."""
+def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCertificates:
+    """Create the lab CA and one certificate per distinct key under `state_dir`.
+
+    `aia_base` ("http://host") is where the INCOMPLETE_CHAIN leaves say their issuer is.
+    """
     cert_dir = state_dir / "certs"
     cert_dir.mkdir(parents=True, exist_ok=True)
-    ca = trustme.CA(organization_name=_ORGANIZATION)
+    factory = _Factory(aia_base)
     ca_bundle = (state_dir / "ca.pem").resolve()
-    ca.cert_pem.write_to_path(str(ca_bundle))
-    pairs = {kind: _write_pair(cert_dir, kind, *_make(kind, ca, domain)) for kind in Cert}
-    return LabCertificates(ca_bundle=ca_bundle, pairs=pairs)
+    ca_bundle.write_bytes(factory.ca.cert_pem.bytes())
+    intermediate_der = factory.intermediate.cert.public_bytes(serialization.Encoding.DER)
+    (cert_dir / "lab-intermediate.der").write_bytes(intermediate_der)
+    pairs = {key: _write_pair(cert_dir, key, *factory.make(key)) for key in dict.fromkeys(keys)}
+    return LabCertificates(ca_bundle=ca_bundle, pairs=pairs, intermediate_der=intermediate_der)
 
 
-def _make(kind: Cert, ca: trustme.CA, domain: str) -> tuple[bytes, bytes]:
-    """(certificate PEM, key PEM) for one kind."""
-    names = (domain, f"*.{domain}")
-    now = dt.datetime.now(dt.UTC)
-    day = dt.timedelta(days=1)
-    match kind:
-        case Cert.VALID:
-            return _leaf(ca, names)
-        case Cert.EXPIRED:
-            return _leaf(ca, names, not_before=now - 30 * day, not_after=now - day)
-        case Cert.NOT_YET_VALID:
-            return _leaf(ca, names, not_before=now + 10 * day, not_after=now + 100 * day)
-        case Cert.EXPIRING_SOON:
-            return _leaf(ca, names, not_before=now - 30 * day, not_after=now + 3 * day)
-        case Cert.WRONG_NAME:
-            return _leaf(ca, ("other-site.test",))
-        case Cert.UNKNOWN_CA:
-            # A second CA, deliberately never written to ca.pem.
-            return _leaf(trustme.CA(organization_name=f"{_ORGANIZATION} Rogue"), names)
-        case Cert.SELF_SIGNED:
-            return _self_signed(names, now)
-        case Cert.SHA1:
-            return _sha1_leaf(ca, names)
+@dataclass(frozen=True, slots=True)
+class _Issuer:
+    cert: x509.Certificate
+    key: CertificateIssuerPrivateKeyTypes
+
+    @classmethod
+    def of(cls, ca: trustme.CA) -> _Issuer:
+        key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise TypeError(f"unexpected CA key type {type(key).__name__}")
+        return cls(x509.load_pem_x509_certificate(ca.cert_pem.bytes()), key)
+
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _leaf(
+class _Factory:
+    """The lab's issuers, made once per `generate`, and the recipe for each kind."""
+
+    def __init__(self, aia_base: str) -> None:
+        self.aia_base = aia_base.rstrip("/")
+        self.ca = trustme.CA(organization_name=_ORGANIZATION)
+        self.root = _Issuer.of(self.ca)
+
+    @cached_property
+    def intermediate(self) -> _Issuer:
+        """The lab intermediate (SHA-256), never sent by a server: only its AIA URL serves it."""
+        return self._child("HSTS Lab Intermediate")
+
+    @cached_property
+    def unpublished_intermediate(self) -> _Issuer:
+        """The issuer of the dead-AIA leaf, published nowhere.
+
+        Not the lab intermediate: a client that keeps intermediates it fetched for other hosts
+        (as Firefox does) must still find no issuer for the dead-AIA leaf.
+        """
+        return self._child("HSTS Lab Unpublished Intermediate")
+
+    @cached_property
+    def sha1_intermediate(self) -> _Issuer:
+        """An intermediate the lab CA signed with SHA-1."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        extensions = [
+            "basicConstraints = critical, CA:TRUE, pathlen:0",
+            "keyUsage = critical, digitalSignature, keyCertSign, cRLSign",
+            "subjectKeyIdentifier = hash",
+            "authorityKeyIdentifier = keyid",
+        ]
+        pem = _openssl_sha1_sign(self.ca, _csr(key, "HSTS Lab SHA-1 Intermediate"), extensions)
+        return _Issuer(x509.load_pem_x509_certificate(pem), key)
+
+    def make(self, key: CertKey) -> tuple[bytes, bytes]:
+        """(certificate chain PEM, private key PEM) for one key."""
+        names = (key.domain, f"*.{key.domain}")
+        now = dt.datetime.now(dt.UTC)
+        match key.kind:
+            case Cert.VALID:
+                return _trustme_leaf(self.ca, names)
+            case Cert.EXPIRED:
+                return _trustme_leaf(self.ca, names, now - 30 * _DAY, now - _DAY)
+            case Cert.NOT_YET_VALID:
+                return _trustme_leaf(self.ca, names, now + 10 * _DAY, now + 100 * _DAY)
+            case Cert.EXPIRING_SOON:
+                return _trustme_leaf(self.ca, names, now - 30 * _DAY, now + 3 * _DAY)
+            case Cert.WRONG_NAME:
+                return _trustme_leaf(self.ca, ("other-site.test",))
+            case Cert.UNKNOWN_CA:
+                # A second CA, deliberately never written to ca.pem.
+                return _trustme_leaf(trustme.CA(organization_name=f"{_ORGANIZATION} Rogue"), names)
+            case Cert.SELF_SIGNED:
+                return _self_signed(names, now - _DAY, now + _LIFETIME)
+            case Cert.EXPIRED_SELF_SIGNED:
+                return _self_signed(names, now - 30 * _DAY, now - _DAY)
+            case Cert.SHA1:
+                return _sha1_leaf(self.ca, names)
+            case Cert.INCOMPLETE_CHAIN:
+                return self._aia_leaf(self.intermediate, names, AIA_INTERMEDIATE_PATH)
+            case Cert.INCOMPLETE_CHAIN_DEAD_AIA:
+                return self._aia_leaf(self.unpublished_intermediate, names, AIA_MISSING_PATH)
+            case Cert.CN_ONLY:
+                return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=key.host)
+            case Cert.WEAK_KEY:
+                weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+                return _pems(self.root, weak, names=names)
+            case Cert.SHA1_INTERMEDIATE:
+                leaf_key = ec.generate_private_key(ec.SECP256R1())
+                leaf, key_pem = _pems(self.sha1_intermediate, leaf_key, names=names)
+                # The server sends the intermediate after the leaf: the chain is complete.
+                return leaf + self.sha1_intermediate.pem(), key_pem
+
+    def _aia_leaf(self, issuer: _Issuer, names: tuple[str, ...], path: str) -> tuple[bytes, bytes]:
+        # Only the leaf is written, so only the leaf is sent: the client must find the
+        # intermediate itself, as browsers do through the AIA caIssuers URL.
+        key = ec.generate_private_key(ec.SECP256R1())
+        return _pems(issuer, key, names=names, aia=self.aia_base + path)
+
+    def _child(self, unit: str) -> _Issuer:
+        child = trustme.CA(
+            parent_cert=self.ca,
+            path_length=0,
+            organization_name=_ORGANIZATION,
+            organization_unit_name=unit,
+        )
+        return _Issuer.of(child)
+
+
+def _trustme_leaf(
     ca: trustme.CA,
     names: tuple[str, ...],
     not_before: dt.datetime | None = None,
@@ -93,34 +220,80 @@ def _leaf(
 ) -> tuple[bytes, bytes]:
     # A realistic window by default (trustme's own spans 2000-3000), so "days left" looks real.
     now = dt.datetime.now(dt.UTC)
-    not_before = not_before or now - dt.timedelta(days=1)
-    not_after = not_after or now + _LIFETIME
     leaf = ca.issue_cert(
         *names,
         organization_name=_ORGANIZATION,
-        not_before=not_before,
-        not_after=not_after,
+        not_before=not_before or now - _DAY,
+        not_after=not_after or now + _LIFETIME,
     )
     # Only the leaf: the issuer is a root, and a client either has it or must fail to find it.
     return leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes()
 
 
-def _self_signed(names: tuple[str, ...], now: dt.datetime) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, names[0]),
-        ]
+def _pems(
+    issuer: _Issuer,
+    key: LeafKey,
+    *,
+    names: tuple[str, ...] = (),
+    cn: str = "",
+    aia: str = "",
+) -> tuple[bytes, bytes]:
+    """A SHA-256 leaf from `issuer`: SANs `names` (none if empty), subject CN `cn` if given, an
+    AIA caIssuers URL if given; (leaf PEM, key PEM)."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_subject(cn))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _DAY)
+        .not_valid_after(now + _LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_identifier(issuer), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     )
+    if names:
+        builder = builder.add_extension(_san(names), critical=False)
+    if aia:
+        builder = builder.add_extension(_ca_issuers(aia), critical=False)
+    cert = builder.sign(issuer.key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def _subject(cn: str) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORGANIZATION)]
+    if cn:
+        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
+    return x509.Name(attributes)
+
+
+def _key_identifier(issuer: _Issuer) -> x509.AuthorityKeyIdentifier:
+    # Lets a client that was handed the intermediate separately match it to the leaf.
+    ski = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def _ca_issuers(url: str) -> x509.AuthorityInformationAccess:
+    location = x509.UniformResourceIdentifier(url)
+    return x509.AuthorityInformationAccess(
+        [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, location)]
+    )
+
+
+def _self_signed(
+    names: tuple[str, ...], not_before: dt.datetime, not_after: dt.datetime
+) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = _subject(names[0])
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + _LIFETIME)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_san(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -130,50 +303,58 @@ def _self_signed(names: tuple[str, ...], now: dt.datetime) -> tuple[bytes, bytes
 
 
 def _sha1_leaf(ca: trustme.CA, names: tuple[str, ...]) -> tuple[bytes, bytes]:
-    """A lab-CA leaf signed with ecdsa-with-SHA1.
-
-    cryptography refuses to sign with SHA-1, so the openssl CLI signs a CSR with the CA key.
-    """
+    """A lab-CA leaf signed with ecdsa-with-SHA1."""
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = (
+    extensions = [
+        "basicConstraints = critical, CA:FALSE",
+        "extendedKeyUsage = serverAuth",
+        "subjectAltName = " + ", ".join(f"DNS:{name}" for name in names),
+    ]
+    return _openssl_sha1_sign(ca, _csr(key, names[0]), extensions), _key_pem(key)
+
+
+def _csr(key: ec.EllipticCurvePrivateKey, cn: str) -> x509.CertificateSigningRequest:
+    return (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .subject_name(_subject(cn))
         .sign(key, hashes.SHA256())
     )
-    extensions = "\n".join(
-        [
-            "basicConstraints = critical, CA:FALSE",
-            "extendedKeyUsage = serverAuth",
-            "subjectAltName = " + ", ".join(f"DNS:{name}" for name in names),
-        ]
-    )
+
+
+def _openssl_sha1_sign(
+    ca: trustme.CA, csr: x509.CertificateSigningRequest, extensions: list[str]
+) -> bytes:
+    """The CSR signed by the lab CA with SHA-1, as PEM.
+
+    cryptography refuses to sign with SHA-1, so the openssl CLI signs the CSR with the CA key.
+    """
     with tempfile.TemporaryDirectory(prefix="hsts-lab-sha1-") as tmp:
         work = Path(tmp)
-        (work / "leaf.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+        (work / "req.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
         (work / "ca.pem").write_bytes(ca.cert_pem.bytes())
         (work / "ca.key").write_bytes(ca.private_key_pem.bytes())
-        (work / "ext.cnf").write_text(extensions + "\n")
+        (work / "ext.cnf").write_text("\n".join(extensions) + "\n")
         # fmt: off
         command: list[str | Path] = [
             "openssl", "x509", "-req", "-sha1",
-            "-in", work / "leaf.csr",
+            "-in", work / "req.csr",
             "-CA", work / "ca.pem",
             "-CAkey", work / "ca.key",
             "-set_serial", str(x509.random_serial_number()),
             "-days", str(_LIFETIME.days),
             "-extfile", work / "ext.cnf",
-            "-out", work / "leaf.pem",
+            "-out", work / "out.pem",
         ]
         # fmt: on
         subprocess.run(command, check=True, capture_output=True)
-        return (work / "leaf.pem").read_bytes(), _key_pem(key)
+        return (work / "out.pem").read_bytes()
 
 
 def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName([x509.DNSName(name) for name in names])
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _key_pem(key: LeafKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -181,11 +362,13 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def _write_pair(cert_dir: Path, kind: Cert, cert_pem: bytes, key_pem: bytes) -> KeyPair:
+def _write_pair(cert_dir: Path, key: CertKey, cert_pem: bytes, key_pem: bytes) -> KeyPair:
+    domain_dir = cert_dir / key.domain
+    domain_dir.mkdir(exist_ok=True)
     pair = KeyPair(
-        cert=cert_dir / f"{kind.value}.pem",
-        key=cert_dir / f"{kind.value}.key",
-        weak_signature=kind is Cert.SHA1,
+        cert=domain_dir / f"{key.file_stem()}.pem",
+        key=domain_dir / f"{key.file_stem()}.key",
+        low_security=key.kind in _LOW_SECURITY,
     )
     pair.cert.write_bytes(cert_pem)
     pair.key.touch(mode=0o600)

@@ -1,20 +1,26 @@
-"""The lab's certificate transparency search: a crt.sh look-alike, plus the lab's stats.
+"""The lab's certificate transparency search: a crt.sh look-alike, the lab intermediate's AIA
+URL, and the lab's stats.
 
 `GET /?q=%25.DOMAIN&output=json` (q decoded: `%.DOMAIN`; `q=DOMAIN` is accepted too, either
 case, with or without a trailing dot) answers `application/json`: an array with one record per
-`ct_certificates(domain)` entry, in crt.sh's format:
+certificate the server holds for DOMAIN (the lab domain: `ct_certificates(domain)`; a policy
+site: one certificate naming its apex and www), in crt.sh's format:
 
     {"issuer_ca_id": int, "issuer_name": str, "common_name": str, "name_value": "a\\nb",
      "id": int, "entry_timestamp": "2026-01-02T03:04:05.678", "not_before": "2026-01-02T03:04:05",
      "not_after": "2026-04-02T03:04:05", "serial_number": "lower-case hex", "result_count": int}
 
-`id`s are unique and increasing; identical name sets share a serial number (a precertificate and
-its certificate do on crt.sh); `result_count` is the number of name_value lines, as crt.sh
-reports it. Any other domain -> `[]`. A request without `q` or without `output=json` -> 400.
+`id`s are unique and increasing (across domains too, given `ct_records(..., start=)`);
+identical name sets share a serial number (a precertificate and its certificate do on crt.sh);
+`result_count` is the number of name_value lines, as crt.sh reports it. Any other domain -> `[]`.
+A request without `q` or without `output=json` -> 400.
 
-Every request outside `/lab/` is recorded (time, path, query as sent, still percent-encoded,
-User-Agent) in `requests` and appended as one JSON line to the log file, which each start
-empties. `GET /lab/stats` serves the lab's counters.
+`GET /aia/lab-intermediate.der` serves the lab intermediate CA as DER (`application/pkix-cert`),
+as a CA's caIssuers URL does; any other `/aia/` path (the dead AIA URL) is a 404.
+
+Every request outside `/lab/` (AIA fetches included) is recorded (time, path, query as sent,
+still percent-encoded, User-Agent) in `requests` and appended as one JSON line to the log file,
+which each start empties. `GET /lab/stats` serves the lab's counters.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from hsts_coverage.lab.certs import AIA_INTERMEDIATE_PATH
 from hsts_coverage.lab.scenarios import CtCertificate
 
 log = logging.getLogger(__name__)
@@ -47,9 +54,12 @@ class CtRequest:
     user_agent: str
 
 
-def ct_records(certificates: tuple[CtCertificate, ...], now: dt.datetime) -> list[dict[str, Any]]:
-    """The crt.sh JSON records for `certificates`, issued in the 30 days before `now`."""
-    return [_record(index, cert, now) for index, cert in enumerate(certificates)]
+def ct_records(
+    certificates: tuple[CtCertificate, ...], now: dt.datetime, start: int = 0
+) -> list[dict[str, Any]]:
+    """The crt.sh JSON records for `certificates`, issued in the 30 days before `now`; the
+    first is the `start`-th record the server holds (ids stay unique across domains)."""
+    return [_record(index, cert, now) for index, cert in enumerate(certificates, start=start)]
 
 
 def _record(index: int, cert: CtCertificate, now: dt.datetime) -> dict[str, Any]:
@@ -79,19 +89,20 @@ def _timestamp(moment: dt.datetime, timespec: str) -> str:
 
 
 class CtServer:
-    """The crt.sh look-alike for one domain on `host`:`port`."""
+    """The crt.sh look-alike on `host`:`port`: `records` maps each domain (lower case) to its
+    crt.sh records; `intermediate_der` is served at the AIA URL."""
 
     def __init__(
         self,
-        domain: str,
-        records: list[dict[str, Any]],
+        records: Mapping[str, list[dict[str, Any]]],
+        intermediate_der: bytes,
         host: str,
         port: int,
         log_path: Path,
         stats: Callable[[], Mapping[str, Any]],
     ) -> None:
-        self.domain = domain.lower()
         self.records = records
+        self.intermediate_der = intermediate_der
         self.host = host
         self.port = port
         self.requests: list[CtRequest] = []
@@ -103,6 +114,7 @@ class CtServer:
         self._log_path.write_text("")  # one log per lab run
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/", self._search)
+        app.router.add_get(AIA_INTERMEDIATE_PATH, self._serve_intermediate)
         app.router.add_get("/lab/stats", self._serve_stats)
         # Requests are logged by _record; aiohttp's access log would only repeat them.
         self._runner = web.AppRunner(app, access_log=None)
@@ -136,7 +148,11 @@ class CtServer:
 
     def _matching(self, query: str) -> list[dict[str, Any]]:
         domain = query.strip().lower().removeprefix("%.").rstrip(".")
-        return self.records if domain == self.domain else []
+        return self.records.get(domain, [])
+
+    async def _serve_intermediate(self, request: web.Request) -> web.StreamResponse:
+        # RFC 5280 section 4.2.2.1: a caIssuers URL over HTTP serves one DER certificate.
+        return web.Response(body=self.intermediate_der, content_type="application/pkix-cert")
 
     async def _serve_stats(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(dict(self._stats()))

@@ -1,22 +1,29 @@
-"""The lab's DNS server: the lab zone over real DNS (UDP and TCP), wire format by dnslib.
+"""The lab's DNS server: the lab's zones over real DNS (UDP and TCP), wire format by dnslib.
 
-It answers a stub the way a recursive resolver would (RA set, AA clear, CNAME chains followed
-into the answer section), from a `Zone` built out of the scenario table:
+One server holds several `Zone`s (`Zones`): the lab domain's, built from the scenario table by
+`build_zone`, and one per policy site (`build_site_zone`: apex A, www A unless it has none). A
+question goes to the zone with the longest domain containing its name. Each zone answers a stub
+the way a recursive resolver would (RA set, AA clear, CNAME chains followed into the answer):
 
-- a name with addresses: its A records; any other type -> NODATA (NOERROR, empty answer, SOA
-  in authority), so AAAA is always NODATA;
-- a CNAME: the CNAME record, then the target's answer (the whole chain); a chain ending at a
-  missing name -> NXDOMAIN with the CNAMEs kept in the answer; a query of type CNAME -> just
-  the CNAME record;
+- a name with addresses: its A records (several for a scenario with a second address, the
+  primary first); any other type -> NODATA (NOERROR, empty answer, SOA in authority), so AAAA
+  is always NODATA;
+- a CNAME: the CNAME record, then the target's answer (the whole chain, within the zone); a
+  chain ending at a missing name -> NXDOMAIN with the CNAMEs kept in the answer; a query of
+  type CNAME -> just the CNAME record;
 - a SERVFAIL name: SERVFAIL for every type, also when reached through a CNAME;
 - the apex also answers SOA and NS;
-- any other name under the domain -> NXDOMAIN with the SOA in authority (the table has no
-  empty non-terminals, so no NODATA case for them is needed);
-- names outside the lab domain -> NXDOMAIN (no SOA: the lab speaks for no other zone).
+- a wildcard owner (`*.wild.DOMAIN`, RFC 4592) answers, with the question's name as owner, for
+  any name that does not exist and whose closest existing ancestor is its parent
+  (`x.wild.DOMAIN`, `a.b.wild.DOMAIN`; not `x.deep.wild.DOMAIN`, which `deep.wild.DOMAIN`
+  encloses); names that exist keep their own answers;
+- an empty non-terminal (a name with no records of its own but names below it) -> NODATA;
+- any other name under the domain -> NXDOMAIN with the SOA in authority;
+- names outside every zone -> NXDOMAIN (no SOA: the lab speaks for no other zone).
 
 Names match case-insensitively; the answer keeps the question's spelling. Every TTL is 60.
 Malformed packets are logged and dropped, responses ignored; nothing a client sends stops the
-server. `Zone.nodes` is plain data: later modes (e.g. wildcard DNS) can add names to it.
+server. `Zone.nodes` is plain data, extended through `Zone.add`.
 """
 
 from __future__ import annotations
@@ -63,6 +70,25 @@ class Zone:
     def contains(self, name: str) -> bool:
         return name == self.domain or name.endswith("." + self.domain)
 
+    def lookup(self, name: str) -> Node | None:
+        """What answers for `name` (canonical, in the zone): its own node, an empty one for an
+        empty non-terminal, else the wildcard at its closest encloser; None: NXDOMAIN."""
+        node = self.nodes.get(name)
+        if node is not None:
+            return node
+        if self._exists(name):
+            return Node()
+        return self.nodes.get("*." + self._closest_encloser(name))
+
+    def _exists(self, name: str) -> bool:
+        # A name exists if it owns records or any name below it does (RFC 4592 section 2.2.2).
+        return any(owner == name or owner.endswith("." + name) for owner in self.nodes)
+
+    def _closest_encloser(self, name: str) -> str:
+        while name != self.domain and not self._exists(name):
+            name = name.split(".", 1)[1]
+        return name
+
     def answer(self, request: Any) -> Any:
         """The reply (a dnslib DNSRecord) to a parsed request."""
         reply = request.reply(ra=1, aa=0)
@@ -76,7 +102,7 @@ class Zone:
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
         for _ in range(_MAX_CHAIN):
-            node = self.nodes.get(name)
+            node = self.lookup(name) if self.contains(name) else None
             if node is None:
                 reply.header.rcode = RCODE.NXDOMAIN
                 reply.add_auth(self._soa())
@@ -95,17 +121,6 @@ class Zone:
         reply.rr = []
         reply.header.rcode = RCODE.SERVFAIL
         return reply
-
-    def handle(self, packet: bytes) -> bytes | None:
-        """Wire in, wire out; None for a packet that is not a DNS query."""
-        try:
-            request = DNSRecord.parse(packet)
-            if request.header.qr:
-                return None  # a response: answering it could start a loop between servers
-            return cast(bytes, self.answer(request).pack())
-        except DNSError as exc:
-            log.info("dns: dropped a malformed packet (%s)", exc)
-            return None
 
     def _add_records(self, reply: Any, owner: Any, name: str, node: Node, qtype: int) -> None:
         records = list(self._records(owner, name, node, qtype))
@@ -134,20 +149,75 @@ class Zone:
         return f"ns.{self.domain}"
 
 
-def build_zone(domain: str, scenarios: Iterable[Scenario], addresses: Mapping[str, str]) -> Zone:
-    """The zone for the scenario table; `addresses` maps each Dns.A label to its address."""
+class Zones:
+    """The zones one server answers for; a question goes to the most specific zone."""
+
+    def __init__(self, zones: Iterable[Zone]) -> None:
+        self.zones = tuple(zones)
+        if not self.zones:
+            raise ValueError("a DNS server needs at least one zone")
+
+    def answer(self, request: Any) -> Any:
+        return self._zone_for(request).answer(request)
+
+    def handle(self, packet: bytes) -> bytes | None:
+        """Wire in, wire out; None for a packet that is not a DNS query."""
+        try:
+            request = DNSRecord.parse(packet)
+            if request.header.qr:
+                return None  # a response: answering it could start a loop between servers
+            return cast(bytes, self.answer(request).pack())
+        except DNSError as exc:
+            log.info("dns: dropped a malformed packet (%s)", exc)
+            return None
+
+    def _zone_for(self, request: Any) -> Zone:
+        if request.questions:
+            name = _canonical(str(request.q.qname))
+            containing = [zone for zone in self.zones if zone.contains(name)]
+            if containing:
+                return max(containing, key=lambda zone: len(zone.domain))
+        # No zone contains the name (or there is no question): any zone answers the same.
+        return self.zones[0]
+
+
+def build_zone(
+    domain: str,
+    scenarios: Iterable[Scenario],
+    addresses: Mapping[str, str],
+    alt_addresses: Mapping[str, str] | None = None,
+) -> Zone:
+    """The zone for the scenario table; `addresses` maps each Dns.A label (wildcard owners
+    included) to its address, `alt_addresses` those with a second address to that one."""
     zone = Zone(domain)
     for scenario in scenarios:
-        node = _node(scenario, domain, addresses)
+        node = _node(scenario, domain, addresses, alt_addresses or {})
         if node is not None:
             zone.add(scenario.name(domain), node)
     return zone
 
 
-def _node(scenario: Scenario, domain: str, addresses: Mapping[str, str]) -> Node | None:
+def build_site_zone(domain: str, apex: str, www: str | None) -> Zone:
+    """A policy site's zone: the apex's A record, and www's unless `www` is None."""
+    zone = Zone(domain)
+    zone.add(domain, Node(addresses=(apex,)))
+    if www is not None:
+        zone.add(f"www.{domain}", Node(addresses=(www,)))
+    return zone
+
+
+def _node(
+    scenario: Scenario,
+    domain: str,
+    addresses: Mapping[str, str],
+    alt_addresses: Mapping[str, str],
+) -> Node | None:
     match scenario.dns:
         case Dns.A:
-            return Node(addresses=(addresses[scenario.label],))
+            alt = alt_addresses.get(scenario.label)
+            primary = addresses[scenario.label]
+            # The primary first: the order clients try them in, unless they sort.
+            return Node(addresses=(primary, alt) if alt else (primary,))
         case Dns.FIXED:
             assert scenario.fixed_address is not None, scenario.label
             return Node(addresses=(scenario.fixed_address,))
@@ -156,8 +226,8 @@ def _node(scenario: Scenario, domain: str, addresses: Mapping[str, str]) -> Node
             return Node(cname=_canonical(f"{scenario.cname_target}.{domain}"))
         case Dns.SERVFAIL:
             return Node(servfail=True)
-        case Dns.NXDOMAIN:
-            return None
+        case Dns.NXDOMAIN | Dns.WILDCARD:
+            return None  # WILDCARD: no record of its own, so the wildcard above it answers
 
 
 def _canonical(name: str) -> str:
@@ -165,15 +235,15 @@ def _canonical(name: str) -> str:
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, zone: Zone) -> None:
-        self._zone = zone
+    def __init__(self, zones: Zones) -> None:
+        self._zones = zones
         self._transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        reply = self._zone.handle(data)
+        reply = self._zones.handle(data)
         if reply is not None and self._transport is not None:
             self._transport.sendto(reply, addr)
 
@@ -182,10 +252,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class DnsServer:
-    """The zone served on `host`:`port` over UDP and TCP (length-prefixed messages)."""
+    """The zones served on `host`:`port` over UDP and TCP (length-prefixed messages)."""
 
-    def __init__(self, zone: Zone, host: str, port: int = 53) -> None:
-        self.zone = zone
+    def __init__(self, zones: Zones, host: str, port: int = 53) -> None:
+        self.zones = zones
         self.host = host
         self.port = port
         self._udp: asyncio.DatagramTransport | None = None
@@ -195,7 +265,7 @@ class DnsServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self.zone), local_addr=(self.host, self.port)
+            lambda: _UdpProtocol(self.zones), local_addr=(self.host, self.port)
         )
         self._udp = transport
         handler = self._connections.track(self._serve_tcp)
@@ -215,7 +285,7 @@ class DnsServer:
                 async with asyncio.timeout(_TCP_IDLE_SECONDS):
                     (length,) = struct.unpack("!H", await reader.readexactly(2))
                     packet = await reader.readexactly(length)
-                reply = self.zone.handle(packet)
+                reply = self.zones.handle(packet)
                 if reply is None:
                     break
                 writer.write(struct.pack("!H", len(reply)) + reply)

@@ -2,14 +2,26 @@
 
 Everything is generated from the scenario table, on loopback addresses under `base` ("127.x"):
 
-- `{base}.0.53` port 53: the DNS server (UDP and TCP);
-- `{base}.0.2` port 80: the crt.sh look-alike and `GET /lab/stats`;
-- `{base}.1.N`: the N-th scenario with `Dns.A` (table order), with its port 443 and port 80
-  listeners (a listener set to NOTHING leaves the port closed).
+- `{base}.0.53` port 53: the DNS server (UDP and TCP) for the lab domain and every policy site;
+- `{base}.0.2` port 80: the crt.sh look-alike, the AIA URL of the lab intermediate and
+  `GET /lab/stats`;
+- `{base}.1.N`: the N-th scenario with `Dns.A` (table order, wildcard owners like `*.wild`
+  included), with its port 443 and port 80 listeners (a listener set to NOTHING leaves the port
+  closed);
+- `{base}.2.N`: the second address of the N-th scenario with an `alt_cert`: the same listeners
+  and routes, presenting `alt_cert` on 443;
+- `{base}.3.N` and `{base}.4.N`: the apex and www of the N-th policy site (www's address stays
+  unused when the site has no www).
+
+A policy site's apex serves `apex_https()` over TLS with its `cert` kind (issued for the site)
+and `apex_http()` in plain HTTP; its www serves `www_https()` on 443 as `site.www` says, with a
+VALID certificate for the site, and `www_http()` on 80.
 
 `Lab.info` is what a scanner needs: the domain, CT URL, resolver, CA bundle, base, `hosts` (every
-name that resolves to a lab address, CNAMEs included, -> that address) and the pid.
-`Lab.stats` gives the per-port connection and handshake counters.
+lab-domain name that resolves to a lab address, CNAMEs and wildcard-answered names included,
+-> its first address), `alt_addresses` (name -> its further addresses), `policy_sites` (domain ->
+{"apex": address, "www": address or null}) and the pid.
+`Lab.stats` gives the per-port connection and handshake counters and the CT and AIA requests.
 """
 
 from __future__ import annotations
@@ -19,20 +31,25 @@ import datetime as dt
 import ipaddress
 import os
 import ssl
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from hsts_coverage.lab.certs import LabCertificates, generate
+from hsts_coverage.lab.certs import CertKey, LabCertificates, generate
 from hsts_coverage.lab.ct import CtServer, ct_records
-from hsts_coverage.lab.dns import DnsServer, build_zone
+from hsts_coverage.lab.dns import DnsServer, Zones, build_site_zone, build_zone
 from hsts_coverage.lab.scenarios import (
     LAB_DOMAIN,
+    POLICY_SITES,
     SCENARIOS,
     Cert,
+    CtCertificate,
     Dns,
     Listen,
+    PolicySite,
     Reply,
     Scenario,
     ct_certificates,
@@ -45,11 +62,63 @@ CT_PORT = 80
 HTTPS_PORT = 443
 HTTP_PORT = 80
 
+Routes = tuple[tuple[str, Reply], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteAddresses:
+    apex: str
+    www: str | None  # None: the site has no www record
+
+
+@dataclass(frozen=True, slots=True)
+class HostPlan:
+    """One lab address and what listens there."""
+
+    address: str
+    name: str
+    https: Listen
+    cert: CertKey  # presented when `https` is TLS or TLS10
+    https_routes: Routes
+    http: Listen
+    http_routes: Routes
+
 
 def host_addresses(base: str, scenarios: tuple[Scenario, ...] = SCENARIOS) -> dict[str, str]:
     """Label -> `{base}.1.N` for every Dns.A scenario, N counting from 1 in table order."""
     labels = [s.label for s in scenarios if s.dns is Dns.A]
     return {label: f"{base}.1.{n}" for n, label in enumerate(labels, start=1)}
+
+
+def alt_addresses(base: str, scenarios: tuple[Scenario, ...] = SCENARIOS) -> dict[str, str]:
+    """Label -> `{base}.2.N` for every Dns.A scenario with an `alt_cert`."""
+    labels = [s.label for s in scenarios if s.dns is Dns.A and s.alt_cert is not None]
+    return {label: f"{base}.2.{n}" for n, label in enumerate(labels, start=1)}
+
+
+def site_addresses(
+    base: str, sites: tuple[PolicySite, ...] = POLICY_SITES
+) -> dict[str, SiteAddresses]:
+    """Domain -> (`{base}.3.N`, `{base}.4.N` or None) for the N-th policy site."""
+    return {
+        site.domain: SiteAddresses(f"{base}.3.{n}", f"{base}.4.{n}" if site.www else None)
+        for n, site in enumerate(sites, start=1)
+    }
+
+
+def wildcard_owner(label: str, labels: set[str]) -> str | None:
+    """The `*.` label among `labels` that answers for `label`: the nearest one above it."""
+    parts = label.split(".")
+    for cut in range(1, len(parts) + 1):
+        candidate = ".".join(["*", *parts[cut:]])
+        if candidate in labels:
+            return candidate
+    return None
+
+
+def site_certificates(site: PolicySite) -> tuple[CtCertificate, ...]:
+    """What CT holds for a policy site: one certificate naming its apex and www."""
+    return (CtCertificate((site.domain, f"www.{site.domain}")),)
 
 
 def _check_base(base: str) -> None:
@@ -76,10 +145,16 @@ class Lab:
         self.base = base
         self.state_dir = state_dir.resolve()
         self.addresses = host_addresses(base)
+        self.alt_addresses = alt_addresses(base)
+        self.site_addresses = site_addresses(base)
         self.web = WebHosts()
         self._ct: CtServer | None = None
         self._certs: LabCertificates | None = None
         self._stack = AsyncExitStack()
+
+    @property
+    def ct_url(self) -> str:
+        return f"http://{self.base}.0.2"  # CT_PORT is HTTP's default
 
     @property
     def info(self) -> dict[str, Any]:
@@ -87,30 +162,39 @@ class Lab:
             raise RuntimeError("the lab is not started")
         return {
             "domain": self.domain,
-            "ct_url": f"http://{self.base}.0.2",  # CT_PORT is HTTP's default
+            "ct_url": self.ct_url,
             "resolver": f"{self.base}.0.53:{DNS_PORT}",
             "ca_bundle": str(self._certs.ca_bundle),
             "base": self.base,
             "hosts": self._hosts(),
+            "alt_addresses": self._alt_hosts(),
+            "policy_sites": {
+                domain: {"apex": where.apex, "www": where.www}
+                for domain, where in self.site_addresses.items()
+            },
             "pid": os.getpid(),
         }
 
     @property
     def stats(self) -> dict[str, Any]:
         """What /lab/stats serves: {"connections": {"address:port": {"accepted": n,
-        "handshakes": n}}, "ct_requests": n}, counted since the start."""
+        "handshakes": n}}, "ct_requests": n, "aia_requests": n}, counted since the start."""
+        paths = [request.path for request in self._ct.requests] if self._ct else []
         return {
             "connections": self.web.stats_json(),
-            "ct_requests": len(self._ct.requests) if self._ct else 0,
+            "ct_requests": sum(path == "/" for path in paths),
+            "aia_requests": sum(path.startswith("/aia/") for path in paths),
         }
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._certs = await asyncio.to_thread(generate, self.domain, self.state_dir)
+        plans = list(self.plans())
+        keys = [plan.cert for plan in plans if plan.https in (Listen.TLS, Listen.TLS10)]
+        self._certs = await asyncio.to_thread(generate, self.state_dir, keys, self.ct_url)
         try:
             await self._start_dns()
-            await self._start_ct()
-            await self._start_web(self._certs)
+            await self._start_ct(self._certs)
+            await self._start_web(self._certs, plans)
         except BaseException:
             await self.stop()
             raise
@@ -130,17 +214,73 @@ class Lab:
     ) -> None:
         await self.stop()
 
+    # -- what listens where ------------------------------------------------------------------
+
+    def plans(self) -> Iterator[HostPlan]:
+        """Every lab address with its listeners: scenarios, their second addresses, sites."""
+        for scenario in SCENARIOS:
+            if scenario.dns is not Dns.A:
+                continue
+            yield self._scenario_plan(scenario, self.addresses[scenario.label], scenario.cert)
+            if scenario.alt_cert is not None:
+                alt = self.alt_addresses[scenario.label]
+                yield self._scenario_plan(scenario, alt, scenario.alt_cert)
+        for site in POLICY_SITES:
+            yield from self._site_plans(site, self.site_addresses[site.domain])
+
+    def _scenario_plan(self, scenario: Scenario, address: str, cert: Cert) -> HostPlan:
+        name = scenario.name(self.domain)
+        return HostPlan(
+            address=address,
+            name=name,
+            https=scenario.https,
+            cert=CertKey.for_host(cert, self.domain, name),
+            https_routes=self._formatted(scenario.https_routes),
+            http=scenario.http,
+            http_routes=self._formatted(scenario.http_replies()),
+        )
+
+    def _site_plans(self, site: PolicySite, where: SiteAddresses) -> Iterator[HostPlan]:
+        yield HostPlan(
+            address=where.apex,
+            name=site.domain,
+            https=Listen.TLS,
+            cert=CertKey.for_host(site.cert, site.domain, site.domain),
+            https_routes=site.apex_https(),
+            http=Listen.PLAIN,
+            http_routes=site.apex_http(),
+        )
+        if site.www is not None and where.www is not None:
+            yield HostPlan(
+                address=where.www,
+                name=f"www.{site.domain}",
+                https=site.www,
+                cert=CertKey(Cert.VALID, site.domain),  # www is never what a site gets wrong
+                https_routes=site.www_https(),
+                http=Listen.PLAIN,
+                http_routes=site.www_http(),
+            )
+
+    def _formatted(self, routes: Routes) -> Routes:
+        """Routes with `{domain}` in their Locations replaced by the lab domain."""
+        return tuple((path, _format(reply, self.domain)) for path, reply in routes)
+
+    # -- servers -----------------------------------------------------------------------------
+
     async def _start_dns(self) -> None:
-        zone = build_zone(self.domain, SCENARIOS, self.addresses)
-        dns = DnsServer(zone, f"{self.base}.0.53", DNS_PORT)
+        zones = [build_zone(self.domain, SCENARIOS, self.addresses, self.alt_addresses)]
+        zones += [
+            build_site_zone(domain, where.apex, where.www)
+            for domain, where in self.site_addresses.items()
+        ]
+        dns = DnsServer(Zones(zones), f"{self.base}.0.53", DNS_PORT)
         self._stack.push_async_callback(dns.stop)
         await dns.start()
 
-    async def _start_ct(self) -> None:
-        records = ct_records(ct_certificates(self.domain), dt.datetime.now(dt.UTC))
+    async def _start_ct(self, certs: LabCertificates) -> None:
         self._ct = CtServer(
-            self.domain,
-            records,
+            self._ct_records(),
+            certs.intermediate_der,
             f"{self.base}.0.2",
             CT_PORT,
             self.state_dir / "ct-requests.log",
@@ -149,43 +289,64 @@ class Lab:
         self._stack.push_async_callback(self._ct.stop)
         await self._ct.start()
 
-    async def _start_web(self, certs: LabCertificates) -> None:
-        self._stack.push_async_callback(self.web.stop)
-        contexts: dict[tuple[Cert, Listen], ssl.SSLContext] = {}
-        for scenario in SCENARIOS:
-            if scenario.dns is not Dns.A:
-                continue
-            address = self.addresses[scenario.label]
-            name = scenario.name(self.domain)
-            tls = None
-            if scenario.https in (Listen.TLS, Listen.TLS10):
-                # One context per certificate and mode: loading keys is the slow part.
-                key = (scenario.cert, scenario.https)
-                tls = contexts.get(key) or tls_context(certs.pairs[scenario.cert], scenario.https)
-                contexts[key] = tls
-            https_site = Site(name, self._routes(scenario.https_routes))
-            http_site = Site(name, self._routes(scenario.http_replies()))
-            await self.web.listen(address, HTTPS_PORT, scenario.https, https_site, tls)
-            await self.web.listen(address, HTTP_PORT, scenario.http, http_site, None)
+    def _ct_records(self) -> dict[str, list[dict[str, Any]]]:
+        now = dt.datetime.now(dt.UTC)
+        records = {self.domain: ct_records(ct_certificates(self.domain), now)}
+        for site in POLICY_SITES:
+            # Continue the numbering, so that ids stay unique across domains as on crt.sh.
+            start = sum(len(domain_records) for domain_records in records.values())
+            records[site.domain] = ct_records(site_certificates(site), now, start=start)
+        return records
 
-    def _routes(self, routes: tuple[tuple[str, Reply], ...]) -> dict[str, Reply]:
-        return {
-            path: Reply(reply.status, _format(reply.location, self.domain))
-            for path, reply in routes
-        }
+    async def _start_web(self, certs: LabCertificates, plans: list[HostPlan]) -> None:
+        self._stack.push_async_callback(self.web.stop)
+        contexts: dict[tuple[CertKey, Listen], ssl.SSLContext] = {}
+        for plan in plans:
+            tls = None
+            if plan.https in (Listen.TLS, Listen.TLS10):
+                # One context per certificate and mode: loading keys is the slow part.
+                key = (plan.cert, plan.https)
+                tls = contexts.get(key) or tls_context(certs.pairs[plan.cert], plan.https)
+                contexts[key] = tls
+            https_site = Site(plan.name, dict(plan.https_routes))
+            http_site = Site(plan.name, dict(plan.http_routes))
+            await self.web.listen(plan.address, HTTPS_PORT, plan.https, https_site, tls)
+            await self.web.listen(plan.address, HTTP_PORT, plan.http, http_site, None)
+
+    # -- lab.json ----------------------------------------------------------------------------
 
     def _hosts(self) -> dict[str, str]:
-        """Name -> lab address, for Dns.A names and CNAMEs whose target has one."""
+        """Name -> first lab address, for Dns.A names, CNAMEs whose target has one and names
+        only the wildcard DNS answers."""
         hosts: dict[str, str] = {}
+        wildcards = {label for label in self.addresses if label.startswith("*.")}
         for scenario in SCENARIOS:
-            name = scenario.name(self.domain)
-            target = scenario.cname_target
-            if scenario.dns is Dns.A:
-                hosts[name] = self.addresses[scenario.label]
-            elif scenario.dns is Dns.CNAME and target is not None and target in self.addresses:
-                hosts[name] = self.addresses[target]
+            address = self._first_address(scenario, wildcards)
+            if address is not None:
+                hosts[scenario.name(self.domain)] = address
         return hosts
 
+    def _first_address(self, scenario: Scenario, wildcards: set[str]) -> str | None:
+        match scenario.dns:
+            case Dns.A:
+                return self.addresses[scenario.label]
+            case Dns.CNAME:
+                return self.addresses.get(scenario.cname_target or "")
+            case Dns.WILDCARD:
+                owner = wildcard_owner(scenario.label, wildcards)
+                return None if owner is None else self.addresses[owner]
+            case _:
+                return None
 
-def _format(location: str | None, domain: str) -> str | None:
-    return None if location is None else location.format(domain=domain)
+    def _alt_hosts(self) -> dict[str, list[str]]:
+        return {
+            scenario.name(self.domain): [self.alt_addresses[scenario.label]]
+            for scenario in SCENARIOS
+            if scenario.label in self.alt_addresses
+        }
+
+
+def _format(reply: Reply, domain: str) -> Reply:
+    if reply.location is None:
+        return reply
+    return replace(reply, location=reply.location.format(domain=domain))

@@ -23,6 +23,7 @@ class Dns(StrEnum):
     NXDOMAIN = "nxdomain"
     SERVFAIL = "servfail"
     FIXED = "fixed"  # an A record on `fixed_address` (outside loopback: never connected to)
+    WILDCARD = "wildcard"  # no record of its own: answered by the `*.` scenario above it
 
 
 class Cert(StrEnum):
@@ -36,6 +37,15 @@ class Cert(StrEnum):
     WRONG_NAME = "wrong_name"  # lab CA, SAN: other-site.test only
     SHA1 = "sha1"  # lab CA, signed with SHA-1 (made with the openssl CLI)
     EXPIRING_SOON = "expiring_soon"  # lab CA, expires in 3 days
+    # Leaf signed by a lab intermediate (itself signed by the lab CA); the server sends only the
+    # leaf, whose AIA caIssuers URL points at the intermediate (DER) on the lab's CT server.
+    INCOMPLETE_CHAIN = "incomplete_chain"
+    INCOMPLETE_CHAIN_DEAD_AIA = "incomplete_chain_dead_aia"  # the same, its AIA URL answers 404
+    CN_ONLY = "cn_only"  # lab CA, subject CN = the host name, no subjectAltName at all
+    WEAK_KEY = "weak_key"  # lab CA, RSA-1024 leaf (SHA-256 signature)
+    # Leaf (SHA-256) <- intermediate signed with SHA-1 by the lab CA; both are served.
+    SHA1_INTERMEDIATE = "sha1_intermediate"
+    EXPIRED_SELF_SIGNED = "expired_self_signed"  # self-signed and expired
 
 
 class Listen(StrEnum):
@@ -50,10 +60,11 @@ class Listen(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One HTTP answer: a status and, for redirects, a Location."""
+    """One HTTP answer: a status, a Location for redirects, Strict-Transport-Security fields."""
 
     status: int
     location: str | None = None
+    sts: tuple[str, ...] = ()  # each a separate Strict-Transport-Security header field
 
 
 def _redirect_https(label: str) -> Reply:
@@ -79,6 +90,8 @@ class Scenario:
     # path -> reply, for each port; "/" must be present when the port serves HTTP.
     https_routes: tuple[tuple[str, Reply], ...] = (("/", OK),)
     http_routes: tuple[tuple[str, Reply], ...] | None = None  # None: 301 to https://same/
+    # A second A record (its own loopback address, same listeners) presenting this certificate.
+    alt_cert: Cert | None = None
 
     def name(self, domain: str = LAB_DOMAIN) -> str:
         return f"{self.label}.{domain}" if self.label else domain
@@ -267,6 +280,73 @@ SCENARIOS: tuple[Scenario, ...] = (
         dns=Dns.FIXED,
         fixed_address="169.254.169.254",
     ),
+    # -- browser-faithful certificate and TLS verdicts --------------------------------------------
+    Scenario(
+        "incomplete-chain",
+        "intermediate missing, fetchable from the AIA URL: works in browsers",
+        "warn",
+        (Reason.INCOMPLETE_CHAIN,),
+        cert=Cert.INCOMPLETE_CHAIN,
+    ),
+    Scenario(
+        "dead-aia",
+        "intermediate missing and its AIA URL is dead",
+        "breaks",
+        (Reason.CERT_UNTRUSTED,),
+        cert=Cert.INCOMPLETE_CHAIN_DEAD_AIA,
+    ),
+    Scenario(
+        "cn-only",
+        "the name only in the subject CN, no SAN",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH,),
+        cert=Cert.CN_ONLY,
+    ),
+    Scenario(
+        "weak-key", "RSA-1024 certificate", "breaks", (Reason.CERT_WEAK_KEY,), cert=Cert.WEAK_KEY
+    ),
+    Scenario(
+        "sha1-intermediate",
+        "an intermediate signed with SHA-1",
+        "breaks",
+        (Reason.CERT_WEAK_SIGNATURE,),
+        cert=Cert.SHA1_INTERMEDIATE,
+    ),
+    Scenario(
+        "expired-self-signed",
+        "self-signed and expired: both errors, authority first as in Chrome",
+        "breaks",
+        (Reason.CERT_SELF_SIGNED, Reason.CERT_EXPIRED),
+        cert=Cert.EXPIRED_SELF_SIGNED,
+    ),
+    Scenario(
+        "vhost-404",
+        "HTTPS lands on a default virtual host (404) while HTTP serves the site",
+        "breaks",
+        (Reason.HTTPS_ERROR_STATUS,),
+        https_routes=(("/", Reply(404)),),
+        http_routes=(("/", OK),),
+    ),
+    Scenario(
+        "multi",
+        "two addresses: the first serves a valid certificate, the second an expired one",
+        "breaks",
+        (Reason.CERT_EXPIRED,),
+        alt_cert=Cert.EXPIRED,
+    ),
+    Scenario(
+        "*.wild",
+        "wildcard DNS under wild.: answers every other name there with the *.domain certificate",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH, Reason.WILDCARD_DNS),
+    ),
+    Scenario(
+        "legacy.wild",
+        "in CT, answered only by the wildcard DNS record",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH, Reason.WILDCARD_DNS),
+        dns=Dns.WILDCARD,
+    ),
 )
 
 
@@ -280,7 +360,8 @@ def scenario_by_label(label: str) -> Scenario:
 def ct_certificates(domain: str = LAB_DOMAIN) -> tuple[CtCertificate, ...]:
     """What the lab's crt.sh serves: every scenario name, plus the noise real CT logs carry."""
     d = domain
-    certs = [CtCertificate((s.name(d),)) for s in SCENARIOS if s.label not in ("", "wild")]
+    listed = [s for s in SCENARIOS if s.label not in ("", "wild") and not s.label.startswith("*")]
+    certs = [CtCertificate((s.name(d),)) for s in listed]
     certs += [
         # The usual apex + www certificate, logged twice (precertificate and certificate).
         CtCertificate((d, f"www.{d}")),
@@ -296,3 +377,154 @@ def ct_certificates(domain: str = LAB_DOMAIN) -> tuple[CtCertificate, ...]:
         CtCertificate((f"not{d}", f"{d}.evil.example")),
     ]
     return tuple(certs)
+
+
+# -- apex domains for `hsts-coverage policy`: one preload-ready, one failing each requirement ----
+
+READY_STS = "max-age=63072000; includeSubDomains; preload"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySite:
+    """A lab apex domain (with www unless `www` is None) for the preload-readiness check.
+
+    Each site is its own DNS zone and gets a lab-CA certificate for the domain and *.domain.
+    `expect_errors` / `expect_warnings` are the requirement codes the check must report.
+    """
+
+    domain: str
+    purpose: str
+    expect_errors: tuple[str, ...]
+    expect_warnings: tuple[str, ...] = ()
+    sts: tuple[str, ...] = (READY_STS,)  # on the apex's HTTPS answer to /
+    https_routes: tuple[tuple[str, Reply], ...] | None = None  # None: 200 with `sts`
+    http_routes: tuple[tuple[str, Reply], ...] | None = None  # None: 301 to https://apex/
+    cert: Cert = Cert.VALID
+    www: Listen | None = Listen.TLS  # what www.domain serves on 443 (None: no DNS record)
+
+    @property
+    def ready(self) -> bool:
+        return not self.expect_errors
+
+    def apex_https(self) -> tuple[tuple[str, Reply], ...]:
+        return self.https_routes or (("/", Reply(200, sts=self.sts)),)
+
+    def apex_http(self) -> tuple[tuple[str, Reply], ...]:
+        return self.http_routes or (("/", Reply(301, f"https://{self.domain}/")),)
+
+    def www_https(self) -> tuple[tuple[str, Reply], ...]:
+        return (("/", Reply(301, f"https://{self.domain}/", sts=(READY_STS,))),)
+
+    def www_http(self) -> tuple[tuple[str, Reply], ...]:
+        return (("/", Reply(301, f"https://www.{self.domain}/")),)
+
+
+POLICY_SITES: tuple[PolicySite, ...] = (
+    PolicySite("preload-ready.test", "meets every requirement", ()),
+    PolicySite("no-header.test", "no HSTS header", ("response.no_header",), sts=()),
+    PolicySite(
+        "short-max-age.test",
+        "max-age of one day",
+        ("header.preloadable.max_age.below_1_year",),
+        sts=("max-age=86400; includeSubDomains; preload",),
+    ),
+    PolicySite(
+        "no-include-subdomains.test",
+        "includeSubDomains missing",
+        ("header.preloadable.include_sub_domains.missing",),
+        sts=("max-age=63072000; preload",),
+    ),
+    PolicySite(
+        "no-preload.test",
+        "preload token missing",
+        ("header.preloadable.preload.missing",),
+        sts=("max-age=63072000; includeSubDomains",),
+    ),
+    PolicySite(
+        "http-to-www.test",
+        "HTTP redirects straight to https://www.",
+        ("redirects.http.www_first",),
+        http_routes=(("/", Reply(301, "https://www.http-to-www.test/")),),
+    ),
+    PolicySite(
+        "http-no-redirect.test",
+        "HTTP serves content",
+        ("redirects.http.no_redirect",),
+        http_routes=(("/", OK),),
+    ),
+    PolicySite(
+        "http-insecure.test",
+        "HTTP redirects to another http:// page first",
+        ("redirects.http.first_redirect.insecure",),
+        http_routes=(
+            ("/", Reply(301, "http://http-insecure.test/landing")),
+            ("/landing", Reply(301, "https://http-insecure.test/")),
+        ),
+    ),
+    PolicySite(
+        "too-many-redirects.test",
+        "four redirects before the page",
+        ("redirects.too_many",),
+        https_routes=(
+            ("/", Reply(301, "/1", sts=(READY_STS,))),
+            ("/1", Reply(301, "/2", sts=(READY_STS,))),
+            ("/2", Reply(301, "/3", sts=(READY_STS,))),
+            ("/3", Reply(301, "/4", sts=(READY_STS,))),
+            ("/4", Reply(200, sts=(READY_STS,))),
+        ),
+    ),
+    PolicySite(
+        "redirect-no-hsts.test",
+        "HTTPS / redirects without an HSTS header (the target has one)",
+        ("response.no_header",),
+        https_routes=(
+            ("/", Reply(301, "/home")),
+            ("/home", Reply(200, sts=(READY_STS,))),
+        ),
+    ),
+    PolicySite(
+        "https-to-http.test",
+        "HTTPS / redirects to an http:// page (seen from both starting points)",
+        ("redirects.insecure.subsequent", "redirects.insecure.initial"),
+        https_routes=(
+            ("/", Reply(301, "http://https-to-http.test/page", sts=(READY_STS,))),
+            ("/page", Reply(200, sts=(READY_STS,))),
+        ),
+        http_routes=(
+            ("/", Reply(301, "https://https-to-http.test/")),
+            ("/page", OK),
+        ),
+    ),
+    PolicySite(
+        "expired-cert.test",
+        "expired certificate on the apex",
+        ("domain.tls.invalid_cert_chain",),
+        cert=Cert.EXPIRED,
+    ),
+    PolicySite(
+        "www-no-https.test",
+        "www resolves but does not serve HTTPS",
+        ("domain.www.no_tls",),
+        www=Listen.NOTHING,
+    ),
+    PolicySite(
+        "no-www.test",
+        "no www record at all: nothing to check there",
+        (),
+        www=None,
+    ),
+    PolicySite(
+        "sts-over-http.test",
+        "ready, but also sends HSTS over plain HTTP (ignored by browsers)",
+        (),
+        ("response.http.sts_ignored",),
+        http_routes=(("/", Reply(301, "https://sts-over-http.test/", sts=(READY_STS,))),),
+    ),
+    PolicySite(
+        "ten-years.test",
+        "ready, with a max-age over ten years",
+        (),
+        ("header.preloadable.max_age.over_10_years",),
+        sts=("max-age=400000000; includeSubDomains; preload",),
+    ),
+)

@@ -13,10 +13,15 @@ the alert OpenSSL queues when a server-side handshake fails: a TLS 1.2+ client o
 listener must see the protocol_version alert, as from a real server, not a bare EOF.
 
 The HTTP server reads one request head (at most 8 KiB, 10 s), answers the site's route for the
-path (status line, `Location` if any, `Content-Type: text/plain`, `Content-Length`,
-`Connection: close`, a one-line body; no body for HEAD), then closes. An unknown path is a 404;
-anything that is not an HTTP/1.x request head (e.g. a TLS ClientHello on a PLAIN port 443) is a
-`400 Bad Request` answered as soon as the first non-text byte arrives.
+path (status line, `Location` if any, one `Strict-Transport-Security` field per `Reply.sts`
+string, in order, `Content-Type: text/plain`, `Content-Length`, `Connection: close`, a one-line
+body; no body for HEAD), then closes. An unknown path is a 404; anything that is not an HTTP/1.x
+request head (e.g. a TLS ClientHello on a PLAIN port 443) is a `400 Bad Request` answered as soon
+as the first non-text byte arrives.
+
+A wildcard site (its name starts with `*.`) answers as whichever name the client asked for, as a
+real wildcard virtual host does: a Location naming the site itself names the request's Host
+instead, when that Host is a name under the wildcard's parent.
 
 `WebHosts.stats` counts, per "address:port", the TCP connections accepted and the TLS handshakes
 completed. Client misbehaviour and network errors are logged and never stop a listener.
@@ -26,11 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
 from typing import Any, Protocol, TypeVar
 
@@ -44,6 +50,7 @@ _HEAD_SECONDS = 10.0
 _TLS_HANDSHAKE_SECONDS = 10.0
 _READ_SIZE = 16 * 1024
 _TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 _T = TypeVar("_T")
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -66,9 +73,10 @@ class PortStats:
 def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
     """The server context for a TLS or TLS10 listener presenting `pair`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    if mode is Listen.TLS10 or pair.weak_signature:
+    if mode is Listen.TLS10 or pair.low_security:
         # OpenSSL 3 allows TLS 1.0 (SHA-1 handshake signatures) and loads a SHA-1-signed
-        # certificate only at security level 0; the client's own level still judges them.
+        # certificate or an RSA-1024 key only at security level 0; the client's own level
+        # still judges them.
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     context.load_cert_chain(pair.cert, pair.key)
     if mode is Listen.TLS10:
@@ -282,8 +290,9 @@ async def _serve_http(site: Site, channel: Channel) -> None:
         await channel.send(_response(site.name, Reply(HTTPStatus.BAD_REQUEST), with_body=True))
         return
     method, path = request
-    reply = site.routes.get(path, Reply(HTTPStatus.NOT_FOUND))
-    await channel.send(_response(site.name, reply, with_body=method != "HEAD"))
+    name = _answering_name(site, _host_header(head))
+    reply = _as_name(site.routes.get(path, Reply(HTTPStatus.NOT_FOUND)), site.name, name)
+    await channel.send(_response(name, reply, with_body=method != "HEAD"))
 
 
 async def _read_head(channel: Channel) -> bytes | None:
@@ -307,6 +316,32 @@ def _parse_request_line(head: bytes) -> tuple[str, str] | None:
     return parts[0], parts[1].split("?", 1)[0]
 
 
+def _host_header(head: bytes) -> str:
+    """The request's Host, lower case and without a port; "" if absent."""
+    for line in head.split(b"\r\n")[1:]:
+        field, _, value = line.decode("ascii").partition(":")
+        if field.strip().lower() == "host":
+            return value.strip().lower().rsplit(":", 1)[0].rstrip(".")
+    return ""
+
+
+def _answering_name(site: Site, host: str) -> str:
+    """The name a site answers as: its own, or for a wildcard site the Host it covers."""
+    if not site.name.startswith("*."):
+        return site.name
+    parent = site.name[1:]  # ".wild.example"
+    # Only a plain DNS name under the parent, so a client cannot inject text into headers.
+    if host.endswith(parent) and _DNS_NAME.fullmatch(host):
+        return host
+    return site.name
+
+
+def _as_name(reply: Reply, own: str, name: str) -> Reply:
+    if name == own or reply.location is None:
+        return reply
+    return replace(reply, location=reply.location.replace(f"//{own}/", f"//{name}/"))
+
+
 def _is_text(data: bytes) -> bool:
     return all(byte in _TEXT_BYTES for byte in data)
 
@@ -317,6 +352,8 @@ def _response(name: str, reply: Reply, *, with_body: bool) -> bytes:
     lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
     if reply.location is not None:
         lines.append(f"Location: {reply.location}")
+    # Separate fields, never joined with commas: how a client treats repeats is under test.
+    lines += [f"Strict-Transport-Security: {value}" for value in reply.sts]
     lines += [
         "Content-Type: text/plain; charset=utf-8",
         f"Content-Length: {len(body)}",

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,19 @@ class LabInfo:
     resolver: str  # "address:port"
     ca_bundle: str
     base: str
-    hosts: dict[str, str]  # name -> address, for every name that resolves to a lab address
+    hosts: dict[str, str]  # name -> first address, for every name that resolves to the lab
     state_dir: Path
+    alt_addresses: dict[str, list[str]] = field(default_factory=dict)  # name -> further addresses
+    # policy site domain -> {"apex": address, "www": address, or None without a www record}
+    policy_sites: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def host(self, label: str) -> str:
         """The address of `label` under the lab domain ("" is the apex)."""
         return self.hosts[self.name(label)]
+
+    def addresses(self, label: str) -> list[str]:
+        """Every address of `label`, in the order DNS gives them."""
+        return [self.host(label), *self.alt_addresses.get(self.name(label), [])]
 
     def name(self, label: str) -> str:
         return f"{label}.{self.domain}" if label else self.domain

@@ -1,10 +1,12 @@
 """The lab itself, over real sockets: DNS, the crt.sh look-alike, certificates, listeners, routes.
 
-These tests pin what the scanner's end-to-end tests rely on, straight from the scenario table.
+These tests pin what the scanner's end-to-end tests rely on, straight from the scenario table:
+the lab domain's scenarios (second addresses and wildcard DNS included) and the policy sites.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -17,18 +19,23 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from hsts_coverage.lab.scenarios import (
+    POLICY_SITES,
     SCENARIOS,
     Cert,
     Dns,
     Listen,
+    PolicySite,
     Reply,
     Scenario,
     ct_certificates,
     scenario_by_label,
 )
+from hsts_coverage.lab.web import Site, WebHosts
 
 from .conftest import LabInfo
 
@@ -73,21 +80,66 @@ def client_context(lab: LabInfo) -> ssl.SSLContext:
     return context
 
 
+def lenient_context(lab: LabInfo) -> ssl.SSLContext:
+    """A client that accepts any certificate: for what a server serves, whatever it presents."""
+    context = client_context(lab)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+def probe_name(lab: LabInfo, label: str) -> str:
+    """The name to ask `label` for: a wildcard owner answers for names under its parent."""
+    if label.startswith("*."):
+        return lab.name("lab-probe" + label[1:])
+    return lab.name(label)
+
+
 def handshake(lab: LabInfo, label: str, context: ssl.SSLContext | None = None) -> dict[str, Any]:
     """Complete a TLS handshake with `label`'s port 443 and return the peer certificate."""
-    context = context or client_context(lab)
+    return handshake_at(lab.host(label), probe_name(lab, label), context or client_context(lab))
+
+
+def handshake_at(address: str, name: str, context: ssl.SSLContext) -> dict[str, Any]:
+    with (
+        socket.create_connection((address, 443), timeout=TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        return tls.getpeercert() or {}
+
+
+def served_leaf(lab: LabInfo, label: str) -> x509.Certificate:
+    """The certificate `label` presents, unverified."""
+    context = lenient_context(lab)
     with (
         socket.create_connection((lab.host(label), 443), timeout=TIMEOUT) as raw,
         context.wrap_socket(raw, server_hostname=lab.name(label)) as tls,
     ):
-        return tls.getpeercert() or {}
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def ca_issuers(cert: x509.Certificate) -> list[str]:
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    return [
+        str(entry.access_location.value)
+        for entry in aia
+        if entry.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+    ]
 
 
 @dataclass(frozen=True)
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case name -> the last value
     body: bytes
+    fields: list[tuple[str, str]]  # every header field, in order, names in lower case
+
+    @property
+    def sts(self) -> list[str]:
+        return [value for name, value in self.fields if name == "strict-transport-security"]
 
 
 def http(
@@ -100,9 +152,20 @@ def http(
     context: ssl.SSLContext | None = None,
 ) -> Response:
     """One raw HTTP/1.1 exchange (no redirect following), over TLS when `context` is given."""
-    name = lab.name(label)
+    return http_at(lab.host(label), lab.name(label), port, path, method=method, context=context)
+
+
+def http_at(
+    address: str,
+    name: str,
+    port: int,
+    path: str = "/",
+    *,
+    method: str = "GET",
+    context: ssl.SSLContext | None = None,
+) -> Response:
     request = f"{method} {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"
-    with socket.create_connection((lab.host(label), port), timeout=TIMEOUT) as raw:
+    with socket.create_connection((address, port), timeout=TIMEOUT) as raw:
         if context is None:
             return _exchange(raw, request.encode())
         with context.wrap_socket(raw, server_hostname=name) as tls:
@@ -116,24 +179,30 @@ def _exchange(sock: socket.socket, request: bytes) -> Response:
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("ascii").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in header_lines)
-    return Response(
-        int(status_line.split(" ")[1]), {k.lower(): v for k, v in headers.items()}, body
-    )
+    fields = [(name.lower(), value) for name, value in (h.split(": ", 1) for h in header_lines)]
+    return Response(int(status_line.split(" ")[1]), dict(fields), body, fields)
 
 
 def ct_get(lab: LabInfo, query: str, user_agent: str = "hsts-lab-tests") -> tuple[int, str, Any]:
     """(status, content type, decoded JSON or text) of a CT request; no proxies, ever."""
+    status, content_type, body = fetch(f"{lab.ct_url}{query}", user_agent)
+    return status, content_type, json.loads(body) if status == 200 else body.decode()
+
+
+def fetch(url: str, user_agent: str = "hsts-lab-tests") -> tuple[int, str, bytes]:
+    """(status, content type, body) of a GET; no proxies, ever."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(f"{lab.ct_url}{query}", headers={"User-Agent": user_agent})
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
     try:
         with opener.open(request, timeout=TIMEOUT) as response:
-            content_type = response.headers.get_content_type()
-            body = response.read().decode()
-            return response.status, content_type, json.loads(body)
+            return response.status, response.headers.get_content_type(), response.read()
     except urllib.error.HTTPError as error:
         with error:
-            return error.code, error.headers.get_content_type(), error.read().decode()
+            return error.code, error.headers.get_content_type(), error.read()
+
+
+def ct_query(domain: str) -> str:
+    return f"/?q={quote('%.' + domain)}&output=json"
 
 
 def stats(lab: LabInfo) -> dict[str, Any]:
@@ -146,12 +215,18 @@ def label_id(scenario: Scenario) -> str:
     return scenario.label or "apex"
 
 
+def site_id(site: PolicySite) -> str:
+    return site.domain
+
+
 # -- the lab process ---------------------------------------------------------------------------
 
 
 def test_lab_json_matches_the_announced_line(lab: LabInfo) -> None:
     written = json.loads((lab.state_dir / "lab.json").read_text())
     assert written["hosts"] == lab.hosts
+    assert written["alt_addresses"] == lab.alt_addresses
+    assert written["policy_sites"] == lab.policy_sites
     assert written["ct_url"] == lab.ct_url == f"http://{lab.base}.0.2"
     assert written["resolver"] == lab.resolver == f"{lab.base}.0.53:53"
     assert (lab.state_dir / "ca.pem").samefile(lab.ca_bundle)
@@ -161,10 +236,24 @@ def test_hosts_cover_names_that_resolve_to_the_lab(lab: LabInfo) -> None:
     assert lab.host("") == f"{lab.base}.1.1"
     assert lab.host("www") == f"{lab.base}.1.2"
     assert lab.host("alias") == lab.host("www")  # through the CNAME
+    assert lab.host("legacy.wild") == lab.host("*.wild")  # answered by the wildcard record
     for label in ("gone", "dangling", "servfail", "metadata"):
         assert lab.name(label) not in lab.hosts
-    a_records = [s for s in SCENARIOS if s.dns is Dns.A]
-    assert len({lab.host(s.label) for s in a_records}) == len(a_records)
+    assert lab.alt_addresses == {lab.name("multi"): [f"{lab.base}.2.1"]}
+
+
+def test_every_lab_address_is_distinct(lab: LabInfo) -> None:
+    addresses = [a for s in SCENARIOS if s.dns is Dns.A for a in lab.addresses(s.label)]
+    addresses += [a for site in lab.policy_sites.values() for a in site.values() if a]
+    assert len(set(addresses)) == len(addresses)
+    assert all(a.startswith(f"{lab.base}.") for a in addresses)
+
+
+def test_policy_sites_are_listed_with_their_addresses(lab: LabInfo) -> None:
+    assert list(lab.policy_sites) == [site.domain for site in POLICY_SITES]
+    for site in POLICY_SITES:
+        where = lab.policy_sites[site.domain]
+        assert (where["www"] is None) == (site.www is None)
 
 
 # -- DNS ---------------------------------------------------------------------------------------
@@ -177,9 +266,13 @@ def test_dns_answers_each_scenario_as_the_table_says(lab: LabInfo, scenario: Sce
     assert reply.header.ra == 1
     assert all(rr.ttl == 60 for rr in reply.rr + reply.auth)
     match scenario.dns:
-        case Dns.A:
+        case Dns.A:  # every address, the primary first
             assert reply.header.rcode == RCODE.NOERROR
-            assert answers(reply) == [(name, "A", lab.host(scenario.label))]
+            assert answers(reply) == [(name, "A", a) for a in lab.addresses(scenario.label)]
+        case Dns.WILDCARD:  # synthesised from *.parent, owned by the name asked for
+            wildcard = "*." + scenario.label.split(".", 1)[1]
+            assert reply.header.rcode == RCODE.NOERROR
+            assert answers(reply) == [(name, "A", lab.host(wildcard))]
         case Dns.FIXED:
             assert answers(reply) == [(name, "A", scenario.fixed_address)]
         case Dns.CNAME:
@@ -250,6 +343,30 @@ def test_dns_drops_garbage_and_keeps_answering(lab: LabInfo) -> None:
     assert dns_query(lab, lab.name("www"), "A").header.rcode == RCODE.NOERROR
 
 
+@pytest.mark.parametrize("label", ["x7q2.wild", "a.b.wild", "UPPER.Wild"])
+def test_wildcard_answers_any_name_under_its_parent(lab: LabInfo, label: str) -> None:
+    reply = dns_query(lab, lab.name(label), "A")
+    assert reply.header.rcode == RCODE.NOERROR
+    assert answers(reply) == [(lab.name(label), "A", lab.host("*.wild"))]
+
+
+def test_wildcard_names_have_no_aaaa(lab: LabInfo) -> None:
+    reply = dns_query(lab, lab.name("x7q2.wild"), "AAAA")
+    assert reply.header.rcode == RCODE.NOERROR
+    assert answers(reply) == []
+    assert authority_types(reply) == ["SOA"]
+
+
+def test_existing_names_under_the_wildcard_keep_their_own_answers(lab: LabInfo) -> None:
+    assert lab.host("deep.wild") != lab.host("*.wild") != lab.host("wild")
+    for label in ("deep.wild", "wild"):
+        assert answers(dns_query(lab, lab.name(label), "A")) == [
+            (lab.name(label), "A", lab.host(label))
+        ]
+    # deep.wild exists, so it (not wild.) encloses names below it, and has no wildcard.
+    assert dns_query(lab, lab.name("x.deep.wild"), "A").header.rcode == RCODE.NXDOMAIN
+
+
 def test_dns_over_tcp(lab: LabInfo) -> None:
     reply = dns_query(lab, lab.name("alias"), "A", tcp=True)
     assert [t for _, t, _ in answers(reply)] == ["CNAME", "A"]
@@ -286,6 +403,16 @@ def test_ct_serves_crtsh_records(lab: LabInfo) -> None:
         assert re.fullmatch(r"[0-9a-f]+", record["serial_number"])
     ids = [record["id"] for record in records]
     assert ids == sorted(set(ids))
+
+
+def test_ct_serves_one_certificate_per_policy_site(lab: LabInfo) -> None:
+    ids = [r["id"] for r in ct_get(lab, ct_query(lab.domain))[2]]
+    for site in POLICY_SITES:
+        status, _, records = ct_get(lab, ct_query(site.domain))
+        assert status == 200
+        assert [r["name_value"] for r in records] == [f"{site.domain}\nwww.{site.domain}"]
+        ids += [r["id"] for r in records]
+    assert len(set(ids)) == len(ids)
 
 
 def test_ct_keeps_the_raw_noise(lab: LabInfo) -> None:
@@ -346,12 +473,18 @@ VERIFY_CODES = {
     Cert.UNKNOWN_CA: 20,  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     Cert.WRONG_NAME: 62,  # X509_V_ERR_HOSTNAME_MISMATCH
     Cert.SHA1: 68,  # X509_V_ERR_CA_MD_TOO_WEAK
+    Cert.INCOMPLETE_CHAIN: 20,  # the intermediate is not sent
+    Cert.INCOMPLETE_CHAIN_DEAD_AIA: 20,
+    Cert.CN_ONLY: 62,  # the CN is never checked
+    Cert.WEAK_KEY: 66,  # X509_V_ERR_EE_KEY_TOO_SMALL
+    Cert.SHA1_INTERMEDIATE: 68,
+    Cert.EXPIRED_SELF_SIGNED: 18,  # no trust anchor is reported before the dates
 }
 TLS_SCENARIOS = [s for s in SCENARIOS if s.dns is Dns.A and s.https is Listen.TLS]
 
 
 def expected_verify_code(scenario: Scenario) -> int | None:
-    if scenario.label == "deep.wild":
+    if scenario.label.endswith(".wild"):
         return 62  # *.domain covers one label only
     return VERIFY_CODES.get(scenario.cert)
 
@@ -365,6 +498,56 @@ def test_each_certificate_verifies_as_intended(lab: LabInfo, scenario: Scenario)
     with pytest.raises(ssl.SSLCertVerificationError) as failure:
         handshake(lab, scenario.label)
     assert failure.value.verify_code == code
+
+
+def test_incomplete_chain_verifies_with_the_intermediate_from_its_aia_url(lab: LabInfo) -> None:
+    [url] = ca_issuers(served_leaf(lab, "incomplete-chain"))
+    assert url == f"{lab.ct_url}/aia/lab-intermediate.der"
+    status, content_type, der = fetch(url)
+    assert (status, content_type) == (200, "application/pkix-cert")
+    intermediate = x509.load_der_x509_certificate(der)
+    assert intermediate.subject == served_leaf(lab, "incomplete-chain").issuer
+    context = client_context(lab)
+    context.load_verify_locations(cadata=der)
+    handshake(lab, "incomplete-chain", context)
+
+
+def test_dead_aia_url_is_404_and_the_lab_intermediate_does_not_help(lab: LabInfo) -> None:
+    [url] = ca_issuers(served_leaf(lab, "dead-aia"))
+    assert url == f"{lab.ct_url}/aia/missing.der"
+    assert fetch(url)[0] == 404
+    context = client_context(lab)
+    context.load_verify_locations(cadata=fetch(f"{lab.ct_url}/aia/lab-intermediate.der")[2])
+    with pytest.raises(ssl.SSLCertVerificationError) as failure:
+        handshake(lab, "dead-aia", context)
+    assert failure.value.verify_code == 20
+
+
+def test_cn_only_names_the_host_in_the_subject_and_has_no_san(lab: LabInfo) -> None:
+    leaf = served_leaf(lab, "cn-only")
+    cn = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    assert [attribute.value for attribute in cn] == [lab.name("cn-only")]
+    with pytest.raises(x509.ExtensionNotFound):
+        leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+
+def test_multi_second_address_presents_the_expired_certificate(lab: LabInfo) -> None:
+    primary, second = lab.addresses("multi")
+    handshake_at(primary, lab.name("multi"), client_context(lab))
+    with pytest.raises(ssl.SSLCertVerificationError) as failure:
+        handshake_at(second, lab.name("multi"), client_context(lab))
+    assert failure.value.verify_code == 10
+
+
+def test_multi_second_address_serves_the_same_routes(lab: LabInfo) -> None:
+    primary, second = lab.addresses("multi")
+    for port, context in ((443, lenient_context(lab)), (80, None)):
+        first = http_at(primary, lab.name("multi"), port, context=context)
+        other = http_at(second, lab.name("multi"), port, context=context)
+        assert (other.status, other.headers.get("location")) == (
+            first.status,
+            first.headers.get("location"),
+        )
 
 
 def test_the_alias_is_served_under_its_own_name(lab: LabInfo) -> None:
@@ -441,28 +624,51 @@ def _route_cases() -> list[Any]:
     return [pytest.param(*case, id=f"{case[0] or 'apex'}:{case[1]}{case[2]}") for case in cases]
 
 
-def _lenient_context(lab: LabInfo) -> ssl.SSLContext:
-    # Routes are served whatever the certificate; checking it is the tests above.
-    context = client_context(lab)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    return context
-
-
 @pytest.mark.parametrize(("label", "port", "path", "reply"), _route_cases())
 def test_routes_answer_as_the_table_says(
     lab: LabInfo, label: str, port: int, path: str, reply: Reply
 ) -> None:
     scenario = scenario_by_label(label)
     tls = port == 443 and scenario.https is Listen.TLS
-    response = http(lab, label, port, path, context=_lenient_context(lab) if tls else None)
+    # Routes are served whatever the certificate; checking it is the tests above.
+    response = http(lab, label, port, path, context=lenient_context(lab) if tls else None)
     assert response.status == reply.status
     location = reply.location.format(domain=lab.domain) if reply.location else None
     assert response.headers.get("location") == location
+    assert response.sts == list(reply.sts)
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["connection"] == "close"
     assert int(response.headers["content-length"]) == len(response.body) > 0
+
+
+def test_wildcard_host_redirects_to_the_name_asked_for(lab: LabInfo) -> None:
+    name = lab.name("x7q2.wild")
+    response = http_at(lab.host("*.wild"), name, 80)
+    assert response.headers["location"] == f"https://{name}/"
+    # Anything that is not a name under wild. gets the table's own answer.
+    other = http_at(lab.host("*.wild"), "evil.example", 80)
+    assert other.headers["location"] == f"https://{lab.name('*.wild')}/"
+
+
+async def test_sts_values_arrive_as_separate_fields_in_order(lab: LabInfo) -> None:
+    # No table row sends two values yet, so a listener of its own, on an address the lab
+    # leaves unused, shows what the server does with them.
+    values = ("max-age=1", "max-age=63072000; includeSubDomains", "max-age=0")
+    site = Site("sts.test", {"/": Reply(200, sts=values)})
+    hosts = WebHosts()
+    await hosts.listen(f"{lab.base}.250.1", 8080, Listen.PLAIN, site, None)
+    try:
+        reader, writer = await asyncio.open_connection(f"{lab.base}.250.1", 8080)
+        writer.write(b"GET / HTTP/1.1\r\nHost: sts.test\r\n\r\n")
+        data = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await hosts.stop()
+    lines = data.partition(b"\r\n\r\n")[0].decode().split("\r\n")
+    assert [line for line in lines if line.startswith("Strict-")] == [
+        f"Strict-Transport-Security: {value}" for value in values
+    ]
 
 
 def test_unknown_path_is_404(lab: LabInfo) -> None:
@@ -475,6 +681,65 @@ def test_head_gets_no_body(lab: LabInfo) -> None:
     assert response.status == 301
     assert response.body == b""
     assert int(response.headers["content-length"]) > 0
+
+
+# -- policy sites ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("site", POLICY_SITES, ids=site_id)
+def test_policy_site_zone_resolves(lab: LabInfo, site: PolicySite) -> None:
+    where = lab.policy_sites[site.domain]
+    assert answers(dns_query(lab, site.domain, "A")) == [(site.domain, "A", where["apex"])]
+    assert [t for _, t, _ in answers(dns_query(lab, site.domain, "SOA"))] == ["SOA"]
+    www = dns_query(lab, f"www.{site.domain}", "A")
+    if site.www is None:
+        assert www.header.rcode == RCODE.NXDOMAIN
+        assert authority_types(www) == ["SOA"]  # the site's own zone says so
+    else:
+        assert answers(www) == [(f"www.{site.domain}", "A", where["www"])]
+
+
+@pytest.mark.parametrize("site", POLICY_SITES, ids=site_id)
+def test_policy_site_certificates(lab: LabInfo, site: PolicySite) -> None:
+    where = lab.policy_sites[site.domain]
+    code = VERIFY_CODES.get(site.cert)
+    if code is None:
+        handshake_at(str(where["apex"]), site.domain, client_context(lab))
+    else:
+        with pytest.raises(ssl.SSLCertVerificationError) as failure:
+            handshake_at(str(where["apex"]), site.domain, client_context(lab))
+        assert failure.value.verify_code == code
+    if site.www is Listen.TLS:
+        handshake_at(str(where["www"]), f"www.{site.domain}", client_context(lab))
+    elif site.www is Listen.NOTHING:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((str(where["www"]), 443), timeout=TIMEOUT).close()
+
+
+def _site_route_cases() -> list[Any]:
+    cases = []
+    for site in POLICY_SITES:
+        d = site.domain
+        cases += [(d, "apex", 443, path, reply) for path, reply in site.apex_https()]
+        cases += [(d, "apex", 80, path, reply) for path, reply in site.apex_http()]
+        if site.www is Listen.TLS:
+            cases += [(d, "www", 443, path, reply) for path, reply in site.www_https()]
+        if site.www is not None:
+            cases += [(d, "www", 80, path, reply) for path, reply in site.www_http()]
+    return [pytest.param(*case, id=f"{case[1]}.{case[0]}:{case[2]}{case[3]}") for case in cases]
+
+
+@pytest.mark.parametrize(("domain", "host", "port", "path", "reply"), _site_route_cases())
+def test_policy_site_routes_answer_as_the_table_says(
+    lab: LabInfo, domain: str, host: str, port: int, path: str, reply: Reply
+) -> None:
+    name = domain if host == "apex" else f"www.{domain}"
+    address = str(lab.policy_sites[domain][host])
+    context = lenient_context(lab) if port == 443 else None
+    response = http_at(address, name, port, path, context=context)
+    assert response.status == reply.status
+    assert response.headers.get("location") == reply.location
+    assert response.sts == list(reply.sts)
 
 
 # -- statistics --------------------------------------------------------------------------------
