@@ -12,9 +12,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, BinaryIO, NoReturn
+from typing import Annotated, Any, BinaryIO, NoReturn
 
+import orjson
 import typer
 
 from hsts_coverage import __version__
@@ -28,9 +30,18 @@ from hsts_coverage.config import (
 )
 from hsts_coverage.models import DomainSummary, HostResult
 from hsts_coverage.names import DomainError, parse_domain
-from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, scan
+from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, check_policy, scan
+from hsts_coverage.policy import check_header
+from hsts_coverage.preload import parse_chromium_list
+from hsts_coverage.report.header import header_json, header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
-from hsts_coverage.report.records import Record, host_record, scan_record, summary_record
+from hsts_coverage.report.records import (
+    Record,
+    apex_record,
+    host_record,
+    scan_record,
+    summary_record,
+)
 from hsts_coverage.report.table import ProgressView, TableReport
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
@@ -74,6 +85,46 @@ def _root(
         raise typer.Exit(EXIT_USAGE)
 
 
+# -- options shared by the commands that reach hosts: each a real, documented user option ----------
+
+ResolverOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar=f"{ENV}RESOLVER", help="DNS server IP[:PORT] to ask (repeatable); default: system."
+    ),
+]
+CaBundleOption = Annotated[
+    Path | None,
+    typer.Option(envvar=f"{ENV}CA_BUNDLE", help="PEM file of trusted roots instead of Mozilla's."),
+]
+AllowPrivateOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private",
+        envvar=f"{ENV}ALLOW_PRIVATE",
+        help="Probe private, loopback and reserved addresses too.",
+    ),
+]
+AllowCidrOption = Annotated[
+    list[str] | None,
+    typer.Option(envvar=f"{ENV}ALLOW_CIDR", help="Probe addresses in this network (repeatable)."),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(envvar=f"{ENV}TIMEOUT", min=0.1, help="Seconds per connection and request."),
+]
+UserAgentOption = Annotated[
+    str, typer.Option(envvar=f"{ENV}USER_AGENT", help="User-Agent of every request.")
+]
+PreloadListOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar=f"{ENV}PRELOAD_LIST",
+        help="Chromium's transport_security_state_static.json instead of the bundled list.",
+    ),
+]
+
+
 @app.command("scan")
 def scan_command(
     domains: Annotated[list[str], typer.Argument(help="Domains to check (example.com).")],
@@ -101,46 +152,37 @@ def scan_command(
             envvar=f"{ENV}NAMES_FILE", help="File of extra names, one a line (repeatable)."
         ),
     ] = None,
-    resolver: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar=f"{ENV}RESOLVER",
-            help="DNS server IP[:PORT] to ask (repeatable); default: system.",
-        ),
-    ] = None,
-    ca_bundle: Annotated[
-        Path | None,
-        typer.Option(
-            envvar=f"{ENV}CA_BUNDLE", help="PEM file of trusted roots instead of Mozilla's."
-        ),
-    ] = None,
-    allow_private: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private",
-            envvar=f"{ENV}ALLOW_PRIVATE",
-            help="Probe private, loopback and reserved addresses too.",
-        ),
-    ] = False,
-    allow_cidr: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar=f"{ENV}ALLOW_CIDR", help="Probe addresses in this network (repeatable)."
-        ),
-    ] = None,
+    resolver: ResolverOption = None,
+    ca_bundle: CaBundleOption = None,
+    allow_private: AllowPrivateOption = False,
+    allow_cidr: AllowCidrOption = None,
     concurrency: Annotated[
         int, typer.Option(envvar=f"{ENV}CONCURRENCY", min=1, help="Hosts checked at once.")
     ] = 100,
-    timeout: Annotated[
-        float,
-        typer.Option(envvar=f"{ENV}TIMEOUT", min=0.1, help="Seconds per connection and request."),
-    ] = 10.0,
+    timeout: TimeoutOption = 10.0,
+    all_addresses: Annotated[
+        bool,
+        typer.Option(
+            "--all-addresses/--first-address",
+            envvar=f"{ENV}ALL_ADDRESSES",
+            help="Probe every address of a host (up to 4), or only the first.",
+        ),
+    ] = True,
     expiry_days: Annotated[
         int,
         typer.Option(
             envvar=f"{ENV}EXPIRY_DAYS", min=0, help="Warn when a certificate expires sooner."
         ),
     ] = 14,
+    no_apex_check: Annotated[
+        bool,
+        typer.Option(
+            "--no-apex-check",
+            envvar=f"{ENV}NO_APEX_CHECK",
+            help="Skip the apex's policy and preload-readiness section of the summary.",
+        ),
+    ] = False,
+    preload_list: PreloadListOption = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -158,9 +200,7 @@ def scan_command(
     no_progress: Annotated[
         bool, typer.Option("--no-progress", envvar=f"{ENV}NO_PROGRESS", help="No progress bar.")
     ] = False,
-    user_agent: Annotated[
-        str, typer.Option(envvar=f"{ENV}USER_AGENT", help="User-Agent of every request.")
-    ] = USER_AGENT,
+    user_agent: UserAgentOption = USER_AGENT,
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
@@ -171,20 +211,107 @@ def scan_command(
         ct_attempts=ct_attempts,
         names_files=names_files,
         extra_names=tuple(line for path in names_files for line in _read_names(path)),
-        resolvers=tuple(_nameserver(r) for r in resolver or ()),
-        ca_bundle=_ca_bundle(ca_bundle),
-        allow_private=allow_private,
-        allow_cidrs=tuple(_network(c) for c in allow_cidr or ()),
         concurrency=concurrency,
-        timeout=timeout,
         expiry_days=expiry_days,
-        user_agent=user_agent,
+        max_addresses=4 if all_addresses else 1,
+        check_apex=not no_apex_check,
         output=output,
         output_format=output_format,
         quiet=quiet,
         progress=not no_progress and not quiet,
+        **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
+        **_preload(preload_list),
     )
     raise typer.Exit(asyncio.run(_run(config)))
+
+
+class TextOrJson(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+@app.command("policy")
+def policy_command(
+    domain: Annotated[str, typer.Argument(help="The apex domain to check (example.com).")],
+    resolver: ResolverOption = None,
+    ca_bundle: CaBundleOption = None,
+    allow_private: AllowPrivateOption = False,
+    allow_cidr: AllowCidrOption = None,
+    timeout: TimeoutOption = 10.0,
+    preload_list: PreloadListOption = None,
+    output_format: Annotated[
+        TextOrJson, typer.Option("--format", envvar=f"{ENV}FORMAT", help="Text or one JSON object.")
+    ] = TextOrJson.TEXT,
+    user_agent: UserAgentOption = USER_AGENT,
+) -> None:
+    """The apex's HSTS policy today and its preload-list readiness; exit 0 when ready."""
+    config = ScanConfig(
+        domains=_domains([domain]),
+        **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
+        **_preload(preload_list),
+    )
+    report = asyncio.run(check_policy(config, config.domains[0]))
+    if output_format is TextOrJson.JSON:
+        _print_json(apex_record(report))
+    else:
+        TableReport(sys.stdout).render_apex(report)
+    raise typer.Exit(0 if report.ready else 1)
+
+
+@app.command("header")
+def header_command(
+    value: Annotated[str, typer.Argument(help="A Strict-Transport-Security value to check.")],
+    output_format: Annotated[
+        TextOrJson, typer.Option("--format", envvar=f"{ENV}FORMAT", help="Text or one JSON object.")
+    ] = TextOrJson.TEXT,
+) -> None:
+    """Check a Strict-Transport-Security value before deploying it: browsers and hstspreload.org.
+
+    Exit 0 when browsers accept it and the preload list would, 1 otherwise."""
+    check = check_header(value)
+    if output_format is TextOrJson.JSON:
+        _print_json(header_json(check))
+    else:
+        typer.echo(header_text(check))
+    raise typer.Exit(0 if check.browser.accepted and not check.preload_errors else 1)
+
+
+def _print_json(document: object) -> None:
+    sys.stdout.buffer.write(
+        orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    )
+    sys.stdout.buffer.flush()
+
+
+def _reach(
+    resolver: list[str] | None,
+    ca_bundle: Path | None,
+    allow_private: bool,
+    allow_cidr: list[str] | None,
+    timeout: float,
+    user_agent: str,
+) -> dict[str, Any]:
+    """The options that say how to reach hosts, checked, as ScanConfig fields."""
+    return {
+        "resolvers": tuple(_nameserver(r) for r in resolver or ()),
+        "ca_bundle": _ca_bundle(ca_bundle),
+        "allow_private": allow_private,
+        "allow_cidrs": tuple(_network(c) for c in allow_cidr or ()),
+        "timeout": timeout,
+        "user_agent": user_agent,
+    }
+
+
+def _preload(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        entries = parse_chromium_list(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        usage_error(f"preload list {path} does not exist")
+    except (OSError, UnicodeDecodeError, orjson.JSONDecodeError) as exc:
+        usage_error(f"preload list {path} is not Chromium's JSON list: {exc}")
+    return {"preload_list": path, "preload_entries": entries}
 
 
 # -- option parsing: every bad value is a one-line usage error ----------------------------------
@@ -297,7 +424,7 @@ class _Outputs:
             self._now = event.started_at
             self._emit(scan_record(self._config, event.started_at))
         elif isinstance(event, DomainStarted):
-            self._progress.start_domain(event.enumeration.domain, len(event.enumeration.names))
+            self._progress.start_domain(event.enumeration.domain, event.hosts)
         elif isinstance(event, HostResult):
             self._host(event)
         else:
@@ -331,8 +458,6 @@ class _Outputs:
 
 
 def _json_document(collected: dict[str, list[Record]]) -> bytes:
-    import orjson
-
     document = {"scan": collected["scan"][0], **{k: collected[k] for k in ("hosts", "summaries")}}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 

@@ -7,11 +7,16 @@ Everything a test needs to point the scanner at a lab is here as a real user opt
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hsts_coverage import __version__
+
+if TYPE_CHECKING:
+    from hsts_coverage.preload import PreloadEntry
 
 DEFAULT_CT_URL = "https://crt.sh"
 USER_AGENT = f"hsts-coverage/{__version__} (+HSTS includeSubDomains pre-flight check)"
@@ -50,6 +55,10 @@ class ScanConfig:
     timeout: float = 10.0
     expiry_days: int = 14
     max_redirects: int = 10
+    max_addresses: int = 4  # addresses probed per host (1: only the first)
+    check_apex: bool = True  # the apex's policy and preload readiness, in every summary
+    preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
+    preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
     ct_attempts: int = 5
     ct_timeout: float = 60.0
     dns_attempts: int = 3
@@ -73,4 +82,6 @@ class ScanConfig:
             "timeout": self.timeout,
             "expiry_days": self.expiry_days,
             "max_redirects": self.max_redirects,
+            "max_addresses": self.max_addresses,
+            "preload_list": str(self.preload_list) if self.preload_list else "hstspreload",
         }

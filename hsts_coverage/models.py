@@ -10,8 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, NamedTuple
 
 from hsts_coverage.reasons import Reason
+
+if TYPE_CHECKING:
+    from hsts_coverage.preload import ApexReport
 
 
 class Status(StrEnum):
@@ -71,6 +75,15 @@ class DnsStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class WildcardZone:
+    """A zone with wildcard DNS: a random name under it resolved to `addresses`."""
+
+    zone: str
+    probe_name: str  # the random name, probed like any other: the wildcard covers it
+    addresses: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class DnsAnswer:
     name: str
     status: DnsStatus
@@ -93,15 +106,24 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Finding:
+    reason: Reason
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Certificate:
     subject: str
-    sans: tuple[str, ...]
+    sans: tuple[str, ...]  # DNS names and IP addresses of the subjectAltName
     issuer: str
     not_before: datetime
     not_after: datetime
     serial: str
-    signature_algorithm: str | None
+    signature_algorithm: str | None  # the hash, e.g. "sha256"
     self_signed: bool
+    key_type: str = ""  # "RSA", "EC", "Ed25519", ...
+    key_bits: int = 0
+    ca_issuers: tuple[str, ...] = ()  # AIA caIssuers URLs: where browsers fetch the issuer
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +134,15 @@ class HttpsFacts:
     tls_version: str | None = None
     cert: Certificate | None = None
     verify_code: int | None = None
+    # Chain failures that OpenSSL's security-level check (weak key or signature, reported first)
+    # hid, found by verifying once more at security level 0.
+    hidden_failures: tuple[Finding, ...] = ()
     status: int | None = None
     location: str | None = None
     sts: tuple[str, ...] = ()  # every Strict-Transport-Security field, in order
+    # Set when the server omits an intermediate and it was fetched from this AIA URL, as
+    # browsers do: the chain then verifies.
+    chain_completed_from: str | None = None
     elapsed_ms: float = 0.0
 
 
@@ -164,16 +192,16 @@ class Probe:
     walk: RedirectWalk | None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    reason: Reason
-    detail: str = ""
+class AddressFindings(NamedTuple):
+    address: str
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class HostVerdict:
     status: Status
     findings: tuple[Finding, ...]
+    per_address: tuple[AddressFindings, ...] = ()
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -185,10 +213,15 @@ class HostResult:
     name: str
     domain: str
     dns: DnsAnswer
-    probe: Probe | None
+    probes: tuple[Probe, ...]  # one per address probed (none when DNS or policy stopped it)
     verdict: HostVerdict
     ct: CtFacts | None
     elapsed_ms: float
+
+    @property
+    def probe(self) -> Probe | None:
+        """The first address's probe: the one a browser would most likely use."""
+        return self.probes[0] if self.probes else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,5 +234,8 @@ class DomainSummary:
     unknown: Mapping[Reason, tuple[str, ...]]
     enumeration: Enumeration
     hosts: int
+    wildcard_zones: tuple[WildcardZone, ...] = ()
+    apex: ApexReport | None = None  # the apex's policy and preload readiness
+    advice: tuple[str, ...] = ()  # what to do next, in plain words
     interrupted: bool = False
     why: str = ""  # one sentence: why this verdict

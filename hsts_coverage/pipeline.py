@@ -10,22 +10,33 @@ every worker.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 
+from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.models import DomainSummary, Enumeration, Finding, HostResult
+from hsts_coverage.models import (
+    AddressFindings,
+    DnsStatus,
+    DomainSummary,
+    Enumeration,
+    Finding,
+    HostResult,
+    Probe,
+    WildcardZone,
+)
+from hsts_coverage.preload import ApexReport
 from hsts_coverage.probe import Prober
 from hsts_coverage.reasons import Reason
 from hsts_coverage.resolve import AddressPolicy, Resolver, ScanResolver
 from hsts_coverage.sources.enumerate import enumerate_domain
-from hsts_coverage.tls import verified_context
-from hsts_coverage.verdict import Tally, judge_dns, judge_probe, verdict_of
+from hsts_coverage.verdict import Tally, judge_dns, judge_probes, verdict_of, wildcard_finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,7 @@ class ScanStarted:
 @dataclass(frozen=True, slots=True)
 class DomainStarted:
     enumeration: Enumeration
+    hosts: int  # names to check, wildcard probe names included
 
 
 Event = ScanStarted | DomainStarted | HostResult | DomainSummary
@@ -49,72 +61,139 @@ class _WorkerDone:
 class _Scanner:
     """What every worker shares during one scan."""
 
-    def __init__(self, config: ScanConfig, resolver: Resolver, prober: Prober, now: datetime):
+    def __init__(
+        self,
+        config: ScanConfig,
+        resolver: Resolver,
+        prober: Prober,
+        ct_session: aiohttp.ClientSession,
+        now: datetime,
+    ) -> None:
         self.config = config
         self.resolver = resolver
         self.prober = prober
+        self.ct_session = ct_session
         self.policy = AddressPolicy(config.allow_private, config.allow_cidrs)
         self.now = now
 
-    async def check(self, name: str, enumeration: Enumeration) -> HostResult:
+    async def apex(self, domain: str) -> ApexReport:
+        return await check_apex(
+            domain,
+            prober=self.prober,
+            resolver=self.resolver,
+            policy=self.policy,
+            preload_list=self.config.preload_entries,
+        )
+
+    async def check(self, name: str, domain: Domain) -> HostResult:
         started = time.perf_counter()
         dns = await self.resolver.resolve(name)
+        probes: tuple[Probe, ...] = ()
+        per_address: tuple[AddressFindings, ...] = ()
         findings = judge_dns(dns)
-        probe = None
         if not findings:
             permitted = [a for a in dns.addresses if self.policy.permits(a)]
             if permitted:
-                probe = await self.prober.probe(name, permitted[0], enumeration.domain)
-                findings = judge_probe(probe, now=self.now, expiry_days=self.config.expiry_days)
+                probes = await self._probe(name, permitted, domain.name)
+                findings, per_address = judge_probes(
+                    probes, name, now=self.now, expiry_days=self.config.expiry_days
+                )
             else:
                 detail = f"{', '.join(dns.addresses)}: not a public address"
                 findings = (Finding(Reason.PRIVATE_ADDRESS, detail),)
+        findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,
-            domain=enumeration.domain,
+            domain=domain.name,
             dns=dns,
-            probe=probe,
-            verdict=verdict_of(findings),
-            ct=enumeration.ct.get(name),
+            probes=probes,
+            verdict=verdict_of(findings, per_address),
+            ct=domain.enumeration.ct.get(name),
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+
+    async def _probe(self, name: str, addresses: list[str], domain: str) -> tuple[Probe, ...]:
+        # One address after the other: the probe pins the name to one address at a time.
+        chosen = addresses[: self.config.max_addresses]
+        return tuple([await self.prober.probe(name, address, domain) for address in chosen])
+
+    async def wildcard_zones(self, enumeration: Enumeration) -> tuple[WildcardZone, ...]:
+        """Zones (the domain, and every wildcard seen in CT) where a random name resolves."""
+        zones = dict.fromkeys([enumeration.domain, *(w[2:] for w in enumeration.wildcards)])
+        found = []
+        for zone in zones:
+            probe_name = f"hsts-coverage-{secrets.token_hex(5)}.{zone}"
+            answer = await self.resolver.resolve(probe_name)
+            if answer.status is DnsStatus.RESOLVED:
+                found.append(WildcardZone(zone, probe_name, frozenset(answer.addresses)))
+        return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """What the workers need to know about the domain being scanned."""
+
+    enumeration: Enumeration
+    wildcard_zones: tuple[WildcardZone, ...]
+
+    @property
+    def name(self) -> str:
+        return self.enumeration.domain
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        extra = tuple(z.probe_name for z in self.wildcard_zones)
+        return self.enumeration.names + extra
 
 
 async def scan(config: ScanConfig) -> AsyncIterator[Event]:
     """Scan every domain of `config`, yielding events as they happen."""
     now = datetime.now(UTC)
     yield ScanStarted(now)
+    async with _scanner(config, now) as scanner:
+        for domain in config.domains:
+            enumeration = await enumerate_domain(
+                domain,
+                session=scanner.ct_session if config.use_ct else None,
+                ct_url=config.ct_url,
+                ct_attempts=config.ct_attempts,
+                extra_names=config.extra_names,
+            )
+            target = Domain(enumeration, await scanner.wildcard_zones(enumeration))
+            yield DomainStarted(enumeration, len(target.names))
+            tally = Tally(domain)
+            async for result in _check_all(scanner, target):
+                tally.add(result)
+                yield result
+            apex = await scanner.apex(domain) if config.check_apex else None
+            yield tally.summary(enumeration, wildcard_zones=target.wildcard_zones, apex=apex)
+
+
+async def check_policy(config: ScanConfig, domain: str) -> ApexReport:
+    """Only the apex check, for `hsts-coverage policy`."""
+    async with _scanner(config, datetime.now(UTC)) as scanner:
+        return await scanner.apex(domain)
+
+
+@asynccontextmanager
+async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]:
+    """The scan's clients (DNS, CT, probes), closed whatever happens."""
     async with AsyncExitStack() as stack:
         resolver = Resolver(
             config.resolvers, timeout=min(config.timeout, 5.0), attempts=config.dns_attempts
         )
         stack.push_async_callback(resolver.close)
         ct_session = await stack.enter_async_context(_ct_session(config, resolver))
+        policy = AddressPolicy(config.allow_private, config.allow_cidrs)
         prober = Prober(
-            ssl_context=verified_context(config.ca_bundle),
-            resolver=ScanResolver(
-                resolver, AddressPolicy(config.allow_private, config.allow_cidrs)
-            ),
+            ca_bundle=config.ca_bundle,
+            resolver=ScanResolver(resolver, policy),
             timeout=config.timeout,
             max_redirects=config.max_redirects,
             user_agent=config.user_agent,
         )
         stack.push_async_callback(prober.close)
-        scanner = _Scanner(config, resolver, prober, now)
-        for domain in config.domains:
-            enumeration = await enumerate_domain(
-                domain,
-                session=ct_session if config.use_ct else None,
-                ct_url=config.ct_url,
-                ct_attempts=config.ct_attempts,
-                extra_names=config.extra_names,
-            )
-            yield DomainStarted(enumeration)
-            tally = Tally(domain)
-            async for result in _check_all(scanner, enumeration):
-                tally.add(result)
-                yield result
-            yield tally.summary(enumeration)
+        yield _Scanner(config, resolver, prober, ct_session, now)
 
 
 def _ct_session(config: ScanConfig, resolver: Resolver) -> aiohttp.ClientSession:
@@ -129,10 +208,10 @@ def _ct_session(config: ScanConfig, resolver: Resolver) -> aiohttp.ClientSession
     )
 
 
-async def _check_all(scanner: _Scanner, enumeration: Enumeration) -> AsyncIterator[HostResult]:
+async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostResult]:
     """Run the worker pool over the domain's names; yield results in completion order."""
-    names: Iterator[str] = iter(enumeration.names)
-    workers = min(scanner.config.concurrency, len(enumeration.names))
+    names: Iterator[str] = iter(domain.names)
+    workers = min(scanner.config.concurrency, len(domain.names))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
         maxsize=max(1, workers)
     )
@@ -140,7 +219,7 @@ async def _check_all(scanner: _Scanner, enumeration: Enumeration) -> AsyncIterat
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                await results.put(await scanner.check(name, enumeration))
+                await results.put(await scanner.check(name, domain))
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:

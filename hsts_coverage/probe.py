@@ -14,12 +14,16 @@ import ssl
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import aiohttp
+from yarl import URL
 
 from hsts_coverage.models import (
+    Finding,
     Hop,
     HttpFacts,
     HttpsFacts,
@@ -28,13 +32,18 @@ from hsts_coverage.models import (
     RedirectWalk,
     WalkEnd,
 )
+from hsts_coverage.preload import Response
 from hsts_coverage.reasons import Reason
 from hsts_coverage.redirects import StepKind, is_redirect, next_step, visit_key
 from hsts_coverage.resolve import BlockedAddressError, ScanResolver
 from hsts_coverage.tls import (
+    SECURITY_LEVEL_CODES,
     handshake_reason,
+    issuer_der,
+    lenient_context,
     parse_certificate,
     read_leaf,
+    verified_context,
     verify_detail,
     verify_reason,
 )
@@ -150,15 +159,22 @@ class Prober:
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        ca_bundle: Path | None,
         resolver: ScanResolver,
         timeout: float,
         max_redirects: int,
         user_agent: str,
     ) -> None:
+        self._ca_bundle = ca_bundle
         self._resolver = resolver
         self._timeout = timeout
         self._max_redirects = max_redirects
+        ssl_context = verified_context(ca_bundle)
+        # Hosts whose chain verifies only with an intermediate fetched from its AIA URL, and the
+        # contexts that trust those intermediates (one per URL: many hosts share one).
+        self._host_contexts: dict[str, ssl.SSLContext] = {}
+        self._aia_contexts: dict[str, ssl.SSLContext | None] = {}
+        self._lenient: ssl.SSLContext | None = None
         # force_close: every host is visited once, so aiohttp's keep-alive pool would only hold
         # finished TLS connections in memory (hundreds of MiB over a large scan).
         connector = _RecordingConnector(
@@ -184,11 +200,13 @@ class Prober:
                 walk = await self._walk(f"https://{name}/", https, domain)
         return Probe(address, https, http, walk)
 
-    async def _get(self, url: str) -> _Answer:
+    async def _get(self, url: str, context: ssl.SSLContext | None = None) -> _Answer:
         handshake = _Handshake()
         token = _HANDSHAKE.set(handshake)
+        host = URL(url).host or ""
+        tls: ssl.SSLContext | bool = context or self._host_contexts.get(host) or True
         try:
-            async with self._session.get(url, allow_redirects=False) as response:
+            async with self._session.get(url, allow_redirects=False, ssl=tls) as response:
                 return _Answer(
                     response.status,
                     response.headers.get("Location"),
@@ -198,12 +216,40 @@ class Prober:
         finally:
             _HANDSHAKE.reset(token)
 
-    async def _https(self, name: str, address: str) -> HttpsFacts:
+    async def fetch(self, url: str) -> Response:
+        """One request, no redirect followed; a failure is part of the answer."""
+        try:
+            answer = await self._get(url)
+        except Exception as exc:
+            failure = translate(exc)
+            return Response(
+                url,
+                None,
+                error=failure.detail,
+                cert_invalid=failure.outcome is Outcome.CERT_INVALID,
+                refused=failure.outcome is Outcome.REFUSED,
+            )
+        return Response(url, answer.status, answer.location, answer.sts)
+
+    async def follow(self, url: str, *, hops: int) -> tuple[Response, ...]:
+        """Follow redirects exactly as given (no HSTS upgrade), up to `hops` of them."""
+        chain = [await self.fetch(url)]
+        while len(chain) <= hops and is_redirect(chain[-1].status) and chain[-1].location:
+            step = urljoin(chain[-1].url, chain[-1].location)
+            if not step.startswith(("http://", "https://")) or step in (r.url for r in chain):
+                break
+            chain.append(await self.fetch(step))
+        return tuple(chain)
+
+    async def _https(
+        self, name: str, address: str, context: ssl.SSLContext | None = None
+    ) -> HttpsFacts:
         started = time.perf_counter()
         try:
-            answer = await self._get(f"https://{name}/")
+            answer = await self._get(f"https://{name}/", context)
         except Exception as exc:
-            return await self._https_failure(name, address, translate(exc), started)
+            failure = translate(exc)
+            return await self._https_failure(name, address, failure, started, context is None)
         handshake = answer.handshake
         return HttpsFacts(
             Outcome.OK,
@@ -216,12 +262,21 @@ class Prober:
         )
 
     async def _https_failure(
-        self, name: str, address: str, failure: Failure, started: float
+        self, name: str, address: str, failure: Failure, started: float, may_fetch_issuer: bool
     ) -> HttpsFacts:
         cert, version = None, None
-        if failure.outcome is Outcome.CERT_INVALID:
-            # The verified handshake failed; one more, unverified, shows what the server presents.
+        if failure.outcome in (Outcome.CERT_INVALID, Outcome.TLS_FAILED):
+            # One more handshake, unverified and permissive, shows what the server presents and
+            # which TLS version it speaks at all.
             cert, version = await read_leaf(address, name, budget=self._timeout)
+        missing_issuer = failure.verify_code in _MISSING_ISSUER
+        if may_fetch_issuer and missing_issuer and cert and cert.ca_issuers:
+            completed = await self._with_fetched_issuer(name, address, cert.ca_issuers[0])
+            if completed is not None:
+                return completed
+        hidden: tuple[Finding, ...] = ()
+        if failure.verify_code in SECURITY_LEVEL_CODES:
+            hidden = await self._hidden_failures(name)
         reason = failure.reason
         if reason is None and failure.outcome is Outcome.TIMEOUT:
             reason = Reason.HTTPS_TIMEOUT
@@ -234,8 +289,60 @@ class Prober:
             tls_version=version,
             cert=cert,
             verify_code=failure.verify_code,
+            hidden_failures=hidden,
             elapsed_ms=_ms_since(started),
         )
+
+    async def _hidden_failures(self, name: str) -> tuple[Finding, ...]:
+        if self._lenient is None:
+            self._lenient = lenient_context(self._ca_bundle)
+        try:
+            await self._get(f"https://{name}/", self._lenient)
+        except Exception as exc:
+            failure = translate(exc)
+            if failure.outcome is Outcome.CERT_INVALID and failure.reason is not None:
+                return (Finding(failure.reason, failure.detail),)
+        return ()
+
+    async def _with_fetched_issuer(self, name: str, address: str, url: str) -> HttpsFacts | None:
+        """Retry HTTPS trusting the intermediate from the leaf's AIA URL, as browsers do."""
+        context = await self._aia_context(url)
+        if context is None:
+            return None
+        facts = await self._https(name, address, context)
+        if facts.outcome is not Outcome.OK:
+            return None
+        self._host_contexts[name] = context  # the redirect walk's hops to this host need it too
+        return replace(facts, chain_completed_from=url)
+
+    async def _aia_context(self, url: str) -> ssl.SSLContext | None:
+        if url not in self._aia_contexts:
+            der = await self._fetch_issuer(url)
+            self._aia_contexts[url] = self._trusting(der) if der else None
+        return self._aia_contexts[url]
+
+    async def _fetch_issuer(self, url: str) -> bytes | None:
+        # The URL comes from an untrusted certificate: same address guard, size and time limits.
+        host = URL(url).host or ""
+        if URL(url).scheme != "http" or not self._resolver.permits_literal(host):
+            return None
+        try:
+            async with self._session.get(url, allow_redirects=False) as response:
+                if response.status != 200:
+                    return None
+                body = await response.content.read(MAX_ISSUER_BYTES + 1)
+        except Exception as exc:
+            translate(exc)  # re-raises anything that is not a network failure
+            return None
+        return body if len(body) <= MAX_ISSUER_BYTES else None
+
+    def _trusting(self, issuer: bytes) -> ssl.SSLContext | None:
+        context = verified_context(self._ca_bundle)
+        try:
+            context.load_verify_locations(cadata=issuer_der(issuer))
+        except (ssl.SSLError, ValueError):
+            return None
+        return context
 
     async def _http(self, name: str) -> HttpFacts:
         started = time.perf_counter()
@@ -280,6 +387,11 @@ class Prober:
             reason = failure.reason or _no_connection(failure.outcome)
             return Hop(url, upgraded=upgraded, failure=reason, detail=failure.detail)
         return Hop(url, answer.status, answer.location, upgraded)
+
+
+# OpenSSL verify codes for "the issuer of a certificate in the chain is missing".
+_MISSING_ISSUER = frozenset({2, 20, 21})
+MAX_ISSUER_BYTES = 64 * 1024
 
 
 def _no_connection(outcome: Outcome) -> Reason:

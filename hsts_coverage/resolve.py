@@ -209,5 +209,14 @@ class ScanResolver(AbstractResolver):
                 return address
         raise BlockedAddressError(f"{host} resolves to {answer.addresses[0]}, a private address")
 
+    def permits_literal(self, host: str) -> bool:
+        """For a URL host: an IP literal must pass the address policy (a name is resolved
+        through `resolve`, which applies it)."""
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return True
+        return self._policy.permits(host.strip("[]"))
+
     async def close(self) -> None:
         """The scan's Resolver is closed by its owner."""

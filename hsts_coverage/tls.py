@@ -19,6 +19,8 @@ from pathlib import Path
 import certifi
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from hsts_coverage.models import Certificate
 from hsts_coverage.reasons import Reason
@@ -36,10 +38,13 @@ _VERIFY_REASONS: dict[int, Reason] = {
     27: Reason.CERT_UNTRUSTED,
     62: Reason.CERT_NAME_MISMATCH,
     64: Reason.CERT_NAME_MISMATCH,
-    66: Reason.CERT_WEAK_SIGNATURE,  # EE_KEY_TOO_SMALL
-    67: Reason.CERT_WEAK_SIGNATURE,  # CA_KEY_TOO_SMALL
+    66: Reason.CERT_WEAK_KEY,  # EE_KEY_TOO_SMALL
+    67: Reason.CERT_WEAK_KEY,  # CA_KEY_TOO_SMALL
     68: Reason.CERT_WEAK_SIGNATURE,  # CA_MD_TOO_WEAK: SHA-1 or MD5 below the root
 }
+
+# Security-level failures: OpenSSL reports them before it looks at the rest of the chain.
+SECURITY_LEVEL_CODES = frozenset({66, 67, 68})
 
 # ssl.SSLError.reason values meaning "no TLS version in common" rather than "not TLS at all".
 _VERSION_FAILURES = frozenset(
@@ -65,6 +70,14 @@ def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
 
 
 @cache
+def lenient_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """The verifying context at security level 0: finds what else is wrong with a chain that
+    level 2 rejected for a weak key or signature before looking further."""
+    ctx = verified_context(ca_bundle)
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return ctx
+
+
 def inspecting_context() -> ssl.SSLContext:
     """Accepts anything, so that a failing server's certificate can still be read and reported."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -94,6 +107,7 @@ def handshake_reason(error: ssl.SSLError) -> Reason:
 
 def parse_certificate(der: bytes) -> Certificate:
     cert = x509.load_der_x509_certificate(der)
+    key_type, key_bits = _key(cert)
     return Certificate(
         subject=cert.subject.rfc4514_string(),
         sans=_sans(cert),
@@ -103,7 +117,18 @@ def parse_certificate(der: bytes) -> Certificate:
         serial=format(cert.serial_number, "x"),
         signature_algorithm=_signature_algorithm(cert),
         self_signed=cert.issuer == cert.subject,
+        key_type=key_type,
+        key_bits=key_bits,
+        ca_issuers=_ca_issuers(cert),
     )
+
+
+def issuer_der(data: bytes) -> bytes:
+    """An issuer certificate as fetched from an AIA URL (DER, or PEM from some servers), as DER."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return ssl.PEM_cert_to_DER_cert(data.decode("ascii", "replace"))
+    x509.load_der_x509_certificate(data)  # raises ValueError for anything else (e.g. PKCS#7)
+    return data
 
 
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certificate | None:
@@ -148,3 +173,32 @@ def _signature_algorithm(cert: x509.Certificate) -> str | None:
     except UnsupportedAlgorithm:
         return None
     return algorithm.name if algorithm else None
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int]:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "unknown", 0
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return type(key).__name__.removesuffix("PublicKey"), 0
+    return type(key).__name__, 0
+
+
+def _ca_issuers(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    except (x509.ExtensionNotFound, ValueError):
+        return ()
+    return tuple(
+        d.access_location.value
+        for d in aia.value
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    )

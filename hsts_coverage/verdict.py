@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from hsts_coverage.certs import certificate_findings
 from hsts_coverage.models import (
+    AddressFindings,
     DnsAnswer,
     DnsStatus,
     DomainSummary,
@@ -30,7 +32,10 @@ from hsts_coverage.models import (
     Status,
     Verdict,
     WalkEnd,
+    WildcardZone,
 )
+from hsts_coverage.names import in_scope
+from hsts_coverage.preload import ApexReport, advice, browser_accepts_include_subdomains
 from hsts_coverage.reasons import Reason, Severity
 
 _STATUS_OF = {
@@ -53,12 +58,17 @@ EXIT_CODES = {Verdict.SAFE: 0, Verdict.NOT_SAFE: 1, Verdict.INCONCLUSIVE: 3}
 EXIT_USAGE = 2
 
 
-def verdict_of(findings: Iterable[Finding]) -> HostVerdict:
+def verdict_of(
+    findings: Iterable[Finding], per_address: tuple[AddressFindings, ...] = ()
+) -> HostVerdict:
     """The host's status is the worst severity among its findings (info findings do not count)."""
     found = tuple(findings)
-    statuses = {_STATUS_OF[f.reason.severity] for f in found if f.reason.severity in _STATUS_OF}
-    status = next((s for s in _WORST_FIRST if s in statuses), Status.OK)
-    return HostVerdict(status, found)
+    return HostVerdict(status_of(found), found, per_address)
+
+
+def status_of(findings: Iterable[Finding]) -> Status:
+    statuses = {_STATUS_OF[f.reason.severity] for f in findings if f.reason.severity in _STATUS_OF}
+    return next((s for s in _WORST_FIRST if s in statuses), Status.OK)
 
 
 def judge_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
@@ -73,16 +83,59 @@ def judge_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
     return ()
 
 
-def judge_probe(probe: Probe, *, now: datetime, expiry_days: int) -> tuple[Finding, ...]:
-    """Findings for a host from what its HTTPS and HTTP ports did."""
+def wildcard_finding(dns: DnsAnswer, zones: Iterable[WildcardZone]) -> tuple[Finding, ...]:
+    """A name whose addresses are exactly a wildcard's is (most likely) answered by it."""
+    for zone in zones:
+        under = dns.name != zone.zone and in_scope(dns.name, zone.zone)
+        if under and dns.addresses and frozenset(dns.addresses) == zone.addresses:
+            return (Finding(Reason.WILDCARD_DNS, f"answered by *.{zone.zone}"),)
+    return ()
+
+
+def judge_probes(
+    probes: Iterable[Probe], host: str, *, now: datetime, expiry_days: int
+) -> tuple[tuple[Finding, ...], tuple[AddressFindings, ...]]:
+    """Findings over every address of a host (it breaks if any address breaks), and per address."""
+    per_address = tuple(
+        AddressFindings(p.address, judge_probe(p, host, now=now, expiry_days=expiry_days))
+        for p in probes
+    )
+    if len(per_address) == 1:
+        return per_address[0].findings, per_address
+    merged: dict[Reason, Finding] = {}
+    for address, findings in per_address:
+        for finding in findings:
+            detail = f"{address}: {finding.detail}" if finding.detail else address
+            merged.setdefault(finding.reason, Finding(finding.reason, detail))
+    return tuple(merged.values()), per_address
+
+
+def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> tuple[Finding, ...]:
+    """Findings for one address of a host from what its HTTPS and HTTP ports did."""
     https, http = probe.https, probe.http
     if https.outcome in (Outcome.REFUSED, Outcome.TIMEOUT):
         return _no_https(https, http)
+    if https.outcome is Outcome.CERT_INVALID:
+        primary = Finding(https.reason or Reason.CERT_UNTRUSTED, https.detail)
+        return certificate_findings(primary, https.cert, host, now, https.hidden_failures)
     if https.outcome is not Outcome.OK:
-        return (Finding(https.reason or Reason.TLS_PROTOCOL_ERROR, https.detail),)
+        return (_tls_failure(https),)
     findings = [*_walk_findings(probe.walk), *_status_findings(https, http)]
     findings += _warnings(https, http, now=now, expiry_days=expiry_days)
     return tuple(findings)
+
+
+def _tls_failure(https: HttpsFacts) -> Finding:
+    # The version is the one a permissive retry negotiated: only a server that really speaks
+    # nothing newer than TLS 1.1 gets the version reason (browsers removed 1.0/1.1 in 2020).
+    if https.tls_version in OLD_TLS_VERSIONS:
+        return Finding(
+            Reason.TLS_VERSION_UNSUPPORTED, f"the server speaks only {https.tls_version}"
+        )
+    return Finding(Reason.TLS_PROTOCOL_ERROR, https.detail)
+
+
+OLD_TLS_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
 
 
 def _no_https(https: HttpsFacts, http: HttpFacts) -> tuple[Finding, ...]:
@@ -105,7 +158,10 @@ def _status_findings(https: HttpsFacts, http: HttpFacts) -> list[Finding]:
     # once the browser upgrades every request) does not.
     if https.status is None or https.status < 400 or not serves_content(http):
         return []
-    detail = f"HTTPS answers {https.status}, HTTP answers {http.status}"
+    detail = (
+        f"HTTPS answers {https.status} where HTTP answers {http.status}: HTTPS serves a different "
+        "site (often the server's default virtual host)"
+    )
     return [Finding(Reason.HTTPS_ERROR_STATUS, detail)]
 
 
@@ -116,6 +172,9 @@ def _warnings(
     # Advice to redirect to HTTPS only makes sense once HTTPS itself serves the site.
     if serves_content(http) and https.status is not None and https.status < 400:
         findings.append(Finding(Reason.NO_HTTP_REDIRECT, f"HTTP answers {http.status}"))
+    if https.chain_completed_from:
+        detail = f"intermediate fetched from {https.chain_completed_from}"
+        findings.append(Finding(Reason.INCOMPLETE_CHAIN, detail))
     cert = https.cert
     if cert is not None and cert.not_after - now < timedelta(days=expiry_days):
         days = (cert.not_after - now).days
@@ -161,8 +220,18 @@ class Tally:
     def hosts(self) -> int:
         return sum(self.counts.values())
 
-    def summary(self, enumeration: Enumeration, *, interrupted: bool = False) -> DomainSummary:
+    def summary(
+        self,
+        enumeration: Enumeration,
+        *,
+        wildcard_zones: tuple[WildcardZone, ...] = (),
+        apex: ApexReport | None = None,
+        interrupted: bool = False,
+    ) -> DomainSummary:
         verdict, why = decide(self.counts, enumeration, interrupted=interrupted)
+        include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.sts)
+        preload = apex.preload if apex else None
+        todo = advice(verdict, self.counts[Status.BREAKS], preload, include_subdomains)
         return DomainSummary(
             domain=self.domain,
             verdict=verdict,
@@ -172,6 +241,9 @@ class Tally:
             unknown=self._sorted(Status.UNKNOWN),
             enumeration=enumeration,
             hosts=self.hosts,
+            wildcard_zones=wildcard_zones,
+            apex=apex,
+            advice=todo,
             interrupted=interrupted,
             why=why,
         )

@@ -23,7 +23,10 @@ from hsts_coverage.models import (
     RedirectWalk,
     Verdict,
 )
-from hsts_coverage.verdict import EXIT_CODES
+from hsts_coverage.policy import check_header
+from hsts_coverage.preload import ApexReport, Response
+from hsts_coverage.report.header import header_json
+from hsts_coverage.verdict import EXIT_CODES, status_of
 
 SCHEMA_VERSION = 1
 
@@ -66,6 +69,14 @@ def host_record(result: HostResult, now: datetime) -> Record:
         "https": _https(probe.https, now) if probe else None,
         "http": _http(probe.http) if probe else None,
         "redirects": _walk(probe.walk) if probe and probe.walk else None,
+        "per_address": [
+            {
+                "address": address,
+                "status": status_of(findings).value,
+                "reasons": [f.reason.value for f in findings],
+            }
+            for address, findings in result.verdict.per_address
+        ],
         "ct": _ct(result.ct),
         "timings": _timings(result),
     }
@@ -109,7 +120,54 @@ def summary_record(summary: DomainSummary) -> Record:
             "rejected": dict(enumeration.rejected),
             "error": enumeration.error,
         },
+        "wildcard_dns": [
+            {"zone": z.zone, "probe_name": z.probe_name, "addresses": sorted(z.addresses)}
+            for z in summary.wildcard_zones
+        ],
+        "policy": apex_record(summary.apex) if summary.apex else None,
+        "advice": list(summary.advice),
         "interrupted": summary.interrupted,
+    }
+
+
+def apex_record(report: ApexReport) -> Record:
+    """The apex's policy today and its preload readiness (also `hsts-coverage policy`)."""
+    facts = report.facts
+    first = report.sts[0] if report.sts else None
+    return {
+        "domain": facts.domain,
+        "strict_transport_security": list(report.sts),
+        "effective": header_json(check_header(first)) if first is not None else None,
+        "https_chain": [_response(r) for r in facts.https_chain],
+        "http_chain": [_response(r) for r in facts.http_chain],
+        "preload_list": {
+            "source": report.preload.source,
+            "preloaded": report.preload.preloaded,
+            "entry": report.preload.entry.name if report.preload.entry else None,
+            "include_subdomains": report.preload.subdomains_preloaded,
+            "policy": report.preload.entry.policy if report.preload.entry else None,
+        },
+        "requirements": [
+            {
+                "code": r.code,
+                "title": r.title,
+                "status": r.status.value,
+                "failures": list(r.failures),
+                "detail": r.detail or None,
+            }
+            for r in report.requirements
+        ],
+        "preload_ready": report.ready,
+    }
+
+
+def _response(response: Response) -> Record:
+    return {
+        "url": response.url,
+        "status": response.status,
+        "location": response.location,
+        "strict_transport_security": list(response.sts),
+        "error": response.error or None,
     }
 
 
@@ -122,6 +180,7 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
         "status": facts.status,
         "location": facts.location,
         "strict_transport_security": list(facts.sts),
+        "chain_completed_from": facts.chain_completed_from,
         "certificate": _certificate(facts.cert, now) if facts.cert else None,
         "elapsed_ms": facts.elapsed_ms,
     }
@@ -138,6 +197,9 @@ def _certificate(cert: Certificate, now: datetime) -> Record:
         "serial": cert.serial,
         "signature_algorithm": cert.signature_algorithm,
         "self_signed": cert.self_signed,
+        "key_type": cert.key_type,
+        "key_bits": cert.key_bits,
+        "ca_issuers": list(cert.ca_issuers),
     }
 
 

@@ -22,6 +22,8 @@ from rich.progress import (
 from rich.text import Text
 
 from hsts_coverage.models import DomainSummary, EnumerationStatus, HostResult, Status, Verdict
+from hsts_coverage.policy import check_header
+from hsts_coverage.preload import ApexReport, CheckStatus, Requirement
 from hsts_coverage.reasons import Reason, Severity
 
 # C0/C1 controls, DEL, and whole ANSI escape sequences (CSI, OSC) a hostile server could send.
@@ -72,8 +74,30 @@ class TableReport:
             self._section(severity, title, style)
         self.console.print(_counts_line(summary))
         self.console.print(_enumeration_line(summary))
+        for zone in summary.wildcard_zones:
+            line = f"Wildcard DNS: *.{zone.zone} answers every name under it (probed as "
+            self.console.print(Text(clean(f"{line}{zone.probe_name})"), style="yellow"))
+        if summary.apex is not None:
+            self.render_apex(summary.apex)
+        if summary.advice:
+            self.console.print(Text("\nWhat to do", style="bold"))
+            for line in summary.advice:
+                self.console.print(Text(f"  {clean(line)}"))
         self.console.print()
         self._found.clear()
+
+    def render_apex(self, report: ApexReport) -> None:
+        """The apex's policy today, its preload-list status and every preload requirement."""
+        self.console.print(Text(f"\nApex {clean(report.facts.domain)} today", style="bold"))
+        self.console.print(Text(f"  {clean(_policy_line(report))}"))
+        self.console.print(Text(f"  Preload list: {clean(_preload_line(report))}"))
+        state = "READY" if report.ready else "NOT READY"
+        style = "green" if report.ready else "red"
+        line = Text("  Preload requirements: ")
+        line.append(state, style=f"bold {style}")
+        self.console.print(line)
+        for requirement in report.requirements:
+            self.console.print(_requirement_line(requirement))
 
     def _section(self, severity: Severity, title: str, style: str) -> None:
         reasons = [r for r in Reason if r.severity is severity and r in self._found]
@@ -122,6 +146,49 @@ def _enumeration_line(summary: DomainSummary) -> Text:
         text += f"; wildcards in CT: {', '.join(e.wildcards)}"
     style = "yellow" if e.status in (EnumerationStatus.FAILED, EnumerationStatus.TRUNCATED) else ""
     return Text(clean(text), style=style)
+
+
+_CHECK_STYLE = {
+    CheckStatus.PASS: ("pass", "green"),
+    CheckStatus.FAIL: ("FAIL", "bold red"),
+    CheckStatus.WARN: ("warn", "yellow"),
+    CheckStatus.NOT_CHECKED: ("----", "dim"),
+}
+
+
+def _requirement_line(requirement: Requirement) -> Text:
+    label, style = _CHECK_STYLE[requirement.status]
+    line = Text("    [")
+    line.append(label, style=style)
+    line.append(f"] {requirement.code}: {requirement.title}")
+    if requirement.failures:
+        line.append(f"  {', '.join(requirement.failures)}", style=style)
+    if requirement.detail:
+        line.append(f"  ({clean(requirement.detail)})", style="dim")
+    return line
+
+
+def _policy_line(report: ApexReport) -> str:
+    if not report.sts:
+        return "Strict-Transport-Security: none on https://apex/"
+    view = check_header(report.sts[0]).browser
+    more = f" (+{len(report.sts) - 1} more field(s), ignored)" if len(report.sts) > 1 else ""
+    if not view.accepted:
+        return (
+            f"Strict-Transport-Security: {report.sts[0]}{more}: IGNORED by browsers: {view.reason}"
+        )
+    parts = [f"max-age {view.effective_max_age}"]
+    parts += ["includeSubDomains"] if view.include_subdomains else []
+    parts += ["preload"] if view.preload else []
+    return f"Strict-Transport-Security: {report.sts[0]}{more}: browsers apply {', '.join(parts)}"
+
+
+def _preload_line(report: ApexReport) -> str:
+    status = report.preload
+    if status.entry is None:
+        return f"not listed ({status.source})"
+    scope = "with include_subdomains" if status.entry.include_subdomains else "this name only"
+    return f"listed as {status.entry.name}, {scope} ({status.source})"
 
 
 class ProgressView:

@@ -22,6 +22,7 @@ from hsts_coverage.models import (
     Status,
     Verdict,
     WalkEnd,
+    WildcardZone,
 )
 from hsts_coverage.reasons import Reason
 from hsts_coverage.verdict import (
@@ -30,7 +31,9 @@ from hsts_coverage.verdict import (
     exit_code,
     judge_dns,
     judge_probe,
+    judge_probes,
     verdict_of,
+    wildcard_finding,
 )
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -120,10 +123,34 @@ def walk(end: WalkEnd) -> RedirectWalk:
             Status.BREAKS,
             (Reason.CERT_SELF_SIGNED,),
         ),
-        (
-            probe(HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_VERSION_UNSUPPORTED), HTTP_REDIRECT),
+        (  # the permissive retry confirmed an old version
+            probe(
+                HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_VERSION_UNSUPPORTED, tls_version="TLSv1"),
+                HTTP_REDIRECT,
+            ),
             Status.BREAKS,
             (Reason.TLS_VERSION_UNSUPPORTED,),
+        ),
+        (  # a version alert, but no TLS version works even permissively
+            probe(HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_VERSION_UNSUPPORTED), HTTP_REDIRECT),
+            Status.BREAKS,
+            (Reason.TLS_PROTOCOL_ERROR,),
+        ),
+        (  # the permissive retry speaks TLS 1.2: something else is wrong
+            probe(
+                HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_PROTOCOL_ERROR, tls_version="TLSv1.2"),
+                HTTP_REDIRECT,
+            ),
+            Status.BREAKS,
+            (Reason.TLS_PROTOCOL_ERROR,),
+        ),
+        (
+            probe(
+                HttpsFacts(Outcome.OK, status=200, cert=cert(90), chain_completed_from="http://x/"),
+                HTTP_REDIRECT,
+            ),
+            Status.WARN,
+            (Reason.INCOMPLETE_CHAIN,),
         ),
         (
             probe(HttpsFacts(Outcome.OK, status=503), HTTP_CONTENT),
@@ -173,7 +200,7 @@ def walk(end: WalkEnd) -> RedirectWalk:
     ],
 )
 def test_judge_probe(facts: Probe, status: Status, reasons: tuple[Reason, ...]) -> None:
-    verdict = verdict_of(judge_probe(facts, now=NOW, expiry_days=14))
+    verdict = verdict_of(judge_probe(facts, "x.example.com", now=NOW, expiry_days=14))
     assert verdict.status is status
     assert verdict.reasons == reasons
 
@@ -262,10 +289,32 @@ def test_tally_groups_hosts_by_reason() -> None:
         ("c.example.com", [Finding(Reason.NO_HTTP_REDIRECT)]),
         ("d.example.com", []),
     ]:
-        tally.add(HostResult(name, "example.com", dns, None, verdict_of(findings), None, 1.0))
+        tally.add(HostResult(name, "example.com", dns, (), verdict_of(findings), None, 1.0))
     summary = tally.summary(enumeration())
     assert summary.verdict is Verdict.NOT_SAFE
     assert summary.breaking == {Reason.CERT_EXPIRED: ("a.example.com", "b.example.com")}
     assert summary.warnings == {Reason.NO_HTTP_REDIRECT: ("c.example.com",)}
     assert summary.counts[Status.OK] == 1
     assert summary.hosts == 4
+
+
+def test_several_addresses_break_if_any_breaks() -> None:
+    good = probe(HTTPS_OK, HTTP_REDIRECT)
+    bad = Probe(
+        "192.0.2.2", HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_EXPIRED), HTTP_REDIRECT, None
+    )
+    findings, per_address = judge_probes([good, bad], "x.example.com", now=NOW, expiry_days=14)
+    assert [(f.reason, f.detail) for f in findings] == [(Reason.CERT_EXPIRED, "192.0.2.2")]
+    assert [a.address for a in per_address] == ["192.0.2.1", "192.0.2.2"]
+    assert per_address[0].findings == ()
+    assert verdict_of(findings, per_address).status is Status.BREAKS
+
+
+def test_wildcard_marks_names_with_exactly_its_answer() -> None:
+    zone = WildcardZone("wild.example.com", "rnd.wild.example.com", frozenset({"192.0.2.9"}))
+    answered = DnsAnswer("old.wild.example.com", DnsStatus.RESOLVED, ("192.0.2.9",))
+    own = DnsAnswer("deep.wild.example.com", DnsStatus.RESOLVED, ("192.0.2.8",))
+    outside = DnsAnswer("www.example.com", DnsStatus.RESOLVED, ("192.0.2.9",))
+    assert [f.reason for f in wildcard_finding(answered, [zone])] == [Reason.WILDCARD_DNS]
+    assert wildcard_finding(own, [zone]) == ()
+    assert wildcard_finding(outside, [zone]) == ()

@@ -1,0 +1,101 @@
+"""What a browser holds against a certificate, and in which order it says so."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hsts_coverage.certs import certificate_findings, matches_host
+from hsts_coverage.models import Certificate, Finding
+from hsts_coverage.reasons import Reason
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+GOOD = Certificate(
+    subject="CN=www.example.com",
+    sans=("example.com", "*.example.com"),
+    issuer="CN=Some CA",
+    not_before=NOW - timedelta(days=10),
+    not_after=NOW + timedelta(days=80),
+    serial="1",
+    signature_algorithm="sha256",
+    self_signed=False,
+    key_type="EC",
+    key_bits=256,
+)
+
+
+@pytest.mark.parametrize(
+    ("sans", "host", "matches"),
+    [
+        (("example.com",), "example.com", True),
+        (("EXAMPLE.com.",), "example.com", True),
+        (("*.example.com",), "www.example.com", True),
+        (("*.example.com",), "example.com", False),
+        (("*.example.com",), "a.b.example.com", False),  # one level only
+        (("*.com",), "example.com", False),  # no wildcard over a bare TLD
+        (("www.example.com",), "api.example.com", False),
+        ((), "example.com", False),  # CN-only certificates match nothing in browsers
+        (("192.0.2.1",), "example.com", False),
+    ],
+)
+def test_matches_host(sans: tuple[str, ...], host: str, matches: bool) -> None:
+    assert matches_host(sans, host) is matches
+
+
+def reasons(primary: Reason, cert: Certificate, host: str = "www.example.com") -> list[Reason]:
+    return [f.reason for f in certificate_findings(Finding(primary), cert, host, NOW)]
+
+
+def test_a_sound_leaf_adds_nothing() -> None:
+    assert reasons(Reason.CERT_UNTRUSTED, GOOD) == [Reason.CERT_UNTRUSTED]
+
+
+def test_expired_self_signed_is_both_authority_first() -> None:
+    cert = replace(GOOD, self_signed=True, not_after=NOW - timedelta(days=1))
+    assert reasons(Reason.CERT_SELF_SIGNED, cert) == [Reason.CERT_SELF_SIGNED, Reason.CERT_EXPIRED]
+
+
+def test_chrome_priority_authority_name_signature_key_date() -> None:
+    cert = replace(
+        GOOD,
+        sans=("other.test",),
+        signature_algorithm="sha1",
+        key_type="RSA",
+        key_bits=1024,
+        not_before=NOW + timedelta(days=1),
+    )
+    assert reasons(Reason.CERT_NOT_YET_VALID, cert) == [
+        Reason.CERT_NAME_MISMATCH,
+        Reason.CERT_WEAK_SIGNATURE,
+        Reason.CERT_WEAK_KEY,
+        Reason.CERT_NOT_YET_VALID,
+    ]
+
+
+def test_self_signed_replaces_untrusted() -> None:
+    assert reasons(Reason.CERT_UNTRUSTED, replace(GOOD, self_signed=True)) == [
+        Reason.CERT_SELF_SIGNED
+    ]
+
+
+def test_the_verify_detail_is_kept_for_the_primary_reason() -> None:
+    primary = Finding(Reason.CERT_EXPIRED, "certificate has expired (OpenSSL verify code 10)")
+    expired = replace(GOOD, not_after=NOW - timedelta(days=3))
+    assert certificate_findings(primary, expired, "www.example.com", NOW) == (primary,)
+
+
+def test_rsa_2048_and_ec_keys_are_fine() -> None:
+    assert reasons(Reason.CERT_UNTRUSTED, replace(GOOD, key_type="RSA", key_bits=2048)) == [
+        Reason.CERT_UNTRUSTED
+    ]
+
+
+def test_failures_hidden_behind_a_weak_key_come_first() -> None:
+    weak = replace(GOOD, key_type="RSA", key_bits=1024)
+    hidden = (Finding(Reason.CERT_UNTRUSTED, "unable to get local issuer certificate"),)
+    findings = certificate_findings(
+        Finding(Reason.CERT_WEAK_KEY), weak, "www.example.com", NOW, hidden
+    )
+    assert [f.reason for f in findings] == [Reason.CERT_UNTRUSTED, Reason.CERT_WEAK_KEY]
