@@ -18,7 +18,8 @@ from publicsuffixlist import PublicSuffixList
 
 # RFC 1123 host labels (letters, digits, hyphen; no hyphen at either end). Underscores are legal
 # DNS but not hostnames, and public CAs stopped issuing certificates for them in 2019.
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _MAX_NAME = 253
 
 
@@ -110,12 +111,14 @@ def _host_of_url(value: str) -> str:
 
 
 def _is_hostname(name: str) -> bool:
-    if len(name) > _MAX_NAME:
-        return False
-    return all(_LABEL.fullmatch(label) for label in name.split("."))
+    return len(name) <= _MAX_NAME and _HOSTNAME.fullmatch(name) is not None
 
 
 def _is_ip_literal(name: str) -> bool:
+    # Cheap test first: a host name's last label is never all digits, an IPv4 literal's is,
+    # and only IPv6 literals hold a colon. Most names never reach the parser.
+    if ":" not in name and not name[-1:].isdigit():
+        return False
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:

@@ -27,6 +27,9 @@ class _Seen:
         self.certificates += 1
         if issuer:
             self.issuers.add(issuer)
+        self.add_dates(not_before, not_after)
+
+    def add_dates(self, not_before: datetime | None, not_after: datetime | None) -> None:
         if not_before and (self.first_not_before is None or not_before < self.first_not_before):
             self.first_not_before = not_before
         if not_after and (self.last_not_after is None or not_after > self.last_not_after):
@@ -69,6 +72,17 @@ class NameCollector:
             return False
         self._given.add(scoped.name)
         return True
+
+    def merge(self, other: NameCollector) -> None:
+        """Take in what another collector for the same domain found."""
+        for name, seen in other._seen.items():
+            mine = self._seen.setdefault(name, _Seen())
+            mine.certificates += seen.certificates
+            mine.issuers |= seen.issuers
+            mine.add_dates(seen.first_not_before, seen.last_not_after)
+        self._given |= other._given
+        self._wildcards |= other._wildcards
+        self.rejected.update(other.rejected)
 
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._given | self._seen.keys(), key=_by_label_from_right))

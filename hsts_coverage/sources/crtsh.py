@@ -27,9 +27,10 @@ from tenacity import (
 )
 
 from hsts_coverage.sources.collect import NameCollector
+from hsts_coverage.sources.jsonstream import ObjectStream, StreamError
 
 TRUNCATION_ROWS = 10_000
-MAX_BODY = 256 * 1024 * 1024  # bytes; a larger answer is refused rather than held in memory
+MAX_BODY = 512 * 1024 * 1024  # bytes; streamed row by row, but a larger answer is refused
 RETRY_AFTER_CAP = 120.0  # seconds
 SOURCE = "crt.sh"
 
@@ -71,10 +72,12 @@ async def fetch(
     try:
         async for attempt in retrying:
             with attempt:
-                rows = await _get_rows(session, url, params)
+                # A fresh collector per attempt: a failed attempt leaves nothing half-counted.
+                found = NameCollector(collector.domain)
+                count = await _get_rows(session, url, params, found)
     except _Retryable as exc:
         raise SourceError(f"{SOURCE}: {exc} (gave up after {attempts} attempts)") from None
-    count = add_rows(collector, rows)
+    collector.merge(found)
     tries = attempt.retry_state.attempt_number
     return CtAnswer(rows=count, attempts=tries, truncated=count >= TRUNCATION_ROWS)
 
@@ -92,14 +95,17 @@ class _RetryAfterOrBackoff:
         return float(self._backoff(state))
 
 
-async def _get_rows(session: aiohttp.ClientSession, url: str, params: dict[str, str]) -> list[Any]:
+async def _get_rows(
+    session: aiohttp.ClientSession, url: str, params: dict[str, str], collector: NameCollector
+) -> int:
     try:
         async with session.get(url, params=params, allow_redirects=True) as response:
             _check_status(response)
-            body = await _read_capped(response)
+            return await _read_rows(response, collector)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise _Retryable(_describe(exc)) from exc
-    return _decode(body)
+    except StreamError as exc:  # crt.sh's error pages, plain-text errors, cut-off answers
+        raise _Retryable(f"not a JSON answer: {exc}") from exc
 
 
 def _check_status(response: aiohttp.ClientResponse) -> None:
@@ -111,24 +117,33 @@ def _check_status(response: aiohttp.ClientResponse) -> None:
         raise SourceError(f"{SOURCE}: HTTP {status} {response.reason or ''} from {response.url}")
 
 
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+async def _read_rows(response: aiohttp.ClientResponse, collector: NameCollector) -> int:
+    """Stream the answer row by row into the collector; memory holds one row, not the answer."""
+    stream = ObjectStream()
+    size = count = objects = 0
     async for chunk in response.content.iter_chunked(1 << 16):
         size += len(chunk)
         if size > MAX_BODY:
             raise SourceError(f"{SOURCE}: answer larger than {MAX_BODY >> 20} MiB, refused")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        rows = _rows(stream.feed(chunk))
+        objects += len(rows)
+        count += add_rows(collector, rows)
+    rows = _rows(stream.close())
+    objects += len(rows)
+    count += add_rows(collector, rows)
+    if objects and not count:
+        # e.g. {"error": "..."}: JSON, but not one certificate row in it
+        raise _Retryable("the answer holds no certificate rows")
+    return count
 
 
-def _decode(body: bytes) -> list[Any]:
-    try:
-        rows = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise _Retryable(f"answer is not JSON: {_preview(body)}") from None
-    if not isinstance(rows, list):
-        raise _Retryable(f"answer is not a JSON array: {_preview(body)}")
+def _rows(objects: list[bytes]) -> list[Any]:
+    rows: list[Any] = []
+    for data in objects:
+        try:
+            rows.append(orjson.loads(data))
+        except orjson.JSONDecodeError:
+            rows.append(None)  # counted as a malformed row
     return rows
 
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
+import tracemalloc
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -32,7 +39,7 @@ async def serve(answers: list[Answer]) -> tuple[web.AppRunner, str, list[web.Req
 
     app = web.Application()
     app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -118,3 +125,142 @@ async def test_json_that_is_not_an_array_is_retried(session: aiohttp.ClientSessi
     ]
     answer, _, _ = await fetch(session, answers)
     assert answer.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"ERROR: canceling statement due to statement timeout", "text/plain"),
+        (b"", "application/json"),
+        (b'[{"name_value": "a.example.com"}, {"name_value": "b.exa', "application/json"),
+        (b'[{"name_value": "a.example.com"}', "application/json"),
+        (b"<html><body><h1>503 Service Unavailable</h1></body></html>", "text/html"),
+    ],
+    ids=["plain-text-error", "empty", "cut-inside-a-row", "array-not-closed", "html-503"],
+)
+async def test_broken_answers_are_retried(
+    session: aiohttp.ClientSession, body: bytes, content_type: str
+) -> None:
+    status = 503 if b"503" in body else 200
+    answers: list[Answer] = [
+        lambda n: web.Response(body=body, status=status, content_type=content_type),
+        lambda n: json_rows(),
+    ]
+    answer, collector, _ = await fetch(session, answers)
+    assert answer.attempts == 2
+    assert collector.names() == ("mail.example.com", "www.example.com")
+
+
+async def test_a_failed_attempt_leaves_nothing_behind(session: aiohttp.ClientSession) -> None:
+    cut = b'[{"name_value": "ghost.example.com"}, {"name_value": "b.exa'
+    answers: list[Answer] = [lambda n: web.Response(body=cut), lambda n: json_rows()]
+    _, collector, _ = await fetch(session, answers)
+    assert "ghost.example.com" not in collector.names()
+
+
+async def test_legacy_concatenated_objects(session: aiohttp.ClientSession) -> None:
+    legacy = b"".join(orjson.dumps(row) for row in [*ROWS, {"name_value": "old.example.com"}])
+    answer, collector, _ = await fetch(session, [lambda n: web.Response(body=legacy)])
+    assert answer.attempts == 1
+    assert "old.example.com" in collector.names()
+
+
+ENDLESS_ROW_SERVER = """
+import http.server, sys
+class Endless(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'[{"name_value": "')
+        try:
+            for _ in range(100_000):  # bounded: the client leaves long before
+                self.wfile.write(b"a" * 65536)
+        except OSError:
+            pass
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Endless).serve_forever()
+"""
+
+
+async def test_a_row_that_never_ends_is_refused_in_bounded_memory() -> None:
+    with python_server(["-c", ENDLESS_ROW_SERVER]) as url:
+        tracemalloc.start()
+        try:
+            collector = NameCollector("example.com")
+            async with aiohttp.ClientSession() as client:
+                with pytest.raises(crtsh.SourceError, match="larger than 4 MiB"):
+                    await crtsh.fetch(client, url, collector, attempts=2, backoff=0.01)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 32 << 20
+
+
+async def test_a_large_answer_is_streamed(tmp_path: Path) -> None:
+    # A separate server process, so that only the client's memory is traced.
+    row = {"issuer_name": "CN=" + "x" * 400, "name_value": "www.example.com\nmail.example.com"}
+    body = b"[" + b",".join([orjson.dumps(row)] * 80_000) + b"]"  # about 40 MB
+    assert len(body) > 35 << 20
+    (tmp_path / "index.html").write_bytes(body)
+    del body
+    with python_server(["-m", "http.server", "--directory", str(tmp_path)]) as url:
+        collector = NameCollector("example.com")
+        tracemalloc.start()
+        try:
+            async with aiohttp.ClientSession() as client:
+                answer = await crtsh.fetch(client, url, collector, attempts=1)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert answer.rows == 80_000
+    assert collector.ct_facts()["www.example.com"].certificates == 80_000
+    assert peak < 16 << 20  # the answer is never held whole
+
+
+@contextmanager
+def python_server(arguments: list[str]) -> Iterator[str]:
+    """A server in its own process (its memory is not the client's); the port is appended."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, *arguments, str(port)]
+    if "http.server" in arguments:
+        command += ["--bind", "127.0.0.1"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+async def test_a_server_that_never_answers_is_bounded_by_the_timeout() -> None:
+    async def silent(request: web.Request) -> web.Response:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_get("/", silent)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    started = time.monotonic()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as client:
+            with pytest.raises(crtsh.SourceError, match="timed out"):
+                await crtsh.fetch(
+                    client, url, NameCollector("example.com"), attempts=2, backoff=0.01
+                )
+    finally:
+        await runner.cleanup()
+    assert time.monotonic() - started < 5

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hsts_coverage.names import DomainError, Rejected, ScopedName, normalise, parse_domain, scope
 
@@ -94,3 +96,28 @@ def test_parse_domain_accepts(typed: str, domain: str) -> None:
 def test_parse_domain_refuses(typed: str, message: str) -> None:
     with pytest.raises(DomainError, match=message):
         parse_domain(typed)
+
+
+@given(st.text(max_size=300))
+def test_normalise_never_crashes_and_is_idempotent(raw: str) -> None:
+    result = normalise(raw)
+    if isinstance(result, str):
+        assert result == result.lower()
+        assert len(result) <= 253
+        assert normalise(result) == result
+
+
+@given(st.text(max_size=100), st.sampled_from(["example.com", "hsts-lab.test"]))
+def test_scope_never_returns_a_name_outside_the_domain(raw: str, domain: str) -> None:
+    result = scope(raw, domain)
+    if isinstance(result, ScopedName):
+        assert result.name == domain or result.name.endswith("." + domain)
+
+
+@given(st.text(max_size=100))
+def test_parse_domain_gives_a_name_or_a_domain_error(typed: str) -> None:
+    try:
+        domain = parse_domain(typed)
+    except DomainError:
+        return
+    assert normalise(domain) == domain
