@@ -37,8 +37,12 @@ def certificate_findings(
 ) -> tuple[Finding, ...]:
     """The verification failures plus every other problem of the leaf, in Chrome's order."""
     found = {primary.reason: primary.detail}
-    for finding in (*hidden, *(leaf_problems(cert, host, now) if cert else ())):
+    for finding in hidden:
         found.setdefault(finding.reason, finding.detail)
+    for finding in leaf_problems(cert, host, now) if cert else ():
+        # The leaf's own facts (its names, its dates) say more than OpenSSL's message alone.
+        known = found.get(finding.reason)
+        found[finding.reason] = f"{finding.detail}; {known}" if known else finding.detail
     if Reason.CERT_SELF_SIGNED in found:
         found.pop(Reason.CERT_UNTRUSTED, None)  # a self-signed leaf is untrusted by definition
     ranked = sorted(found, key=_rank)

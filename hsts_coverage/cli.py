@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
+import signal
 import ssl
 import sys
 from collections.abc import Iterator
@@ -138,6 +140,12 @@ def scan_command(
             envvar=f"{ENV}CT_ATTEMPTS", min=1, help="Tries at the CT source before giving up."
         ),
     ] = 5,
+    ct_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar=f"{ENV}CT_TIMEOUT", min=0.1, help="Seconds for one request to the CT source."
+        ),
+    ] = 60.0,
     no_ct: Annotated[
         bool,
         typer.Option(
@@ -189,6 +197,12 @@ def scan_command(
             "--output", "-o", envvar=f"{ENV}OUTPUT", help="Write NDJSON here ('-': stdout)."
         ),
     ] = None,
+    append: Annotated[
+        bool,
+        typer.Option(
+            "--append", envvar=f"{ENV}APPEND", help="Add to the --output file as records come."
+        ),
+    ] = False,
     output_format: Annotated[
         OutputFormat,
         typer.Option("--format", envvar=f"{ENV}FORMAT", help="What stdout shows."),
@@ -209,6 +223,7 @@ def scan_command(
         ct_url=ct_url,
         use_ct=not no_ct,
         ct_attempts=ct_attempts,
+        ct_timeout=ct_timeout,
         names_files=names_files,
         extra_names=tuple(line for path in names_files for line in _read_names(path)),
         concurrency=concurrency,
@@ -216,6 +231,7 @@ def scan_command(
         max_addresses=4 if all_addresses else 1,
         check_apex=not no_apex_check,
         output=output,
+        append=append,
         output_format=output_format,
         quiet=quiet,
         progress=not no_progress and not quiet,
@@ -382,12 +398,51 @@ def _ca_bundle(path: Path | None) -> Path | None:
 
 async def _run(config: ScanConfig) -> int:
     verdicts = []
-    with _Outputs(config) as outputs:
-        async for event in scan(config):
-            summary = outputs.handle(event)
-            if summary is not None:
-                verdicts.append(summary.verdict)
+    with _Outputs(config) as outputs, _StopOnSignal() as stop:
+        try:
+            async for event in scan(config, stop.event):
+                summary = outputs.handle(event)
+                if summary is not None:
+                    verdicts.append(summary.verdict)
+        except asyncio.CancelledError:
+            if stop.signal is None:
+                raise  # not ours
+    if stop.signal is not None:
+        return 128 + stop.signal  # 130 for SIGINT, 143 for SIGTERM
     return exit_code(verdicts)
+
+
+class _StopOnSignal:
+    """SIGINT and SIGTERM stop the scan gracefully: no new probes, running ones cancelled, a
+    summary marked interrupted. A second signal gets the default behaviour (stop at once)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.signal: int | None = None
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+
+    def __enter__(self) -> _StopOnSignal:
+        for signum in _STOP_SIGNALS:
+            self._loop.add_signal_handler(signum, self._stop, signum)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._restore()
+
+    def _stop(self, signum: int) -> None:
+        self.signal = signum
+        self.event.set()
+        self._restore()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _restore(self) -> None:
+        for signum in _STOP_SIGNALS:
+            self._loop.remove_signal_handler(signum)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _Outputs:
@@ -401,10 +456,12 @@ class _Outputs:
         self._json: dict[str, list[Record]] = {"scan": [], "hosts": [], "summaries": []}
         self._now: datetime | None = None
         self._progress = ProgressView(sys.stderr, config.progress)
+        self._stdout_closed = False
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
-            self._ndjson.append(NdjsonWriter(self._stack.enter_context(_open(self._config.output))))
+            report = _open(self._config.output, append=self._config.append)
+            self._ndjson.append(NdjsonWriter(self._stack.enter_context(report)))
         if self._stdout_format is OutputFormat.NDJSON and self._config.output != Path("-"):
             self._ndjson.append(NdjsonWriter(sys.stdout.buffer))
         self._stack.callback(self._progress.end_domain)
@@ -415,11 +472,20 @@ class _Outputs:
 
     @property
     def _stdout_format(self) -> OutputFormat | None:
-        if self._config.quiet or self._config.output == Path("-"):
+        if self._config.quiet or self._config.output == Path("-") or self._stdout_closed:
             return None
         return self._config.output_format
 
     def handle(self, event: Event) -> DomainSummary | None:
+        try:
+            return self._handle(event)
+        except BrokenPipeError:
+            # stdout was closed (`| head`): the scan and its report file go on without it.
+            _discard_stdout()
+            self._stdout_closed = True
+            return event if isinstance(event, DomainSummary) else None
+
+    def _handle(self, event: Event) -> DomainSummary | None:
         if isinstance(event, ScanStarted):
             self._now = event.started_at
             self._emit(scan_record(self._config, event.started_at))
@@ -457,22 +523,41 @@ class _Outputs:
             self._json[key].append(record)
 
 
+def _discard_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _json_document(collected: dict[str, list[Record]]) -> bytes:
     document = {"scan": collected["scan"][0], **{k: collected[k] for k in ("hosts", "summaries")}}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 @contextmanager
-def _open(path: Path) -> Iterator[BinaryIO]:
+def _open(path: Path, *, append: bool) -> Iterator[BinaryIO]:
+    """The report file. Written through a temporary file renamed into place at the end, so the
+    final name never holds half a report; with `append`, lines are added to the file as they
+    come (for a log that cron keeps adding to)."""
     if path == Path("-"):
         yield sys.stdout.buffer
         return
+    target = path if append else path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        stream = path.open("wb")
+        stream = target.open("ab" if append else "wb")
     except OSError as exc:
-        usage_error(f"cannot write {path}: {exc.strerror}")
+        usage_error(f"cannot write {target}: {exc.strerror}")
     with stream:
-        yield stream
+        try:
+            yield stream
+        except BaseException:
+            if not append:
+                print(f"{PROG}: partial report kept in {target}", file=sys.stderr)
+            raise
+        stream.flush()
+        os.fsync(stream.fileno())
+    if not append:
+        os.replace(target, path)
 
 
 def main() -> None:

@@ -64,9 +64,16 @@ class ScanConfig:
     dns_attempts: int = 3
     user_agent: str = USER_AGENT
     output: Path | None = None  # "-" is given as Path("-")
+    append: bool = False  # add to `output` as records come, instead of replacing it at the end
     output_format: OutputFormat = OutputFormat.TABLE
     quiet: bool = False
     progress: bool = True
+
+    def host_budget(self, addresses: int) -> float:
+        """Seconds a host's probes may take once its name has resolved: the HTTPS and HTTP
+        probes run side by side (one timeout), then at most one more handshake or hop
+        (another), for each address."""
+        return self.timeout * (1 + 2 * max(1, addresses))
 
     def as_record(self) -> dict[str, object]:
         """The options as written into the report's `scan` record."""

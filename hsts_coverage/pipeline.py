@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import aiohttp
@@ -23,9 +23,11 @@ from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
     AddressFindings,
+    DnsAnswer,
     DnsStatus,
     DomainSummary,
     Enumeration,
+    EnumerationStatus,
     Finding,
     HostResult,
     Probe,
@@ -88,19 +90,11 @@ class _Scanner:
     async def check(self, name: str, domain: Domain) -> HostResult:
         started = time.perf_counter()
         dns = await self.resolver.resolve(name)
+        findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
-        findings = judge_dns(dns)
         if not findings:
-            permitted = [a for a in dns.addresses if self.policy.permits(a)]
-            if permitted:
-                probes = await self._probe(name, permitted, domain.name)
-                findings, per_address = judge_probes(
-                    probes, name, now=self.now, expiry_days=self.config.expiry_days
-                )
-            else:
-                detail = f"{', '.join(dns.addresses)}: not a public address"
-                findings = (Finding(Reason.PRIVATE_ADDRESS, detail),)
+            findings, probes, per_address = await self._judge_addresses(dns, domain.name)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,
@@ -112,10 +106,29 @@ class _Scanner:
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
+    async def _judge_addresses(
+        self, dns: DnsAnswer, domain: str
+    ) -> tuple[tuple[Finding, ...], tuple[Probe, ...], tuple[AddressFindings, ...]]:
+        """Probe the addresses we may (up to the limit) within the host's time budget."""
+        permitted = [a for a in dns.addresses if self.policy.permits(a)]
+        if not permitted:
+            detail = f"{', '.join(dns.addresses)}: not a public address"
+            return (Finding(Reason.PRIVATE_ADDRESS, detail),), (), ()
+        chosen = permitted[: self.config.max_addresses]
+        budget = self.config.host_budget(len(chosen))
+        try:
+            async with asyncio.timeout(budget):
+                probes = await self._probe(dns.name, chosen, domain)
+        except TimeoutError:
+            detail = f"not finished within {budget:g} s (see --timeout)"
+            return (Finding(Reason.CHECK_TIMEOUT, detail),), (), ()
+        expiry = self.config.expiry_days
+        findings, per_address = judge_probes(probes, dns.name, now=self.now, expiry_days=expiry)
+        return findings, probes, per_address
+
     async def _probe(self, name: str, addresses: list[str], domain: str) -> tuple[Probe, ...]:
         # One address after the other: the probe pins the name to one address at a time.
-        chosen = addresses[: self.config.max_addresses]
-        return tuple([await self.prober.probe(name, address, domain) for address in chosen])
+        return tuple([await self.prober.probe(name, address, domain) for address in addresses])
 
     async def wildcard_zones(self, enumeration: Enumeration) -> tuple[WildcardZone, ...]:
         """Zones (the domain, and every wildcard seen in CT) where a random name resolves."""
@@ -146,27 +159,76 @@ class Domain:
         return self.enumeration.names + extra
 
 
-async def scan(config: ScanConfig) -> AsyncIterator[Event]:
-    """Scan every domain of `config`, yielding events as they happen."""
+async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIterator[Event]:
+    """Scan every domain of `config`, yielding events as they happen.
+
+    To stop early, set `stop` and cancel the task iterating: the running probes are cancelled,
+    and the domain being scanned gets a summary marked interrupted, with the counts so far.
+    """
     now = datetime.now(UTC)
     yield ScanStarted(now)
     async with _scanner(config, now) as scanner:
         for domain in config.domains:
-            enumeration = await enumerate_domain(
-                domain,
-                session=scanner.ct_session if config.use_ct else None,
-                ct_url=config.ct_url,
-                ct_attempts=config.ct_attempts,
-                extra_names=config.extra_names,
-            )
-            target = Domain(enumeration, await scanner.wildcard_zones(enumeration))
-            yield DomainStarted(enumeration, len(target.names))
-            tally = Tally(domain)
-            async for result in _check_all(scanner, target):
-                tally.add(result)
-                yield result
-            apex = await scanner.apex(domain) if config.check_apex else None
-            yield tally.summary(enumeration, wildcard_zones=target.wildcard_zones, apex=apex)
+            progress = _DomainScan(domain)
+            try:
+                async for event in _scan_domain(scanner, progress):
+                    yield event
+            except asyncio.CancelledError:
+                if stop is None or not stop.is_set():
+                    raise
+                _uncancel()
+                yield progress.summary(interrupted=True)
+                return
+
+
+@dataclass(slots=True)
+class _DomainScan:
+    """How far the scan of one domain got: enough for a summary at any moment."""
+
+    domain: str
+    enumeration: Enumeration | None = None
+    target: Domain | None = None
+    apex: ApexReport | None = None
+    tally: Tally = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tally = Tally(self.domain)
+
+    def summary(self, *, interrupted: bool = False) -> DomainSummary:
+        enumeration = self.enumeration or Enumeration(
+            self.domain, EnumerationStatus.FAILED, (), error="interrupted before enumeration"
+        )
+        zones = self.target.wildcard_zones if self.target else ()
+        return self.tally.summary(
+            enumeration, wildcard_zones=zones, apex=self.apex, interrupted=interrupted
+        )
+
+
+async def _scan_domain(scanner: _Scanner, progress: _DomainScan) -> AsyncIterator[Event]:
+    config = scanner.config
+    progress.enumeration = await enumerate_domain(
+        progress.domain,
+        session=scanner.ct_session if config.use_ct else None,
+        ct_url=config.ct_url,
+        ct_attempts=config.ct_attempts,
+        extra_names=config.extra_names,
+    )
+    target = Domain(progress.enumeration, await scanner.wildcard_zones(progress.enumeration))
+    progress.target = target
+    yield DomainStarted(target.enumeration, len(target.names))
+    async for result in _check_all(scanner, target):
+        progress.tally.add(result)
+        yield result
+    if config.check_apex:
+        progress.apex = await scanner.apex(progress.domain)
+    yield progress.summary()
+
+
+def _uncancel() -> None:
+    # The cancellation was our own way of stopping; the rest of this task may await again.
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 async def check_policy(config: ScanConfig, domain: str) -> ApexReport:

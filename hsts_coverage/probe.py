@@ -34,7 +34,13 @@ from hsts_coverage.models import (
 )
 from hsts_coverage.preload import Response
 from hsts_coverage.reasons import Reason
-from hsts_coverage.redirects import StepKind, is_redirect, next_step, visit_key
+from hsts_coverage.redirects import (
+    StepKind,
+    is_redirect,
+    next_step,
+    visit_key,
+    without_credentials,
+)
 from hsts_coverage.resolve import BlockedAddressError, ScanResolver
 from hsts_coverage.tls import (
     SECURITY_LEVEL_CODES,
@@ -97,6 +103,17 @@ def _broken_response(exc: BaseException) -> Failure:
     return Failure(Outcome.ERROR, None, f"{type(exc).__name__}: {exc}")
 
 
+def _invalid_response(exc: BaseException) -> Failure:
+    # The connection (and TLS) worked; what came back is not a response a browser accepts.
+    detail = f"invalid response: {getattr(exc, 'message', None) or exc}"
+    return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, detail)
+
+
+def _disconnected(exc: BaseException) -> Failure:
+    detail = "the server closed the connection without a response"
+    return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, detail)
+
+
 # aiohttp's exceptions -> outcomes. Most specific first: the first isinstance match wins.
 _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
     (aiohttp.ClientConnectorCertificateError, _certificate),
@@ -105,6 +122,8 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failur
     (aiohttp.ClientConnectorDNSError, _resolution),
     (aiohttp.ClientConnectorError, _connector),
     (TimeoutError, _timeout),  # also aiohttp.ServerTimeoutError and ConnectionTimeoutError
+    (aiohttp.ClientResponseError, _invalid_response),  # header too long, malformed, ...
+    (aiohttp.ServerDisconnectedError, _disconnected),
     (aiohttp.ClientError, _broken_response),
     (OSError, _broken_response),
 )
@@ -187,6 +206,11 @@ class Prober:
             auto_decompress=False,
             trust_env=False,  # a proxy from the environment would not see what users see
             timeout=aiohttp.ClientTimeout(total=timeout),
+            # Browsers accept up to 256 KiB of headers (Chrome); these bound the memory a
+            # hostile server can make one probe hold to about 13 MiB.
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_LINE,
+            max_headers=MAX_HEADERS,
         )
 
     async def close(self) -> None:
@@ -207,9 +231,10 @@ class Prober:
         tls: ssl.SSLContext | bool = context or self._host_contexts.get(host) or True
         try:
             async with self._session.get(url, allow_redirects=False, ssl=tls) as response:
+                location = response.headers.get("Location")
                 return _Answer(
                     response.status,
-                    response.headers.get("Location"),
+                    without_credentials(location) if location else None,
                     tuple(response.headers.getall("Strict-Transport-Security", ())),
                     handshake,
                 )
@@ -388,6 +413,9 @@ class Prober:
             return Hop(url, upgraded=upgraded, failure=reason, detail=failure.detail)
         return Hop(url, answer.status, answer.location, upgraded)
 
+
+MAX_HEADER_LINE = 128 * 1024
+MAX_HEADERS = 100
 
 # OpenSSL verify codes for "the issuer of a certificate in the chain is missing".
 _MISSING_ISSUER = frozenset({2, 20, 21})

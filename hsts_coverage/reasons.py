@@ -168,6 +168,14 @@ class Reason(StrEnum):
         "the server's error page (the status in detail)",
         "serve the same site over HTTPS as over HTTP (check the HTTPS virtual host)",
     )
+    HTTPS_INVALID_RESPONSE = (
+        "https_invalid_response",
+        Severity.BREAKS,
+        "HTTPS answers with a response browsers reject (malformed or oversized headers)",
+        "ERR_RESPONSE_HEADERS_TOO_BIG or ERR_INVALID_HTTP_RESPONSE",
+        "NS_ERROR_CORRUPTED_CONTENT",
+        "fix the HTTPS server's response headers (size, syntax)",
+    )
     # -- warn: works under HSTS today, but deserves attention ------------------------------------
     NO_HTTP_REDIRECT = (
         "no_http_redirect",
@@ -234,6 +242,14 @@ class Reason(StrEnum):
         "ERR_CONNECTION_TIMED_OUT (from this vantage point)",
         "NS_ERROR_NET_TIMEOUT (from this vantage point)",
         "scan from a network that can reach the host, or raise --timeout",
+    )
+    CHECK_TIMEOUT = (
+        "check_timeout",
+        Severity.UNKNOWN,
+        "the host's checks did not finish within the per-host time budget",
+        "unknown: the host answers too slowly to tell",
+        "unknown: the host answers too slowly to tell",
+        "look at why the host (or its redirects) answers so slowly, or raise --timeout",
     )
     # -- info: worth knowing, does not change the status -----------------------------------------
     DANGLING_CNAME = (

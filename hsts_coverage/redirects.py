@@ -7,6 +7,7 @@ such a host; names outside it are not, so the walk stops there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,3 +58,18 @@ def visit_key(url: str) -> str:
     """URLs that a browser treats as the same request (default port, no fragment)."""
     parsed = URL(url)
     return str(parsed.with_fragment(None).with_port(parsed.port))
+
+
+def without_credentials(location: str) -> str:
+    """A Location as it may be written into a report: any user:password@ removed."""
+    try:
+        url = URL(location)
+    except (ValueError, TypeError):
+        return _USERINFO.sub(r"\1", location)
+    if url.user is None and url.password is None:
+        return location
+    return str(url.with_user(None))
+
+
+# scheme://user:pass@host -> scheme://host, for strings yarl cannot parse
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")

@@ -97,6 +97,8 @@ class Resolver:
             return DnsAnswer(name, DnsStatus.ERROR, error=a.error or aaaa.error)
         status = DnsStatus.NXDOMAIN if a.status is DnsStatus.NXDOMAIN else DnsStatus.NO_ADDRESS
         cnames = await self._cname_chain(name)
+        if problem := chain_problem(name, cnames):
+            return DnsAnswer(name, DnsStatus.ERROR, cname_chain=cnames, error=problem)
         dangling = cnames[-1] if cnames else None
         return DnsAnswer(name, status, cname_chain=cnames, dangling_target=dangling)
 
@@ -117,8 +119,11 @@ class Resolver:
             for r in result.answer
             if isinstance(r.data, pycares.ARecordData | pycares.AAAARecordData)
         )
+        cnames = _cnames(result.answer)
+        if problem := chain_problem(name, cnames):
+            return _Query(DnsStatus.ERROR, error=problem)
         status = DnsStatus.RESOLVED if addresses else DnsStatus.NO_ADDRESS
-        return _Query(status, addresses, _cnames(result.answer))
+        return _Query(status, addresses, cnames)
 
     async def _retrying(self, name: str, qtype: str) -> pycares.DNSResult:
         retrying = AsyncRetrying(
@@ -139,13 +144,36 @@ class Resolver:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _cname_chain(self, name: str) -> tuple[str, ...]:
-        # A name that does not resolve may still be a CNAME to a deleted resource: ask for the
-        # CNAME itself, since an NXDOMAIN answer to A does not reach us with its CNAME records.
-        try:
-            result = await self._dns.query_dns(name, "CNAME")
-        except aiodns.error.DNSError:
-            return ()
-        return _cnames(result.answer)
+        """Follow CNAME records one query at a time (at most one more than allowed).
+
+        A name that does not resolve may still be a CNAME to a deleted resource, and an NXDOMAIN
+        answer to A does not reach us with its CNAME records: ask for the CNAMEs themselves.
+        """
+        chain: list[str] = []
+        current = name
+        while len(chain) <= MAX_CNAME_CHAIN and current not in chain[:-1]:
+            try:
+                result = await self._dns.query_dns(current, "CNAME")
+            except aiodns.error.DNSError:
+                break
+            targets = _cnames(result.answer)
+            if not targets:
+                break
+            chain.append(targets[0])
+            current = targets[0]
+        return tuple(chain)
+
+
+MAX_CNAME_CHAIN = 16  # more links than resolvers follow (BIND and Unbound stop near 10-16)
+
+
+def chain_problem(name: str, cnames: Sequence[str]) -> str | None:
+    """Why a CNAME chain cannot be trusted (a loop, too many links), or None."""
+    if name in cnames or len(set(cnames)) != len(cnames):
+        return "CNAME loop: " + " -> ".join([name, *cnames[:6]])
+    if len(cnames) > MAX_CNAME_CHAIN:
+        return f"CNAME chain of {len(cnames)} links (more than {MAX_CNAME_CHAIN})"
+    return None
 
 
 def _cnames(records: Sequence[Any]) -> tuple[str, ...]:

@@ -126,6 +126,8 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
 
 
 def _tls_failure(https: HttpsFacts) -> Finding:
+    if https.reason is Reason.HTTPS_INVALID_RESPONSE:
+        return Finding(https.reason, https.detail)
     # The version is the one a permissive retry negotiated: only a server that really speaks
     # nothing newer than TLS 1.1 gets the version reason (browsers removed 1.0/1.1 in 2020).
     if https.tls_version in OLD_TLS_VERSIONS:

@@ -1,11 +1,16 @@
 """Run the lab in the foreground.
 
     python -m hsts_coverage.lab [--base 127.77] [--state-dir lab-state] [--domain hsts-lab.test]
+                                [--fleet N [--fleet-hang PERCENT]]
 
 Once every server listens it prints exactly one JSON line to stdout, `Lab.info`, and writes the
 same line to STATE_DIR/lab.json. Everything meant for people goes to stderr. SIGINT or SIGTERM
 stops every server; the exit status is then 0. It is 1 when the lab cannot start (an address in
-use, no permission for ports below 1024, no openssl CLI, a base outside 127.0.0.0/8).
+use, no permission for ports below 1024, no openssl CLI, a base outside 127.0.0.0/8, a fleet
+too large for RLIMIT_NOFILE).
+
+`--fleet N` adds the scale fleet (`fleet.test`, N hosts, see `hsts_coverage.lab.scale`), of
+which `--fleet-hang` percent (default 10) accept connections and never answer.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import sys
 from pathlib import Path
 
 from hsts_coverage.lab.fleet import DEFAULT_BASE, Lab
+from hsts_coverage.lab.scale import DEFAULT_HANG_PERCENT, Fleet
 from hsts_coverage.lab.scenarios import LAB_DOMAIN
 
 log = logging.getLogger("hsts_coverage.lab")
@@ -33,6 +39,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--base", default=DEFAULT_BASE, help="first two octets, 127.x")
     parser.add_argument("--state-dir", type=Path, default=Path("lab-state"))
     parser.add_argument("--domain", default=LAB_DOMAIN)
+    parser.add_argument("--fleet", type=int, default=0, metavar="N", help="fleet.test hosts")
+    parser.add_argument(
+        "--fleet-hang",
+        type=float,
+        default=DEFAULT_HANG_PERCENT,
+        metavar="PERCENT",
+        help="share of the fleet that accepts connections and never answers",
+    )
     return parser.parse_args(argv)
 
 
@@ -42,7 +56,8 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     try:
-        lab = Lab(args.domain, args.base, args.state_dir)
+        fleet = Fleet(args.base, args.fleet, args.fleet_hang)
+        lab = Lab(args.domain, args.base, args.state_dir, fleet)
         await lab.start()
     except (OSError, ValueError, subprocess.CalledProcessError) as exc:
         log.error("lab: cannot start: %s", exc)
@@ -71,6 +86,14 @@ def _announce(lab: Lab) -> None:
         info["ct_url"],
         info["ca_bundle"],
     )
+    if info["fleet"] is not None:
+        log.info(
+            "lab: fleet %s: %d hosts on %s.10.* onwards, %d of them hanging",
+            info["fleet"]["domain"],
+            info["fleet"]["hosts"],
+            info["base"],
+            len(info["fleet"]["hanging"]),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

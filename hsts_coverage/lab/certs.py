@@ -4,19 +4,22 @@
 
 - `STATE_DIR/ca.pem`: the lab CA, the only thing the scanner is told to trust (`--ca-bundle`);
 - `STATE_DIR/certs/<domain>/<kind>.pem` and `.key` (CN_ONLY: `cn_only-<host>.pem`): the chain a
-  listener presents and its private key;
+  listener presents and its private key (the scale fleet's one VALID certificate is
+  `certs/fleet.test/valid.pem`, like any other domain's);
 - `STATE_DIR/certs/lab-intermediate.der`: the lab intermediate CA, also served by the CT server
   at `AIA_INTERMEDIATE_PATH` for the INCOMPLETE_CHAIN leaf's AIA caIssuers URL.
 
 A `CertKey` is a kind issued for a domain (SANs: the domain and *.domain), so every host of a
 domain shares one certificate per kind; only CN_ONLY, whose one name is in the subject CN, is
-issued per host.
+issued per host. HOSTILE_SUBJECT names no host at all: its only name is `HOSTILE_CN`, in the
+subject CN, a string of terminal escape sequences and control characters.
 
 Against a client context built from `ca.pem` (host name checks on, CN ignored, SECLEVEL=2) the
 kinds fail with these OpenSSL verify codes: NOT_YET_VALID 9, EXPIRED 10; SELF_SIGNED 18, and
 EXPIRED_SELF_SIGNED 18 too (OpenSSL reports the missing trust before the dates); UNKNOWN_CA 20,
 INCOMPLETE_CHAIN 20 and INCOMPLETE_CHAIN_DEAD_AIA 20 (only the leaf is sent; the dead-AIA leaf
-has an issuer of its own, published nowhere); WRONG_NAME 62, CN_ONLY 62; WEAK_KEY 66
+has an issuer of its own, published nowhere); WRONG_NAME 62, CN_ONLY 62, HOSTILE_SUBJECT 62;
+WEAK_KEY 66
 (EE_KEY_TOO_SMALL); SHA1 68, SHA1_INTERMEDIATE 68 (CA_MD_TOO_WEAK). VALID and EXPIRING_SOON
 verify for the domain and any single label under it (and give 62 two labels down: a wildcard
 covers one label); INCOMPLETE_CHAIN verifies once the lab intermediate is trusted too.
@@ -48,6 +51,10 @@ _DAY = dt.timedelta(days=1)
 
 AIA_INTERMEDIATE_PATH = "/aia/lab-intermediate.der"
 AIA_MISSING_PATH = "/aia/missing.der"  # nothing is served there: a dead AIA URL
+
+# The HOSTILE_SUBJECT certificate's subject CN, exactly as the scenario table describes it: set
+# the window title, clear the screen, colour the text, then CR LF. Stored as a UTF8String.
+HOSTILE_CN = "\x1b]0;pwned\x07\x1b[2J\x1b[31mevil\x1b[0m\r\n"
 
 # Kinds a server context can only load at OpenSSL security level 0 (SHA-1 signatures, RSA-1024).
 _LOW_SECURITY = frozenset({Cert.SHA1, Cert.SHA1_INTERMEDIATE, Cert.WEAK_KEY})
@@ -187,6 +194,8 @@ class _Factory:
                 return self._aia_leaf(self.unpublished_intermediate, names, AIA_MISSING_PATH)
             case Cert.CN_ONLY:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=key.host)
+            case Cert.HOSTILE_SUBJECT:
+                return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=HOSTILE_CN)
             case Cert.WEAK_KEY:
                 weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
                 return _pems(self.root, weak, names=names)

@@ -4,7 +4,8 @@ URL, and the lab's stats.
 `GET /?q=%25.DOMAIN&output=json` (q decoded: `%.DOMAIN`; `q=DOMAIN` is accepted too, either
 case, with or without a trailing dot) answers `application/json`: an array with one record per
 certificate the server holds for DOMAIN (the lab domain: `ct_certificates(domain)`; a policy
-site: one certificate naming its apex and www), in crt.sh's format:
+site: one certificate naming its apex and www; the scale fleet's fleet.test: one certificate per
+host), in crt.sh's format:
 
     {"issuer_ca_id": int, "issuer_name": str, "common_name": str, "name_value": "a\\nb",
      "id": int, "entry_timestamp": "2026-01-02T03:04:05.678", "not_before": "2026-01-02T03:04:05",
@@ -55,15 +56,21 @@ class CtRequest:
 
 
 def ct_records(
-    certificates: tuple[CtCertificate, ...], now: dt.datetime, start: int = 0
+    certificates: tuple[CtCertificate, ...],
+    now: dt.datetime,
+    start: int = 0,
+    step: dt.timedelta = dt.timedelta(hours=1),
 ) -> list[dict[str, Any]]:
-    """The crt.sh JSON records for `certificates`, issued in the 30 days before `now`; the
-    first is the `start`-th record the server holds (ids stay unique across domains)."""
-    return [_record(index, cert, now) for index, cert in enumerate(certificates, start=start)]
+    """The crt.sh JSON records for `certificates`, the first issued 30 days before `now` and
+    each next one `step` later; the first is the `start`-th record the server holds (ids stay
+    unique across domains)."""
+    return [_record(index, cert, now, step) for index, cert in enumerate(certificates, start=start)]
 
 
-def _record(index: int, cert: CtCertificate, now: dt.datetime) -> dict[str, Any]:
-    not_before = now.replace(microsecond=0) - dt.timedelta(days=30) + dt.timedelta(hours=index)
+def _record(
+    index: int, cert: CtCertificate, now: dt.datetime, step: dt.timedelta
+) -> dict[str, Any]:
+    not_before = now.replace(microsecond=0) - dt.timedelta(days=30) + step * index
     logged = not_before + dt.timedelta(hours=1, milliseconds=137 * (index + 1))
     return {
         "issuer_ca_id": _digest_int(cert.issuer) % 1_000_000,

@@ -1,17 +1,26 @@
 """The lab's DNS server: the lab's zones over real DNS (UDP and TCP), wire format by dnslib.
 
 One server holds several `Zone`s (`Zones`): the lab domain's, built from the scenario table by
-`build_zone`, and one per policy site (`build_site_zone`: apex A, www A unless it has none). A
-question goes to the zone with the longest domain containing its name. Each zone answers a stub
-the way a recursive resolver would (RA set, AA clear, CNAME chains followed into the answer):
+`build_zone`, one per policy site (`build_site_zone`: apex A, www A unless it has none) and the
+scale fleet's, if any. A question goes to the zone with the longest domain containing its name.
+Each zone answers a stub the way a recursive resolver would (RA set, AA clear, CNAME chains
+followed into the answer):
 
 - a name with addresses: its A records (several for a scenario with a second address, the
   primary first); any other type -> NODATA (NOERROR, empty answer, SOA in authority), so AAAA
   is always NODATA;
-- a CNAME: the CNAME record, then the target's answer (the whole chain, within the zone); a
-  chain ending at a missing name -> NXDOMAIN with the CNAMEs kept in the answer; a query of
-  type CNAME -> just the CNAME record;
+- a CNAME: the CNAME record, then the target's answer (the whole chain, within the zone, up to
+  `_MAX_CHAIN` CNAMEs, beyond which it is a SERVFAIL); a chain ending at a missing name ->
+  NXDOMAIN with the CNAMEs kept in the answer; a query of type CNAME -> just the CNAME record;
+- a CNAME loop (Dns.CNAME_LOOP): every CNAME of the loop once, NOERROR and no address, as a
+  broken authoritative server sends it;
+- a CNAME chain (Dns.CNAME_CHAIN: `name -> l1.name -> ... -> lN.name -> www.DOMAIN`): the whole
+  chain then www's A record; each link answers its own suffix of the chain;
 - a SERVFAIL name: SERVFAIL for every type, also when reached through a CNAME;
+- a SILENT name: no answer at all, over UDP or TCP (the TCP session stays open, without the
+  idle timeout, until the client leaves): the client times out;
+- a TRUNCATED name: over UDP an empty NOERROR answer with the TC bit set, for every type; over
+  TCP the usual answer (its A record), so a resolver must retry over TCP to get the address;
 - the apex also answers SOA and NS;
 - a wildcard owner (`*.wild.DOMAIN`, RFC 4592) answers, with the question's name as owner, for
   any name that does not exist and whose closest existing ancestor is its parent
@@ -22,8 +31,9 @@ the way a recursive resolver would (RA set, AA clear, CNAME chains followed into
 - names outside every zone -> NXDOMAIN (no SOA: the lab speaks for no other zone).
 
 Names match case-insensitively; the answer keeps the question's spelling. Every TTL is 60.
-Malformed packets are logged and dropped, responses ignored; nothing a client sends stops the
-server. `Zone.nodes` is plain data, extended through `Zone.add`.
+Malformed packets are logged and dropped (over TCP they end the session), responses ignored;
+nothing a client sends stops the server. `Zone.nodes` is plain data, extended through
+`Zone.add`.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,7 +53,10 @@ from hsts_coverage.lab.web import ConnectionTasks
 log = logging.getLogger(__name__)
 
 TTL = 60
-_MAX_CHAIN = 8  # CNAME hops before the answer is a SERVFAIL (a loop in the data)
+# CNAMEs followed before the answer is a SERVFAIL; above the table's longest chain (21), so
+# that only a data error reaches it (loops end at the first repeated name instead).
+_MAX_CHAIN = 64
+CHAIN_END = "www"  # the label a Dns.CNAME_CHAIN's last link points at
 _TCP_IDLE_SECONDS = 10.0
 _OPCODE_QUERY = 0
 
@@ -55,6 +68,8 @@ class Node:
     addresses: tuple[str, ...] = ()
     cname: str | None = None  # a full name, lower case
     servfail: bool = False
+    silent: bool = False  # never answered, over UDP or TCP
+    truncated: bool = False  # over UDP: TC and no records; over TCP: the normal answer
 
 
 class Zone:
@@ -89,8 +104,8 @@ class Zone:
             name = name.split(".", 1)[1]
         return name
 
-    def answer(self, request: Any) -> Any:
-        """The reply (a dnslib DNSRecord) to a parsed request."""
+    def answer(self, request: Any, *, tcp: bool = False) -> Any:
+        """The reply (a dnslib DNSRecord) to a parsed request, or None to send nothing."""
         reply = request.reply(ra=1, aa=0)
         if request.header.opcode != _OPCODE_QUERY or not request.questions:
             reply.header.rcode = RCODE.NOTIMP
@@ -101,26 +116,31 @@ class Zone:
         if not self.contains(name):
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
-        for _ in range(_MAX_CHAIN):
+        followed: set[str] = set()
+        while len(followed) <= _MAX_CHAIN:
             node = self.lookup(name) if self.contains(name) else None
             if node is None:
                 reply.header.rcode = RCODE.NXDOMAIN
                 reply.add_auth(self._soa())
                 return reply
+            if node.silent:
+                return None
             if node.servfail:
                 # A failing resolver returns nothing it has collected so far.
-                reply.rr = []
-                reply.header.rcode = RCODE.SERVFAIL
-                return reply
+                return _empty(reply, rcode=RCODE.SERVFAIL)
+            if node.truncated and not tcp:
+                reply.header.tc = 1  # "too big for UDP": the client must ask again over TCP
+                return _empty(reply)
             if node.cname is None or question.qtype == QTYPE.CNAME:
                 self._add_records(reply, owner, name, node, question.qtype)
                 return reply
             reply.add_answer(RR(owner, QTYPE.CNAME, ttl=TTL, rdata=CNAME(node.cname)))
+            followed.add(name)
+            if node.cname in followed:
+                return reply  # a loop: each CNAME once, NOERROR, no address
             owner = DNSLabel(node.cname)
             name = node.cname
-        reply.rr = []
-        reply.header.rcode = RCODE.SERVFAIL
-        return reply
+        return _empty(reply, rcode=RCODE.SERVFAIL)
 
     def _add_records(self, reply: Any, owner: Any, name: str, node: Node, qtype: int) -> None:
         records = list(self._records(owner, name, node, qtype))
@@ -149,6 +169,12 @@ class Zone:
         return f"ns.{self.domain}"
 
 
+def _empty(reply: Any, rcode: int = RCODE.NOERROR) -> Any:
+    reply.rr = []
+    reply.header.rcode = rcode
+    return reply
+
+
 class Zones:
     """The zones one server answers for; a question goes to the most specific zone."""
 
@@ -157,19 +183,20 @@ class Zones:
         if not self.zones:
             raise ValueError("a DNS server needs at least one zone")
 
-    def answer(self, request: Any) -> Any:
-        return self._zone_for(request).answer(request)
+    def answer(self, request: Any, *, tcp: bool = False) -> Any:
+        """The reply to a parsed request (a dnslib DNSRecord), or None to send nothing."""
+        return self._zone_for(request).answer(request, tcp=tcp)
 
-    def handle(self, packet: bytes) -> bytes | None:
-        """Wire in, wire out; None for a packet that is not a DNS query."""
-        try:
-            request = DNSRecord.parse(packet)
-            if request.header.qr:
-                return None  # a response: answering it could start a loop between servers
-            return cast(bytes, self.answer(request).pack())
-        except DNSError as exc:
-            log.info("dns: dropped a malformed packet (%s)", exc)
+    def handle(self, packet: bytes, *, tcp: bool = False) -> bytes | None:
+        """Wire in, wire out; None: nothing to send (not a query, or a silent name)."""
+        request = parse_query(packet)
+        if request is None:
             return None
+        return self.respond(request, tcp=tcp)
+
+    def respond(self, request: Any, *, tcp: bool = False) -> bytes | None:
+        reply = self.answer(request, tcp=tcp)
+        return None if reply is None else cast(bytes, reply.pack())
 
     def _zone_for(self, request: Any) -> Zone:
         if request.questions:
@@ -181,19 +208,31 @@ class Zones:
         return self.zones[0]
 
 
+def parse_query(packet: bytes) -> Any:
+    """The parsed DNS query in `packet` (a dnslib DNSRecord), or None for anything else."""
+    try:
+        request = DNSRecord.parse(packet)
+    except DNSError as exc:
+        log.info("dns: dropped a malformed packet (%s)", exc)
+        return None
+    if request.header.qr:
+        return None  # a response: answering it could start a loop between servers
+    return request
+
+
 def build_zone(
     domain: str,
     scenarios: Iterable[Scenario],
     addresses: Mapping[str, str],
     alt_addresses: Mapping[str, str] | None = None,
 ) -> Zone:
-    """The zone for the scenario table; `addresses` maps each Dns.A label (wildcard owners
-    included) to its address, `alt_addresses` those with a second address to that one."""
+    """The zone for the scenario table; `addresses` maps each label with an address of its own
+    (Dns.A, wildcard owners included, and Dns.TRUNCATED) to that address, `alt_addresses` those
+    with a second address to that one."""
     zone = Zone(domain)
     for scenario in scenarios:
-        node = _node(scenario, domain, addresses, alt_addresses or {})
-        if node is not None:
-            zone.add(scenario.name(domain), node)
+        for name, node in _nodes(scenario, domain, addresses, alt_addresses or {}):
+            zone.add(name, node)
     return zone
 
 
@@ -206,28 +245,48 @@ def build_site_zone(domain: str, apex: str, www: str | None) -> Zone:
     return zone
 
 
-def _node(
+def _nodes(
     scenario: Scenario,
     domain: str,
     addresses: Mapping[str, str],
     alt_addresses: Mapping[str, str],
-) -> Node | None:
+) -> Iterator[tuple[str, Node]]:
+    """The (name, node) pairs a scenario puts in the zone: none, its own, or a CNAME set."""
+    name = scenario.name(domain)
     match scenario.dns:
         case Dns.A:
             alt = alt_addresses.get(scenario.label)
             primary = addresses[scenario.label]
             # The primary first: the order clients try them in, unless they sort.
-            return Node(addresses=(primary, alt) if alt else (primary,))
+            yield name, Node(addresses=(primary, alt) if alt else (primary,))
+        case Dns.TRUNCATED:
+            yield name, Node(addresses=(addresses[scenario.label],), truncated=True)
         case Dns.FIXED:
             assert scenario.fixed_address is not None, scenario.label
-            return Node(addresses=(scenario.fixed_address,))
+            yield name, Node(addresses=(scenario.fixed_address,))
         case Dns.CNAME:
             assert scenario.cname_target is not None, scenario.label
-            return Node(cname=_canonical(f"{scenario.cname_target}.{domain}"))
+            yield name, Node(cname=_canonical(f"{scenario.cname_target}.{domain}"))
+        case Dns.CNAME_LOOP:
+            assert scenario.cname_target is not None, scenario.label
+            other = f"{scenario.cname_target}.{domain}"
+            yield name, Node(cname=_canonical(other))
+            yield other, Node(cname=_canonical(name))
+        case Dns.CNAME_CHAIN:
+            yield from _chain(name, scenario.chain_length, f"{CHAIN_END}.{domain}")
         case Dns.SERVFAIL:
-            return Node(servfail=True)
+            yield name, Node(servfail=True)
+        case Dns.SILENT:
+            yield name, Node(silent=True)
         case Dns.NXDOMAIN | Dns.WILDCARD:
-            return None  # WILDCARD: no record of its own, so the wildcard above it answers
+            return  # WILDCARD: no record of its own, so the wildcard above it answers
+
+
+def _chain(name: str, length: int, end: str) -> Iterator[tuple[str, Node]]:
+    """`name -> l1.name -> ... -> l<length>.name -> end`, one CNAME node per link."""
+    links = [name, *(f"l{n}.{name}" for n in range(1, length + 1))]
+    for link, target in zip(links, [*links[1:], end], strict=True):
+        yield link, Node(cname=_canonical(target))
 
 
 def _canonical(name: str) -> str:
@@ -280,14 +339,21 @@ class DnsServer:
             await self._tcp.wait_closed()
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # After a query for a silent name the session never idles out: closing it would tell the
+        # client something, and a silent server tells it nothing.
+        idle: float | None = _TCP_IDLE_SECONDS
         try:
             while True:
-                async with asyncio.timeout(_TCP_IDLE_SECONDS):
+                async with asyncio.timeout(idle):
                     (length,) = struct.unpack("!H", await reader.readexactly(2))
                     packet = await reader.readexactly(length)
-                reply = self.zones.handle(packet)
-                if reply is None:
+                request = parse_query(packet)
+                if request is None:
                     break
+                reply = self.zones.respond(request, tcp=True)
+                if reply is None:
+                    idle = None
+                    continue
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
         except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):

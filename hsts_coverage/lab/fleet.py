@@ -1,26 +1,33 @@
-"""The whole lab in one asyncio process: `Lab(domain, base, state_dir)`, started and stopped.
+"""The whole lab in one asyncio process: `Lab(domain, base, state_dir, fleet)`, started and
+stopped.
 
 Everything is generated from the scenario table, on loopback addresses under `base` ("127.x"):
 
 - `{base}.0.53` port 53: the DNS server (UDP and TCP) for the lab domain and every policy site;
 - `{base}.0.2` port 80: the crt.sh look-alike, the AIA URL of the lab intermediate and
   `GET /lab/stats`;
-- `{base}.1.N`: the N-th scenario with `Dns.A` (table order, wildcard owners like `*.wild`
-  included), with its port 443 and port 80 listeners (a listener set to NOTHING leaves the port
-  closed);
+- `{base}.1.N`: the N-th scenario with an address of its own (`Dns.A` or `Dns.TRUNCATED`;
+  table order, wildcard owners like `*.wild` included), with its port 443 and port 80 listeners
+  (a listener set to NOTHING leaves the port closed);
 - `{base}.2.N`: the second address of the N-th scenario with an `alt_cert`: the same listeners
   and routes, presenting `alt_cert` on 443;
 - `{base}.3.N` and `{base}.4.N`: the apex and www of the N-th policy site (www's address stays
-  unused when the site has no www).
+  unused when the site has no www);
+- `{base}.9.1` and `{base}.10.1` onwards: the scale fleet, when `fleet` has hosts (see
+  `hsts_coverage.lab.scale`).
 
 A policy site's apex serves `apex_https()` over TLS with its `cert` kind (issued for the site)
 and `apex_http()` in plain HTTP; its www serves `www_https()` on 443 as `site.www` says, with a
 VALID certificate for the site, and `www_http()` on 80.
 
 `Lab.info` is what a scanner needs: the domain, CT URL, resolver, CA bundle, base, `hosts` (every
-lab-domain name that resolves to a lab address, CNAMEs and wildcard-answered names included,
--> its first address), `alt_addresses` (name -> its further addresses), `policy_sites` (domain ->
-{"apex": address, "www": address or null}) and the pid.
+lab-domain name that resolves to a lab address, CNAMEs (the long CNAME chain too) and
+wildcard-answered names included, -> its first address), `alt_addresses` (name -> its further
+addresses), `policy_sites` (domain -> {"apex": address, "www": address or null}), `fleet`
+({"domain": "fleet.test", "hosts": N, "hanging": [names]}, or null without a fleet) and the pid.
+
+Starting raises the soft RLIMIT_NOFILE to the hard limit (or beyond it, when allowed and a large
+fleet needs it): each host costs two listening sockets, plus the connections clients hold.
 `Lab.stats` gives the per-port connection and handshake counters and the CT and AIA requests.
 """
 
@@ -29,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import logging
 import os
 import ssl
 from collections.abc import Iterator
@@ -40,7 +48,8 @@ from typing import Any
 
 from hsts_coverage.lab.certs import CertKey, LabCertificates, generate
 from hsts_coverage.lab.ct import CtServer, ct_records
-from hsts_coverage.lab.dns import DnsServer, Zones, build_site_zone, build_zone
+from hsts_coverage.lab.dns import CHAIN_END, DnsServer, Zones, build_site_zone, build_zone
+from hsts_coverage.lab.scale import CT_STEP, FD_RESERVE, FLEET_DOMAIN, Fleet, raise_fd_limit
 from hsts_coverage.lab.scenarios import (
     LAB_DOMAIN,
     POLICY_SITES,
@@ -56,6 +65,8 @@ from hsts_coverage.lab.scenarios import (
 )
 from hsts_coverage.lab.web import Site, WebHosts, tls_context
 
+log = logging.getLogger(__name__)
+
 DEFAULT_BASE = "127.77"
 DNS_PORT = 53
 CT_PORT = 80
@@ -63,6 +74,11 @@ HTTPS_PORT = 443
 HTTP_PORT = 80
 
 Routes = tuple[tuple[str, Reply], ...]
+
+# DNS kinds whose name has an address of its own, with listeners there.
+OWN_ADDRESS = frozenset({Dns.A, Dns.TRUNCATED})
+# Listeners that present a certificate.
+TLS_MODES = frozenset({Listen.TLS, Listen.TLS10, Listen.TLS_SILENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +94,16 @@ class HostPlan:
     address: str
     name: str
     https: Listen
-    cert: CertKey  # presented when `https` is TLS or TLS10
+    cert: CertKey  # presented when `https` is in TLS_MODES
     https_routes: Routes
     http: Listen
     http_routes: Routes
 
 
 def host_addresses(base: str, scenarios: tuple[Scenario, ...] = SCENARIOS) -> dict[str, str]:
-    """Label -> `{base}.1.N` for every Dns.A scenario, N counting from 1 in table order."""
-    labels = [s.label for s in scenarios if s.dns is Dns.A]
+    """Label -> `{base}.1.N` for every scenario with an address of its own (OWN_ADDRESS), N
+    counting from 1 in table order."""
+    labels = [s.label for s in scenarios if s.dns in OWN_ADDRESS]
     return {label: f"{base}.1.{n}" for n, label in enumerate(labels, start=1)}
 
 
@@ -139,14 +156,18 @@ class Lab:
         domain: str = LAB_DOMAIN,
         base: str = DEFAULT_BASE,
         state_dir: Path = Path("lab-state"),
+        fleet: Fleet | None = None,
     ) -> None:
         _check_base(base)
+        if fleet is not None and fleet.base != base:
+            raise ValueError(f"the fleet is on {fleet.base}, the lab on {base}")
         self.domain = domain.lower()
         self.base = base
         self.state_dir = state_dir.resolve()
         self.addresses = host_addresses(base)
         self.alt_addresses = alt_addresses(base)
         self.site_addresses = site_addresses(base)
+        self.fleet = fleet if fleet is not None and fleet.size else None
         self.web = WebHosts()
         self._ct: CtServer | None = None
         self._certs: LabCertificates | None = None
@@ -172,6 +193,7 @@ class Lab:
                 domain: {"apex": where.apex, "www": where.www}
                 for domain, where in self.site_addresses.items()
             },
+            "fleet": None if self.fleet is None else self.fleet.info(),
             "pid": os.getpid(),
         }
 
@@ -189,7 +211,11 @@ class Lab:
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         plans = list(self.plans())
-        keys = [plan.cert for plan in plans if plan.https in (Listen.TLS, Listen.TLS10)]
+        listeners = sum(plan.https is not Listen.NOTHING for plan in plans)
+        listeners += sum(plan.http is not Listen.NOTHING for plan in plans)
+        limit = raise_fd_limit(listeners + FD_RESERVE)
+        log.info("lab: %d web listeners, RLIMIT_NOFILE %d", listeners, limit)
+        keys = [plan.cert for plan in plans if plan.https in TLS_MODES]
         self._certs = await asyncio.to_thread(generate, self.state_dir, keys, self.ct_url)
         try:
             await self._start_dns()
@@ -217,9 +243,10 @@ class Lab:
     # -- what listens where ------------------------------------------------------------------
 
     def plans(self) -> Iterator[HostPlan]:
-        """Every lab address with its listeners: scenarios, their second addresses, sites."""
+        """Every lab address with its listeners: scenarios, their second addresses, policy
+        sites, the scale fleet."""
         for scenario in SCENARIOS:
-            if scenario.dns is not Dns.A:
+            if scenario.dns not in OWN_ADDRESS:
                 continue
             yield self._scenario_plan(scenario, self.addresses[scenario.label], scenario.cert)
             if scenario.alt_cert is not None:
@@ -227,6 +254,8 @@ class Lab:
                 yield self._scenario_plan(scenario, alt, scenario.alt_cert)
         for site in POLICY_SITES:
             yield from self._site_plans(site, self.site_addresses[site.domain])
+        if self.fleet is not None:
+            yield from _fleet_plans(self.fleet)
 
     def _scenario_plan(self, scenario: Scenario, address: str, cert: Cert) -> HostPlan:
         name = scenario.name(self.domain)
@@ -273,6 +302,8 @@ class Lab:
             build_site_zone(domain, where.apex, where.www)
             for domain, where in self.site_addresses.items()
         ]
+        if self.fleet is not None:
+            zones.append(self.fleet.zone())
         dns = DnsServer(Zones(zones), f"{self.base}.0.53", DNS_PORT)
         self._stack.push_async_callback(dns.stop)
         await dns.start()
@@ -296,6 +327,10 @@ class Lab:
             # Continue the numbering, so that ids stay unique across domains as on crt.sh.
             start = sum(len(domain_records) for domain_records in records.values())
             records[site.domain] = ct_records(site_certificates(site), now, start=start)
+        if self.fleet is not None:
+            start = sum(len(domain_records) for domain_records in records.values())
+            certificates = self.fleet.ct_certificates()
+            records[FLEET_DOMAIN] = ct_records(certificates, now, start=start, step=CT_STEP)
         return records
 
     async def _start_web(self, certs: LabCertificates, plans: list[HostPlan]) -> None:
@@ -303,7 +338,7 @@ class Lab:
         contexts: dict[tuple[CertKey, Listen], ssl.SSLContext] = {}
         for plan in plans:
             tls = None
-            if plan.https in (Listen.TLS, Listen.TLS10):
+            if plan.https in TLS_MODES:
                 # One context per certificate and mode: loading keys is the slow part.
                 key = (plan.cert, plan.https)
                 tls = contexts.get(key) or tls_context(certs.pairs[plan.cert], plan.https)
@@ -328,10 +363,12 @@ class Lab:
 
     def _first_address(self, scenario: Scenario, wildcards: set[str]) -> str | None:
         match scenario.dns:
-            case Dns.A:
+            case Dns.A | Dns.TRUNCATED:
                 return self.addresses[scenario.label]
             case Dns.CNAME:
                 return self.addresses.get(scenario.cname_target or "")
+            case Dns.CNAME_CHAIN:
+                return self.addresses[CHAIN_END]
             case Dns.WILDCARD:
                 owner = wildcard_owner(scenario.label, wildcards)
                 return None if owner is None else self.addresses[owner]
@@ -344,6 +381,22 @@ class Lab:
             for scenario in SCENARIOS
             if scenario.label in self.alt_addresses
         }
+
+
+def _fleet_plans(fleet: Fleet) -> Iterator[HostPlan]:
+    """The fleet's apex and hosts: one shared certificate, 301 to HTTPS, then 200."""
+    cert = CertKey(Cert.VALID, FLEET_DOMAIN)
+    for host in (fleet.apex, *fleet.hosts()):
+        https, http = (Listen.HANG, Listen.HANG) if host.hanging else (Listen.TLS, Listen.PLAIN)
+        yield HostPlan(
+            address=host.address,
+            name=host.name,
+            https=https,
+            cert=cert,
+            https_routes=(("/", Reply(200)),),
+            http=http,
+            http_routes=(("/", Reply(301, f"https://{host.name}/")),),
+        )
 
 
 def _format(reply: Reply, domain: str) -> Reply:

@@ -24,6 +24,10 @@ class Dns(StrEnum):
     SERVFAIL = "servfail"
     FIXED = "fixed"  # an A record on `fixed_address` (outside loopback: never connected to)
     WILDCARD = "wildcard"  # no record of its own: answered by the `*.` scenario above it
+    SILENT = "silent"  # the DNS server never answers queries for this name (a timeout)
+    TRUNCATED = "truncated"  # over UDP: TC bit, no records; over TCP: the A record
+    CNAME_LOOP = "cname_loop"  # name -> `cname_target` -> name (the server sends the loop)
+    CNAME_CHAIN = "cname_chain"  # `chain_length` CNAMEs (l1.name -> l2.name ...) then the A record
 
 
 class Cert(StrEnum):
@@ -46,6 +50,9 @@ class Cert(StrEnum):
     # Leaf (SHA-256) <- intermediate signed with SHA-1 by the lab CA; both are served.
     SHA1_INTERMEDIATE = "sha1_intermediate"
     EXPIRED_SELF_SIGNED = "expired_self_signed"  # self-signed and expired
+    # Lab CA, CN only, the CN stuffed with terminal escape sequences and control characters:
+    # "\x1b]0;pwned\x07\x1b[2J\x1b[31mevil\x1b[0m\r\n" (must never reach a terminal raw).
+    HOSTILE_SUBJECT = "hostile_subject"
 
 
 class Listen(StrEnum):
@@ -56,6 +63,8 @@ class Listen(StrEnum):
     PLAIN = "plain"  # plain HTTP (on 443 this is the classic misconfiguration)
     TLS = "tls"  # TLS 1.2/1.3 with `cert`
     TLS10 = "tls10"  # TLS 1.0 only, with `cert`
+    TLS_SILENT = "tls_silent"  # completes the TLS handshake, then never sends a byte
+    TLS_RESET = "tls_reset"  # reads the ClientHello, then resets the connection (RST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,11 @@ class Reply:
     status: int
     location: str | None = None
     sts: tuple[str, ...] = ()  # each a separate Strict-Transport-Security header field
+    delay: float = 0.0  # seconds before the answer starts
+    trickle: bool = False  # send the head one byte a second (a slowloris response)
+    header_bytes: int = 0  # pad the head with this many bytes of 1 KiB `X-Pad-N` headers
+    long_header: int = 0  # one `X-Long` header line of this many bytes
+    endless_body: bool = False  # after the head, send body bytes until the client leaves
 
 
 def _redirect_https(label: str) -> Reply:
@@ -92,6 +106,7 @@ class Scenario:
     http_routes: tuple[tuple[str, Reply], ...] | None = None  # None: 301 to https://same/
     # A second A record (its own loopback address, same listeners) presenting this certificate.
     alt_cert: Cert | None = None
+    chain_length: int = 0  # for Dns.CNAME_CHAIN
 
     def name(self, domain: str = LAB_DOMAIN) -> str:
         return f"{self.label}.{domain}" if self.label else domain
@@ -347,6 +362,147 @@ SCENARIOS: tuple[Scenario, ...] = (
         (Reason.CERT_NAME_MISMATCH, Reason.WILDCARD_DNS),
         dns=Dns.WILDCARD,
     ),
+    # -- faults and hostile servers: every host still gets a verdict within its budget --------
+    Scenario(
+        "dns-silent", "the DNS server never answers", "unknown", (Reason.DNS_ERROR,), dns=Dns.SILENT
+    ),
+    Scenario(
+        "dns-truncated",
+        "UDP answer truncated (TC): the resolver retries over TCP",
+        "ok",
+        (),
+        dns=Dns.TRUNCATED,
+    ),
+    Scenario(
+        "cname-loop",
+        "CNAME loop between two names",
+        "unknown",
+        (Reason.DNS_ERROR,),
+        dns=Dns.CNAME_LOOP,
+        cname_target="cname-loop-b",
+    ),
+    Scenario(
+        "cname-chain",
+        "a chain of 20 CNAMEs before the address",
+        "unknown",
+        (Reason.DNS_ERROR,),
+        dns=Dns.CNAME_CHAIN,
+        chain_length=20,
+    ),
+    Scenario(
+        "tls-silent",
+        "completes TLS, never answers HTTP",
+        "breaks",
+        (Reason.HTTPS_TIMEOUT,),
+        https=Listen.TLS_SILENT,
+    ),
+    Scenario(
+        "tls-reset",
+        "resets the connection in the middle of the handshake",
+        "breaks",
+        (Reason.TLS_PROTOCOL_ERROR,),
+        https=Listen.TLS_RESET,
+    ),
+    Scenario(
+        "slowloris",
+        "sends its HTTPS response head one byte a second",
+        "breaks",
+        (Reason.HTTPS_TIMEOUT,),
+        https_routes=(("/", Reply(200, trickle=True)),),
+    ),
+    Scenario(
+        "huge-headers",
+        "1 MiB of response headers over HTTPS",
+        "breaks",
+        (Reason.HTTPS_INVALID_RESPONSE,),
+        https_routes=(("/", Reply(200, header_bytes=1 << 20)),),
+    ),
+    Scenario(
+        "long-header",
+        "one 100 KB header line (browsers accept up to 256 KiB of headers)",
+        "ok",
+        (),
+        https_routes=(("/", Reply(200, long_header=100_000)),),
+    ),
+    Scenario(
+        "endless-body",
+        "a body that never ends: only headers are read",
+        "ok",
+        (),
+        https_routes=(("/", Reply(200, endless_body=True)),),
+    ),
+    Scenario(
+        "chain-50",
+        "50 HTTPS redirects in a row",
+        "breaks",
+        (Reason.REDIRECT_LOOP,),
+        https_routes=(
+            *((f"/{i}" if i else "/", Reply(302, f"/{i + 1}")) for i in range(50)),
+            ("/50", OK),
+        ),
+    ),
+    Scenario(
+        "ping",
+        "redirects to pong, which redirects back",
+        "breaks",
+        (Reason.REDIRECT_LOOP,),
+        https_routes=(("/", Reply(301, "https://pong.{domain}/")),),
+    ),
+    Scenario(
+        "pong",
+        "redirects to ping, which redirects back",
+        "breaks",
+        (Reason.REDIRECT_LOOP,),
+        https_routes=(("/", Reply(301, "https://ping.{domain}/")),),
+    ),
+    Scenario(
+        "relative",
+        "relative and protocol-relative Locations that end on a page",
+        "ok",
+        (),
+        https_routes=(
+            ("/", Reply(302, "start")),
+            ("/start", Reply(302, "//relative.{domain}/end")),
+            ("/end", OK),
+        ),
+    ),
+    Scenario(
+        "bad-location",
+        "a malformed Location: browsers show the redirect page, nothing to follow",
+        "ok",
+        (),
+        https_routes=(("/", Reply(302, "http://[::1/broken")),),
+    ),
+    Scenario(
+        "to-ip",
+        "redirects to an IP literal: outside the domain, not followed",
+        "ok",
+        (),
+        https_routes=(("/", Reply(302, "https://127.0.0.1/")),),
+    ),
+    Scenario(
+        "other-port",
+        "redirects to http://same-host:8080/, which HSTS turns into https://same-host:8080/",
+        "breaks",
+        (Reason.REDIRECT_TARGET_BREAKS,),
+        https_routes=(("/", Reply(302, "http://other-port.{domain}:8080/")),),
+    ),
+    Scenario(
+        "slow-hops",
+        "each hop answers after most of the timeout: the per-host budget runs out",
+        "unknown",
+        (Reason.CHECK_TIMEOUT,),
+        https_routes=tuple(
+            (f"/{i}" if i else "/", Reply(302, f"/{i + 1}", delay=1.5)) for i in range(8)
+        ),
+    ),
+    Scenario(
+        "hostile",
+        "certificate subject full of terminal escape sequences",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH,),
+        cert=Cert.HOSTILE_SUBJECT,
+    ),
 )
 
 
@@ -361,6 +517,7 @@ def ct_certificates(domain: str = LAB_DOMAIN) -> tuple[CtCertificate, ...]:
     """What the lab's crt.sh serves: every scenario name, plus the noise real CT logs carry."""
     d = domain
     listed = [s for s in SCENARIOS if s.label not in ("", "wild") and not s.label.startswith("*")]
+    # cname-loop-b and the links of cname-chain exist only in DNS, as in real zones
     certs = [CtCertificate((s.name(d),)) for s in listed]
     certs += [
         # The usual apex + www certificate, logged twice (precertificate and certificate).

@@ -6,7 +6,11 @@
 - HANG: accepts TCP, reads and discards, never sends; the connection stays open until the
   client leaves or the lab stops;
 - PLAIN: a minimal HTTP/1.1 server (below);
-- TLS / TLS10: the same HTTP server behind TLS (`tls_context` builds the server context).
+- TLS / TLS10: the same HTTP server behind TLS (`tls_context` builds the server context);
+- TLS_SILENT: completes the TLS handshake, then behaves as HANG (its context issues no TLS 1.3
+  session tickets, so not a byte follows the handshake);
+- TLS_RESET: reads the first TLS record (the ClientHello), then resets the connection: SO_LINGER
+  0 and close, so the client gets an RST in the middle of its handshake.
 
 TLS runs on memory BIOs (`TlsChannel`) rather than asyncio's built-in TLS, because asyncio drops
 the alert OpenSSL queues when a server-side handshake fails: a TLS 1.2+ client of the TLS10
@@ -14,10 +18,18 @@ listener must see the protocol_version alert, as from a real server, not a bare 
 
 The HTTP server reads one request head (at most 8 KiB, 10 s), answers the site's route for the
 path (status line, `Location` if any, one `Strict-Transport-Security` field per `Reply.sts`
-string, in order, `Content-Type: text/plain`, `Content-Length`, `Connection: close`, a one-line
-body; no body for HEAD), then closes. An unknown path is a 404; anything that is not an HTTP/1.x
-request head (e.g. a TLS ClientHello on a PLAIN port 443) is a `400 Bad Request` answered as soon
-as the first non-text byte arrives.
+string, in order, the padding fields below, `Content-Type: text/plain`, `Content-Length`,
+`Connection: close`, a one-line body; no body for HEAD), then closes. An unknown path is a 404;
+anything that is not an HTTP/1.x request head (e.g. a TLS ClientHello on a PLAIN port 443) is a
+`400 Bad Request` answered as soon as the first non-text byte arrives. A `Reply` can misbehave:
+
+- `delay`: the answer starts that many seconds after the request head;
+- `trickle`: the head goes out one byte a second (the body, if any, follows at once);
+- `header_bytes`: `X-Pad-1`, `X-Pad-2`, ... fields of exactly 1 KiB each (CRLF included), as
+  many as fit in that many bytes;
+- `long_header`: one `X-Long` field whose line (without its CRLF) is that many bytes;
+- `endless_body`: no `Content-Length`, and after the head 64 KiB of body every 10 ms until the
+  client leaves (a cap, so that an endless body does not take a core).
 
 A wildcard site (its name starts with `*.`) answers as whichever name the client asked for, as a
 real wildcard virtual host does: a Location naming the site itself names the request's Host
@@ -32,7 +44,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl
+import struct
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -49,6 +63,13 @@ _HEAD_LIMIT = 8 * 1024
 _HEAD_SECONDS = 10.0
 _TLS_HANDSHAKE_SECONDS = 10.0
 _READ_SIZE = 16 * 1024
+_TLS_RECORD_HEADER = 5  # type, version (2), length (2)
+_TLS_HANDSHAKE_RECORD = 0x16
+_TRICKLE_SECONDS = 1.0
+_PAD_LINE = 1024  # bytes per X-Pad-N field, CRLF included
+_ENDLESS_CHUNK = b"x" * (64 * 1024)
+_ENDLESS_PAUSE = 0.01  # seconds between chunks: about 6.4 MB/s at most
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends an RST
 _TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 _DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
@@ -71,7 +92,7 @@ class PortStats:
 
 
 def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
-    """The server context for a TLS or TLS10 listener presenting `pair`."""
+    """The server context for a TLS, TLS10 or TLS_SILENT listener presenting `pair`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if mode is Listen.TLS10 or pair.low_security:
         # OpenSSL 3 allows TLS 1.0 (SHA-1 handshake signatures) and loads a SHA-1-signed
@@ -87,6 +108,9 @@ def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
             context.maximum_version = ssl.TLSVersion.TLSv1
     else:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if mode is Listen.TLS_SILENT:
+        # TLS 1.3 servers send session tickets after the handshake; silent means not a byte.
+        context.num_tickets = 0
     return context
 
 
@@ -251,6 +275,8 @@ class WebHosts:
 def _handler(mode: Listen, site: Site, tls: ssl.SSLContext | None, stats: PortStats) -> Handler:
     if mode is Listen.HANG:
         return _hang
+    if mode is Listen.TLS_RESET:
+        return _reset
 
     async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _serve_http(site, PlainChannel(reader, writer))
@@ -261,6 +287,9 @@ def _handler(mode: Listen, site: Site, tls: ssl.SSLContext | None, stats: PortSt
         async with asyncio.timeout(_TLS_HANDSHAKE_SECONDS):
             await channel.handshake()
         stats.handshakes += 1
+        if mode is Listen.TLS_SILENT:
+            await _hang(reader, writer)
+            return
         await _serve_http(site, channel)
         await channel.close_notify()
 
@@ -277,6 +306,22 @@ async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
 
 
+async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read the first TLS record (the ClientHello), then reset the connection."""
+    try:
+        async with asyncio.timeout(_TLS_HANDSHAKE_SECONDS):
+            header = await reader.readexactly(_TLS_RECORD_HEADER)
+            # The whole ClientHello, so the RST comes while the client waits for an answer;
+            # anything else than a handshake record is reset at once.
+            if header[0] == _TLS_HANDSHAKE_RECORD:
+                await reader.readexactly(int.from_bytes(header[3:5], "big"))
+    except asyncio.IncompleteReadError:
+        return  # the client left first
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    writer.transport.abort()
+
+
 async def _serve_http(site: Site, channel: Channel) -> None:
     try:
         async with asyncio.timeout(_HEAD_SECONDS):
@@ -287,12 +332,45 @@ async def _serve_http(site: Site, channel: Channel) -> None:
         return
     request = _parse_request_line(head)
     if request is None:
-        await channel.send(_response(site.name, Reply(HTTPStatus.BAD_REQUEST), with_body=True))
+        await _send_reply(channel, site.name, Reply(HTTPStatus.BAD_REQUEST), with_body=True)
         return
     method, path = request
     name = _answering_name(site, _host_header(head))
     reply = _as_name(site.routes.get(path, Reply(HTTPStatus.NOT_FOUND)), site.name, name)
-    await channel.send(_response(name, reply, with_body=method != "HEAD"))
+    if reply.delay:
+        await asyncio.sleep(reply.delay)
+    await _send_reply(channel, name, reply, with_body=method != "HEAD")
+
+
+async def _send_reply(channel: Channel, name: str, reply: Reply, *, with_body: bool) -> None:
+    """The response to one request, with the misbehaviour `reply` asks for."""
+    if reply.endless_body:
+        await channel.send(_head(reply, content_length=None))
+        if with_body:
+            await _send_endlessly(channel)
+        return
+    body = _body(name, reply)
+    head = _head(reply, content_length=len(body))  # HEAD too: the length GET would get
+    if not with_body:
+        body = b""
+    if reply.trickle:
+        await _trickle(channel, head)
+        head = b""
+    if head or body:
+        await channel.send(head + body)
+
+
+async def _trickle(channel: Channel, data: bytes) -> None:
+    for index in range(len(data)):
+        await channel.send(data[index : index + 1])
+        await asyncio.sleep(_TRICKLE_SECONDS)
+
+
+async def _send_endlessly(channel: Channel) -> None:
+    # Ends when the client leaves: a send then raises ConnectionResetError or BrokenPipeError.
+    while True:
+        await channel.send(_ENDLESS_CHUNK)
+        await asyncio.sleep(_ENDLESS_PAUSE)
 
 
 async def _read_head(channel: Channel) -> bytes | None:
@@ -346,18 +424,36 @@ def _is_text(data: bytes) -> bool:
     return all(byte in _TEXT_BYTES for byte in data)
 
 
-def _response(name: str, reply: Reply, *, with_body: bool) -> bytes:
+def _body(name: str, reply: Reply) -> bytes:
     status = HTTPStatus(reply.status)
-    body = f"{name}: {status.value} {status.phrase}\n".encode()
+    return f"{name}: {status.value} {status.phrase}\n".encode()
+
+
+def _head(reply: Reply, *, content_length: int | None) -> bytes:
+    """The response head; without a Content-Length when `content_length` is None."""
+    status = HTTPStatus(reply.status)
     lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
     if reply.location is not None:
         lines.append(f"Location: {reply.location}")
     # Separate fields, never joined with commas: how a client treats repeats is under test.
     lines += [f"Strict-Transport-Security: {value}" for value in reply.sts]
-    lines += [
-        "Content-Type: text/plain; charset=utf-8",
-        f"Content-Length: {len(body)}",
-        "Connection: close",
-    ]
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-    return head + body if with_body else head
+    lines += _padding(reply)
+    lines.append("Content-Type: text/plain; charset=utf-8")
+    if content_length is not None:
+        lines.append(f"Content-Length: {content_length}")
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def _padding(reply: Reply) -> list[str]:
+    """The X-Pad-N fields for `header_bytes` and the X-Long field for `long_header`."""
+    count = reply.header_bytes // _PAD_LINE
+    lines = [_filled(f"X-Pad-{n}: ", _PAD_LINE - 2) for n in range(1, count + 1)]
+    if reply.long_header:
+        lines.append(_filled("X-Long: ", reply.long_header))
+    return lines
+
+
+def _filled(prefix: str, length: int) -> str:
+    """`prefix` followed by filler up to `length` characters."""
+    return prefix + "x" * max(length - len(prefix), 0)

@@ -48,6 +48,12 @@ def clean(value: object) -> str:
     return _CONTROL.sub("", str(value))
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit the process; the caller decides (a scan's report file goes on).
+        raise BrokenPipeError
+
+
 @dataclass(slots=True)
 class TableReport:
     """Collects the findings of hosts that are not ok, then renders one domain's report."""
@@ -57,7 +63,7 @@ class TableReport:
     _found: dict[Reason, list[tuple[str, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
+        self.console = _Console(file=self.stream, highlight=False, soft_wrap=True)
 
     def print_verdict(self, summary: DomainSummary) -> None:
         self.console.print(verdict_line(summary))
@@ -125,6 +131,8 @@ def verdict_line(summary: DomainSummary) -> Text:
     line = Text(f"{clean(summary.domain)}: ")
     line.append(summary.verdict.value, style=_VERDICT_STYLE[summary.verdict])
     line.append(f" ({clean(summary.why)})")
+    if summary.interrupted:
+        line.append(" [interrupted: partial scan]", style="bold yellow")
     return line
 
 

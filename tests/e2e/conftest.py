@@ -1,7 +1,15 @@
-"""The `lab` fixture: one lab process for the whole test session.
+"""The lab fixtures: real lab processes, started once and stopped cleanly.
 
-It runs `python -m hsts_coverage.lab` on base `$HSTS_LAB_BASE` (default 127.78, apart from a
-demo lab on 127.77) with a temporary state directory, waits for its JSON line and stops it with
+- `lab` (session): `python -m hsts_coverage.lab` on base `$HSTS_LAB_BASE` (default 127.78,
+  apart from a demo lab on 127.77), without a fleet.
+- `fleet_lab` (module): its own lab with `--fleet 1000` on base `$HSTS_FLEET_BASE` (default
+  127.79), for scale tests; `lab_info.fleet` describes the fleet.
+
+Module scope is deliberate: the fleet lab takes a base of its own, which `running_lab` lets
+another module reuse for a fleet of another size (test_fleet_lab.py does, with 50 hosts), so no
+two modules may hold a fleet lab at the same time, and pytest runs modules one after the other.
+
+Each lab gets a temporary state directory; the fixture waits for its JSON line and stops it with
 SIGTERM at the end, expecting a clean exit. The lab's stderr goes to `STATE_DIR/lab.stderr`
 (a pipe nobody reads could fill up and stall the lab) and is shown when the lab fails.
 """
@@ -23,6 +31,7 @@ import pytest
 
 START_SECONDS = 30.0
 STOP_SECONDS = 10.0
+FLEET_HOSTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,9 @@ class LabInfo:
     alt_addresses: dict[str, list[str]] = field(default_factory=dict)  # name -> further addresses
     # policy site domain -> {"apex": address, "www": address, or None without a www record}
     policy_sites: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # {"domain": "fleet.test", "hosts": N, "hanging": [names]}, or None without a fleet
+    fleet: dict[str, Any] | None = None
+    pid: int = 0  # the lab process
 
     def host(self, label: str) -> str:
         """The address of `label` under the lab domain ("" is the apex)."""
@@ -52,10 +64,25 @@ class LabInfo:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
+    yield from running_lab(tmp_path_factory, os.environ.get("HSTS_LAB_BASE", "127.78"))
+
+
+@pytest.fixture(scope="module")
+def fleet_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabInfo]:
+    yield from running_lab(tmp_path_factory, fleet_base(), "--fleet", str(FLEET_HOSTS))
+
+
+def fleet_base() -> str:
+    return os.environ.get("HSTS_FLEET_BASE", "127.76")
+
+
+def running_lab(
+    tmp_path_factory: pytest.TempPathFactory, base: str, *options: str
+) -> Iterator[LabInfo]:
+    """A lab process on `base` with extra command-line `options`, for a fixture to yield from."""
     state_dir = tmp_path_factory.mktemp("lab")
-    base = os.environ.get("HSTS_LAB_BASE", "127.78")
     command = [sys.executable, "-m", "hsts_coverage.lab", "--base", base]
-    command += ["--state-dir", str(state_dir)]
+    command += ["--state-dir", str(state_dir), *options]
     stderr_path = state_dir / "lab.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)
@@ -81,7 +108,6 @@ def _read_info(process: subprocess.Popen[bytes], stderr_path: Path) -> dict[str,
             pytest.fail(f"the lab did not start:\n{stderr_path.read_text()}")
         line += chunk
     info: dict[str, Any] = json.loads(line)
-    info.pop("pid")
     return info
 
 

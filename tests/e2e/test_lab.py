@@ -1,28 +1,38 @@
 """The lab itself, over real sockets: DNS, the crt.sh look-alike, certificates, listeners, routes.
 
 These tests pin what the scanner's end-to-end tests rely on, straight from the scenario table:
-the lab domain's scenarios (second addresses and wildcard DNS included) and the policy sites.
+the lab domain's scenarios (second addresses, wildcard DNS, DNS faults, hostile servers
+included) and the policy sites. The scale fleet has its own module, test_fleet_lab.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import re
+import select
 import socket
 import ssl
+import struct
+import time
 import urllib.request
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import aiodns
+import pycares
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from hsts_coverage.lab.certs import HOSTILE_CN
+from hsts_coverage.lab.fleet import OWN_ADDRESS
 from hsts_coverage.lab.scenarios import (
     POLICY_SITES,
     SCENARIOS,
@@ -58,6 +68,23 @@ def dns_query(lab: LabInfo, name: str, qtype: str, *, tcp: bool = False) -> Any:
         reply = DNSRecord.parse(sock.recv(4096))
     assert reply.header.id == request.header.id
     return reply
+
+
+def dns_socket(lab: LabInfo, *, tcp: bool) -> socket.socket:
+    """A socket connected to the lab's DNS server (UDP or TCP)."""
+    host, port = lab.resolver.rsplit(":", 1)
+    if tcp:
+        return socket.create_connection((host, int(port)), timeout=TIMEOUT)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect((host, int(port)))
+    return sock
+
+
+def send_query(sock: socket.socket, name: str, qtype: str = "A") -> None:
+    packet = DNSRecord.question(name, qtype).pack()
+    if sock.type == socket.SOCK_STREAM:
+        packet = struct.pack("!H", len(packet)) + packet
+    sock.sendall(packet)
 
 
 def answers(reply: Any) -> list[tuple[str, str, str]]:
@@ -227,6 +254,7 @@ def test_lab_json_matches_the_announced_line(lab: LabInfo) -> None:
     assert written["hosts"] == lab.hosts
     assert written["alt_addresses"] == lab.alt_addresses
     assert written["policy_sites"] == lab.policy_sites
+    assert written["fleet"] is lab.fleet is None  # this lab runs without a fleet
     assert written["ct_url"] == lab.ct_url == f"http://{lab.base}.0.2"
     assert written["resolver"] == lab.resolver == f"{lab.base}.0.53:53"
     assert (lab.state_dir / "ca.pem").samefile(lab.ca_bundle)
@@ -237,13 +265,15 @@ def test_hosts_cover_names_that_resolve_to_the_lab(lab: LabInfo) -> None:
     assert lab.host("www") == f"{lab.base}.1.2"
     assert lab.host("alias") == lab.host("www")  # through the CNAME
     assert lab.host("legacy.wild") == lab.host("*.wild")  # answered by the wildcard record
-    for label in ("gone", "dangling", "servfail", "metadata"):
+    assert lab.host("dns-truncated").startswith(f"{lab.base}.1.")  # its own, over TCP
+    assert lab.host("cname-chain") == lab.host("www")  # at the end of 21 CNAMEs
+    for label in ("gone", "dangling", "servfail", "metadata", "dns-silent", "cname-loop"):
         assert lab.name(label) not in lab.hosts
     assert lab.alt_addresses == {lab.name("multi"): [f"{lab.base}.2.1"]}
 
 
 def test_every_lab_address_is_distinct(lab: LabInfo) -> None:
-    addresses = [a for s in SCENARIOS if s.dns is Dns.A for a in lab.addresses(s.label)]
+    addresses = [a for s in SCENARIOS if s.dns in OWN_ADDRESS for a in lab.addresses(s.label)]
     addresses += [a for site in lab.policy_sites.values() for a in site.values() if a]
     assert len(set(addresses)) == len(addresses)
     assert all(a.startswith(f"{lab.base}.") for a in addresses)
@@ -259,7 +289,10 @@ def test_policy_sites_are_listed_with_their_addresses(lab: LabInfo) -> None:
 # -- DNS ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=label_id)
+ANSWERED = [s for s in SCENARIOS if s.dns is not Dns.SILENT]  # SILENT: test_silent_*
+
+
+@pytest.mark.parametrize("scenario", ANSWERED, ids=label_id)
 def test_dns_answers_each_scenario_as_the_table_says(lab: LabInfo, scenario: Scenario) -> None:
     name = lab.name(scenario.label)
     reply = dns_query(lab, name, "A")
@@ -291,6 +324,23 @@ def test_dns_answers_each_scenario_as_the_table_says(lab: LabInfo, scenario: Sce
         case Dns.SERVFAIL:
             assert reply.header.rcode == RCODE.SERVFAIL
             assert answers(reply) == []
+        case Dns.TRUNCATED:  # over UDP: "too big", ask again over TCP
+            assert (reply.header.rcode, reply.header.tc) == (RCODE.NOERROR, 1)
+            assert answers(reply) == []
+        case Dns.CNAME_LOOP:  # both CNAMEs, and nothing else
+            other = lab.name(scenario.cname_target or "")
+            assert reply.header.rcode == RCODE.NOERROR
+            assert answers(reply) == [(name, "CNAME", other), (other, "CNAME", name)]
+        case Dns.CNAME_CHAIN:
+            assert reply.header.rcode == RCODE.NOERROR
+            assert answers(reply) == chain(lab, name, scenario.chain_length)
+
+
+def chain(lab: LabInfo, name: str, length: int) -> list[tuple[str, str, str]]:
+    """The answer for the head of a CNAME chain: each link, then www's address."""
+    links = [name, *(f"l{n}.{name}" for n in range(1, length + 1)), lab.name("www")]
+    cnames = [(link, "CNAME", target) for link, target in itertools.pairwise(links)]
+    return [*cnames, (lab.name("www"), "A", lab.host("www"))]
 
 
 def test_aaaa_is_nodata(lab: LabInfo) -> None:
@@ -370,6 +420,63 @@ def test_existing_names_under_the_wildcard_keep_their_own_answers(lab: LabInfo) 
 def test_dns_over_tcp(lab: LabInfo) -> None:
     reply = dns_query(lab, lab.name("alias"), "A", tcp=True)
     assert [t for _, t, _ in answers(reply)] == ["CNAME", "A"]
+
+
+def test_silent_name_gets_no_answer_over_udp_or_tcp(lab: LabInfo) -> None:
+    with dns_socket(lab, tcp=False) as udp, dns_socket(lab, tcp=True) as tcp:
+        for sock in (udp, tcp):
+            send_query(sock, lab.name("dns-silent"))
+        # Neither an answer nor, over TCP, a close: both are readable events.
+        readable, _, _ = select.select([udp, tcp], [], [], 1.0)
+        assert readable == []
+        # The TCP session is still open and other names are still answered on it.
+        send_query(tcp, lab.name("www"))
+        (length,) = struct.unpack("!H", tcp.recv(2, socket.MSG_WAITALL))
+        reply = DNSRecord.parse(tcp.recv(length, socket.MSG_WAITALL))
+    assert answers(reply) == [(lab.name("www"), "A", lab.host("www"))]
+
+
+def test_truncated_name_is_answered_over_tcp(lab: LabInfo) -> None:
+    name = lab.name("dns-truncated")
+    for qtype in ("A", "AAAA"):
+        assert dns_query(lab, name, qtype).header.tc == 1
+    reply = dns_query(lab, name, "A", tcp=True)
+    assert (reply.header.rcode, reply.header.tc) == (RCODE.NOERROR, 0)
+    assert answers(reply) == [(name, "A", lab.host("dns-truncated"))]
+
+
+async def test_c_ares_retries_a_truncated_answer_over_tcp(lab: LabInfo) -> None:
+    # The scanner's resolver, as it is configured there: one try, the lab as its only server.
+    resolver = aiodns.DNSResolver(nameservers=[lab.resolver], timeout=TIMEOUT, tries=1)
+    result = await resolver.query_dns(lab.name("dns-truncated"), "A")
+    [record] = result.answer
+    assert isinstance(record.data, pycares.ARecordData)
+    assert record.data.addr == lab.host("dns-truncated")
+
+
+@pytest.mark.parametrize(
+    ("label", "other", "qtype"),
+    [("cname-loop", "cname-loop-b", "AAAA"), ("cname-loop-b", "cname-loop", "A")],
+)
+def test_cname_loop_is_sent_as_the_loop(lab: LabInfo, label: str, other: str, qtype: str) -> None:
+    name, other = lab.name(label), lab.name(other)
+    reply = dns_query(lab, name, qtype)
+    assert reply.header.rcode == RCODE.NOERROR
+    assert answers(reply) == [(name, "CNAME", other), (other, "CNAME", name)]
+
+
+def test_cname_loop_names_answer_a_cname_query_with_one_record(lab: LabInfo) -> None:
+    reply = dns_query(lab, lab.name("cname-loop-b"), "CNAME")
+    assert answers(reply) == [(lab.name("cname-loop-b"), "CNAME", lab.name("cname-loop"))]
+
+
+@pytest.mark.parametrize("link", [1, 10, 20])
+def test_each_cname_chain_link_answers_its_suffix_of_the_chain(lab: LabInfo, link: int) -> None:
+    head = lab.name("cname-chain")
+    reply = dns_query(lab, f"l{link}.{head}", "A")
+    assert reply.header.rcode == RCODE.NOERROR
+    length = scenario_by_label("cname-chain").chain_length
+    assert answers(reply) == chain(lab, head, length)[link:]
 
 
 # -- the crt.sh look-alike ---------------------------------------------------------------------
@@ -479,8 +586,10 @@ VERIFY_CODES = {
     Cert.WEAK_KEY: 66,  # X509_V_ERR_EE_KEY_TOO_SMALL
     Cert.SHA1_INTERMEDIATE: 68,
     Cert.EXPIRED_SELF_SIGNED: 18,  # no trust anchor is reported before the dates
+    Cert.HOSTILE_SUBJECT: 62,  # a CN, and not a host name
 }
-TLS_SCENARIOS = [s for s in SCENARIOS if s.dns is Dns.A and s.https is Listen.TLS]
+HANDSHAKING = (Listen.TLS, Listen.TLS_SILENT)
+TLS_SCENARIOS = [s for s in SCENARIOS if s.dns in OWN_ADDRESS and s.https in HANDSHAKING]
 
 
 def expected_verify_code(scenario: Scenario) -> int | None:
@@ -527,6 +636,15 @@ def test_cn_only_names_the_host_in_the_subject_and_has_no_san(lab: LabInfo) -> N
     leaf = served_leaf(lab, "cn-only")
     cn = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     assert [attribute.value for attribute in cn] == [lab.name("cn-only")]
+    with pytest.raises(x509.ExtensionNotFound):
+        leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+
+def test_hostile_subject_is_in_the_certificate_raw(lab: LabInfo) -> None:
+    leaf = served_leaf(lab, "hostile")
+    cn = leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    assert [attribute.value for attribute in cn] == [HOSTILE_CN]
+    assert HOSTILE_CN == "\x1b]0;pwned\x07\x1b[2J\x1b[31mevil\x1b[0m\r\n"  # the table's
     with pytest.raises(x509.ExtensionNotFound):
         leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
 
@@ -603,7 +721,29 @@ def test_hang_accepts_and_stays_silent(lab: LabInfo, label: str, port: int) -> N
             sock.recv(1)
 
 
-@pytest.mark.parametrize(("label", "port"), [("http-only", 443), ("closed", 443), ("closed", 80)])
+def test_tls_silent_completes_the_handshake_then_says_nothing(lab: LabInfo) -> None:
+    context = client_context(lab)
+    with (
+        socket.create_connection((lab.host("tls-silent"), 443), timeout=TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname=lab.name("tls-silent")) as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: tls-silent\r\n\r\n")
+        tls.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            tls.recv(1)
+
+
+def test_tls_reset_resets_the_handshake(lab: LabInfo) -> None:
+    # Linux reports the RST as ECONNRESET; an EOF is what a client may see if it reads late.
+    with pytest.raises((ConnectionResetError, ssl.SSLEOFError)):
+        handshake(lab, "tls-reset")
+
+
+@pytest.mark.parametrize(
+    ("label", "port"),
+    [("http-only", 443), ("closed", 443), ("closed", 80), ("other-port", 8080)],
+)
 def test_nothing_refuses(lab: LabInfo, label: str, port: int) -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((lab.host(label), port), timeout=TIMEOUT).close()
@@ -612,15 +752,26 @@ def test_nothing_refuses(lab: LabInfo, label: str, port: int) -> None:
 # -- routes ------------------------------------------------------------------------------------
 
 
-def _route_cases() -> list[Any]:
+def _served_routes() -> list[tuple[str, int, str, Reply]]:
+    """(label, port, path, reply) of every route the lab serves over HTTP."""
     cases = []
     for scenario in SCENARIOS:
-        if scenario.dns is not Dns.A:
+        if scenario.dns not in OWN_ADDRESS:
             continue
         if scenario.http is Listen.PLAIN:
             cases += [(scenario.label, 80, path, r) for path, r in scenario.http_replies()]
         if scenario.https in (Listen.TLS, Listen.PLAIN):
             cases += [(scenario.label, 443, path, r) for path, r in scenario.https_routes]
+    return cases
+
+
+def _is_slow(reply: Reply) -> bool:
+    return bool(reply.delay or reply.trickle or reply.endless_body)
+
+
+def _route_cases() -> list[Any]:
+    # Slow replies have tests of their own, which wait for them all at once.
+    cases = [case for case in _served_routes() if not _is_slow(case[3])]
     return [pytest.param(*case, id=f"{case[0] or 'apex'}:{case[1]}{case[2]}") for case in cases]
 
 
@@ -628,10 +779,7 @@ def _route_cases() -> list[Any]:
 def test_routes_answer_as_the_table_says(
     lab: LabInfo, label: str, port: int, path: str, reply: Reply
 ) -> None:
-    scenario = scenario_by_label(label)
-    tls = port == 443 and scenario.https is Listen.TLS
-    # Routes are served whatever the certificate; checking it is the tests above.
-    response = http(lab, label, port, path, context=lenient_context(lab) if tls else None)
+    response = fetch_route(lab, label, port, path)
     assert response.status == reply.status
     location = reply.location.format(domain=lab.domain) if reply.location else None
     assert response.headers.get("location") == location
@@ -639,6 +787,84 @@ def test_routes_answer_as_the_table_says(
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["connection"] == "close"
     assert int(response.headers["content-length"]) == len(response.body) > 0
+
+
+def fetch_route(lab: LabInfo, label: str, port: int, path: str) -> Response:
+    tls = port == 443 and scenario_by_label(label).https is Listen.TLS
+    # Routes are served whatever the certificate; checking it is the tests above.
+    return http(lab, label, port, path, context=lenient_context(lab) if tls else None)
+
+
+def test_route_checks_cover_the_redirect_and_hostile_scenarios() -> None:
+    labels = {label for label, _, _, _ in _served_routes()}
+    assert {"chain-50", "ping", "pong", "relative", "bad-location", "to-ip"} <= labels
+    assert {"other-port", "slow-hops", "slowloris", "huge-headers", "endless-body"} <= labels
+
+
+def test_delayed_replies_start_after_their_delay(lab: LabInfo) -> None:
+    delayed = [case for case in _served_routes() if case[3].delay]
+    assert delayed  # slow-hops
+
+    def timed(case: tuple[str, int, str, Reply]) -> tuple[float, Response]:
+        started = time.monotonic()
+        response = fetch_route(lab, *case[:3])
+        return time.monotonic() - started, response
+
+    with ThreadPoolExecutor(len(delayed)) as pool:  # all at once: one delay for the lot
+        results = list(pool.map(timed, delayed))
+    for (label, _, _, reply), (elapsed, response) in zip(delayed, results, strict=True):
+        assert reply.delay <= elapsed < reply.delay + 1.0, label
+        assert (response.status, response.headers.get("location")) == (reply.status, reply.location)
+
+
+def open_tls(lab: LabInfo, label: str, path: str = "/") -> ssl.SSLSocket:
+    """A TLS connection to `label`'s port 443 with a GET for `path` sent on it."""
+    raw = socket.create_connection((lab.host(label), 443), timeout=TIMEOUT)
+    tls = lenient_context(lab).wrap_socket(raw, server_hostname=lab.name(label))
+    tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {lab.name(label)}\r\n\r\n".encode())
+    return tls
+
+
+def test_trickled_head_arrives_one_byte_a_second(lab: LabInfo) -> None:
+    with open_tls(lab, "slowloris") as tls:
+        first = tls.recv(16)
+        started = time.monotonic()
+        second = tls.recv(16)
+        gap = time.monotonic() - started
+    assert (first, second) == (b"H", b"T")
+    assert 0.8 < gap < 2.0
+
+
+def test_huge_headers_are_1_kib_fields_adding_up_to_the_size(lab: LabInfo) -> None:
+    response = http(lab, "huge-headers", 443, context=lenient_context(lab))
+    size = scenario_by_label("huge-headers").https_routes[0][1].header_bytes
+    pads = [(name, value) for name, value in response.fields if name.startswith("x-pad-")]
+    assert [name for name, _ in pads] == [f"x-pad-{n}" for n in range(1, size // 1024 + 1)]
+    assert {len(f"{name}: {value}\r\n") for name, value in pads} == {1024}
+    assert response.status == 200
+
+
+def test_long_header_is_one_line_of_the_size(lab: LabInfo) -> None:
+    response = http(lab, "long-header", 443, context=lenient_context(lab))
+    size = scenario_by_label("long-header").https_routes[0][1].long_header
+    [long] = [value for name, value in response.fields if name == "x-long"]
+    assert len(f"X-Long: {long}") == size
+
+
+def test_endless_body_streams_until_the_client_leaves(lab: LabInfo) -> None:
+    with open_tls(lab, "endless-body") as tls:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += tls.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        while len(body) < 1 << 20:
+            chunk = tls.recv(65536)
+            assert chunk, "the body ended"
+            body += chunk
+    lines = head.decode("ascii").split("\r\n")
+    assert lines[0] == "HTTP/1.1 200 OK"
+    assert "Connection: close" in lines
+    assert not [line for line in lines if line.lower().startswith("content-length")]
 
 
 def test_wildcard_host_redirects_to_the_name_asked_for(lab: LabInfo) -> None:

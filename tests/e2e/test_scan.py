@@ -352,3 +352,12 @@ def test_incomplete_chain_is_completed_from_aia(lab: LabInfo, lab_scan: Run) -> 
     assert https["chain_completed_from"].endswith("/aia/lab-intermediate.der")
     dead = lab_scan.hosts()[f"dead-aia.{lab.domain}"]["https"]
     assert dead["chain_completed_from"] is None
+
+
+def test_a_ca_bundle_that_is_not_pem(tmp_path: Path) -> None:
+    junk = tmp_path / "ca.pem"
+    junk.write_text("not a certificate\n", encoding="utf-8")
+    run = hsts_coverage(["scan", "example.com", "--ca-bundle", str(junk)], tmp_path)
+    assert run.code == 2
+    assert f"CA bundle {junk} cannot be used" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -80,10 +80,15 @@ def test_self_signed_replaces_untrusted() -> None:
     ]
 
 
-def test_the_verify_detail_is_kept_for_the_primary_reason() -> None:
+def test_the_leaf_facts_come_first_then_the_verify_detail() -> None:
     primary = Finding(Reason.CERT_EXPIRED, "certificate has expired (OpenSSL verify code 10)")
     expired = replace(GOOD, not_after=NOW - timedelta(days=3))
-    assert certificate_findings(primary, expired, "www.example.com", NOW) == (primary,)
+    assert certificate_findings(primary, expired, "www.example.com", NOW) == (
+        Finding(
+            Reason.CERT_EXPIRED,
+            "expired 2026-11-18 00:00 UTC; certificate has expired (OpenSSL verify code 10)",
+        ),
+    )
 
 
 def test_rsa_2048_and_ec_keys_are_fine() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hsts_coverage.redirects import Step, StepKind, next_step, visit_key
+from hsts_coverage.redirects import Step, StepKind, next_step, visit_key, without_credentials
 
 D = "example.com"
 HERE = "https://a.example.com/x/y"
@@ -50,3 +50,17 @@ def test_locations_no_browser_follows(location: str) -> None:
 def test_visit_key_ignores_default_port() -> None:
     assert visit_key("https://a.example.com:443/") == visit_key("https://a.example.com/")
     assert visit_key("https://a.example.com:8443/") != visit_key("https://a.example.com/")
+
+
+@pytest.mark.parametrize(
+    ("location", "written"),
+    [
+        ("https://user:secret@www.example.com/x", "https://www.example.com/x"),
+        ("//user@www.example.com/p", "//www.example.com/p"),
+        ("http://u:p@[::1/broken", "http://[::1/broken"),  # not parseable: still stripped
+        ("/relative?user=a@b", "/relative?user=a@b"),
+        ("https://www.example.com/", "https://www.example.com/"),
+    ],
+)
+def test_credentials_never_reach_a_report(location: str, written: str) -> None:
+    assert without_credentials(location) == written

@@ -1,0 +1,74 @@
+"""Nothing is lost: a scan stopped by SIGINT or SIGTERM keeps every line and says so."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.e2e.conftest import LabInfo
+from tests.e2e.test_scan import hsts_coverage, lab_options
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the scan ended before it could be interrupted"
+        if path.exists() and path.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never got {count} lines")
+
+
+@pytest.mark.parametrize("append", [False, True], ids=["atomic", "append"])
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_stops_the_scan_and_keeps_every_line(
+    lab: LabInfo, tmp_path: Path, signum: int, code: int, append: bool
+) -> None:
+    report = tmp_path / "report.ndjson"
+    report.write_bytes(b'{"type": "an older report"}\n')
+    command = [sys.executable, "-m", "hsts_coverage", "scan", lab.domain, *lab_options(lab)]
+    command += ["--concurrency", "1", "--output", str(report), "--quiet"]
+    command += ["--append"] if append else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    written = report if append else tmp_path / f".report.ndjson.{process.pid}.part"
+    wait_for_lines(written, 4 if append else 3, process)
+    if not append:  # a reader never sees half a report under the final name
+        assert report.read_bytes() == b'{"type": "an older report"}\n'
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+
+    records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
+    if append:
+        assert records.pop(0) == {"type": "an older report"}
+    assert records[0]["type"] == "scan"
+    hosts = [r for r in records if r["type"] == "host"]
+    summary = records[-1]
+    assert summary["type"] == "summary"
+    assert summary["interrupted"] is True
+    assert summary["verdict"] in ("INCONCLUSIVE", "NOT SAFE")
+    assert summary["hosts"] == len(hosts) >= 2
+    assert not written.exists() or append
+    assert b"Traceback" not in stderr
+    assert "interrupted" in stdout.decode()
+
+
+def test_append_adds_one_report_after_another(lab: LabInfo, tmp_path: Path) -> None:
+    report = tmp_path / "nightly.ndjson"
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "-o", str(report), "--append"]
+    for _ in range(2):
+        assert hsts_coverage(args, tmp_path).code == 0
+    types = [orjson.loads(line)["type"] for line in report.read_bytes().splitlines()]
+    assert types == ["scan", "host", "summary"] * 2
