@@ -11,12 +11,12 @@ import os
 import signal
 import ssl
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn
+from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -238,7 +238,7 @@ def scan_command(
         **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
         **_preload(preload_list),
     )
-    raise typer.Exit(asyncio.run(_run(config)))
+    raise typer.Exit(run_async(_run(config)))
 
 
 class TextOrJson(StrEnum):
@@ -266,7 +266,7 @@ def policy_command(
         **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
         **_preload(preload_list),
     )
-    report = asyncio.run(check_policy(config, config.domains[0]))
+    report = run_async(check_policy(config, config.domains[0]))
     if output_format is TextOrJson.JSON:
         _print_json(apex_record(report))
     else:
@@ -328,6 +328,20 @@ def _preload(path: Path | None) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, orjson.JSONDecodeError) as exc:
         usage_error(f"preload list {path} is not Chromium's JSON list: {exc}")
     return {"preload_list": path, "preload_entries": entries}
+
+
+def run_async(main: Coroutine[Any, Any, _T]) -> _T:
+    """Run on uvloop where it is installed: its transports and TLS cost less CPU per connection
+    than asyncio's, and connections are what a scan is made of."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
+_T = TypeVar("_T")
 
 
 # -- option parsing: every bad value is a one-line usage error ----------------------------------

@@ -36,7 +36,7 @@ from hsts_coverage.models import (
 from hsts_coverage.preload import ApexReport
 from hsts_coverage.probe import Prober
 from hsts_coverage.reasons import Reason
-from hsts_coverage.resolve import AddressPolicy, Resolver, ScanResolver
+from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver, ScanResolver
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.verdict import Tally, judge_dns, judge_probes, verdict_of, wildcard_finding
 
@@ -249,19 +249,19 @@ async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]
         policy = AddressPolicy(config.allow_private, config.allow_cidrs)
         prober = Prober(
             ca_bundle=config.ca_bundle,
-            resolver=ScanResolver(resolver, policy),
+            addresses=AddressBook(resolver, policy),
             timeout=config.timeout,
             max_redirects=config.max_redirects,
             user_agent=config.user_agent,
         )
-        stack.push_async_callback(prober.close)
         yield _Scanner(config, resolver, prober, ct_session, now)
 
 
 def _ct_session(config: ScanConfig, resolver: Resolver) -> aiohttp.ClientSession:
     # The CT source may be an internal mirror, so the private-address guard does not apply, but
     # its name is still resolved by the scan's own name servers.
-    connector = aiohttp.TCPConnector(resolver=ScanResolver(resolver, AddressPolicy(True)))
+    anything = AddressBook(resolver, AddressPolicy(allow_private=True))
+    connector = aiohttp.TCPConnector(resolver=ScanResolver(anything))
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": config.user_agent, "Accept": "application/json"},

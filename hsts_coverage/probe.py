@@ -1,27 +1,26 @@
-"""Probe one host with aiohttp: HTTPS and HTTP `GET /` side by side, then the redirect walk.
+"""Probe one host: HTTPS and HTTP `GET /` side by side, then the redirect walk.
 
 Contract: `Prober.probe(name, address, domain)` connects to the given address with SNI and Host
 set to the name, never follows redirects itself, reads headers and no body, and returns a `Probe`.
 Connection failures become data (`Outcome` + `Reason`); only bugs raise. Every name the walk
 meets is resolved by the scan's own `Resolver`, through the same private-address guard.
+Requests go through `http1` (one request per connection, head only): cheaper per host than a
+general HTTP client, which is what a scan of thousands of hosts spends its CPU on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import ssl
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin
 
-import aiohttp
 from yarl import URL
 
+from hsts_coverage.http1 import Head, Request, ResponseError, fetch
 from hsts_coverage.models import (
     Finding,
     Hop,
@@ -41,7 +40,7 @@ from hsts_coverage.redirects import (
     visit_key,
     without_credentials,
 )
-from hsts_coverage.resolve import BlockedAddressError, ScanResolver
+from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
 from hsts_coverage.tls import (
     SECURITY_LEVEL_CODES,
     handshake_reason,
@@ -64,68 +63,51 @@ class Failure:
 
 
 def _certificate(exc: BaseException) -> Failure:
-    error = getattr(exc, "certificate_error", None)
-    if isinstance(error, ssl.SSLCertVerificationError):
-        reason = verify_reason(error)
-        return Failure(Outcome.CERT_INVALID, reason, verify_detail(error), error.verify_code)
-    return Failure(Outcome.CERT_INVALID, Reason.CERT_UNTRUSTED, str(error or exc))
+    assert isinstance(exc, ssl.SSLCertVerificationError)
+    return Failure(Outcome.CERT_INVALID, verify_reason(exc), verify_detail(exc), exc.verify_code)
 
 
 def _handshake(exc: BaseException) -> Failure:
-    error = getattr(exc, "os_error", None) or exc
-    if isinstance(error, ssl.SSLError):
-        detail = f"TLS handshake failed: {error.reason or error}"
-        return Failure(Outcome.TLS_FAILED, handshake_reason(error), detail)
-    return Failure(Outcome.TLS_FAILED, Reason.TLS_PROTOCOL_ERROR, f"TLS handshake failed: {error}")
+    assert isinstance(exc, ssl.SSLError)
+    detail = f"TLS handshake failed: {exc.reason or exc}"
+    return Failure(Outcome.TLS_FAILED, handshake_reason(exc), detail)
 
 
-def _resolution(exc: BaseException) -> Failure:
-    cause = exc.__cause__ or getattr(exc, "os_error", None)
-    if isinstance(cause, BlockedAddressError):
-        return Failure(Outcome.BLOCKED, Reason.PRIVATE_ADDRESS, str(cause))
-    return Failure(Outcome.ERROR, Reason.NO_DNS, str(cause or exc))
+def _refused(exc: BaseException) -> Failure:
+    return Failure(Outcome.REFUSED, None, "connection refused")
 
 
-def _connector(exc: BaseException) -> Failure:
-    error = getattr(exc, "os_error", None)
-    if isinstance(error, ssl.SSLError):
-        return _handshake(exc)
-    if getattr(error, "errno", None) == errno.ECONNREFUSED:
-        return Failure(Outcome.REFUSED, None, "connection refused")
-    return Failure(Outcome.ERROR, None, f"connection failed: {error or exc}")
+def _blocked(exc: BaseException) -> Failure:
+    return Failure(Outcome.BLOCKED, Reason.PRIVATE_ADDRESS, str(exc))
+
+
+def _unresolved(exc: BaseException) -> Failure:
+    return Failure(Outcome.ERROR, Reason.NO_DNS, str(exc))
 
 
 def _timeout(exc: BaseException) -> Failure:
     return Failure(Outcome.TIMEOUT, None, "timed out")
 
 
-def _broken_response(exc: BaseException) -> Failure:
-    return Failure(Outcome.ERROR, None, f"{type(exc).__name__}: {exc}")
-
-
 def _invalid_response(exc: BaseException) -> Failure:
     # The connection (and TLS) worked; what came back is not a response a browser accepts.
-    detail = f"invalid response: {getattr(exc, 'message', None) or exc}"
-    return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, detail)
+    return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, f"invalid response: {exc}")
 
 
-def _disconnected(exc: BaseException) -> Failure:
-    detail = "the server closed the connection without a response"
-    return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, detail)
+def _broken(exc: BaseException) -> Failure:
+    return Failure(Outcome.ERROR, None, f"connection failed: {exc or type(exc).__name__}")
 
 
-# aiohttp's exceptions -> outcomes. Most specific first: the first isinstance match wins.
+# Exceptions -> outcomes. Most specific first: the first isinstance match wins.
 _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
-    (aiohttp.ClientConnectorCertificateError, _certificate),
-    (aiohttp.ClientSSLError, _handshake),
+    (ssl.SSLCertVerificationError, _certificate),
     (ssl.SSLError, _handshake),
-    (aiohttp.ClientConnectorDNSError, _resolution),
-    (aiohttp.ClientConnectorError, _connector),
-    (TimeoutError, _timeout),  # also aiohttp.ServerTimeoutError and ConnectionTimeoutError
-    (aiohttp.ClientResponseError, _invalid_response),  # header too long, malformed, ...
-    (aiohttp.ServerDisconnectedError, _disconnected),
-    (aiohttp.ClientError, _broken_response),
-    (OSError, _broken_response),
+    (ConnectionRefusedError, _refused),
+    (BlockedAddressError, _blocked),
+    (UnresolvedError, _unresolved),
+    (TimeoutError, _timeout),
+    (ResponseError, _invalid_response),
+    (OSError, _broken),  # resets, unreachable networks, ...
 )
 
 
@@ -136,115 +118,58 @@ def translate(exc: BaseException) -> Failure:
     raise exc
 
 
-@dataclass(slots=True)
-class _Handshake:
-    """What the TLS handshake of one request showed, recorded while the connection is open."""
-
-    version: str | None = None
-    der: bytes | None = field(default=None, repr=False)
-
-
-_HANDSHAKE: ContextVar[_Handshake | None] = ContextVar("hsts_coverage_handshake", default=None)
-
-
-class _RecordingConnector(aiohttp.TCPConnector):
-    """Records the TLS version and leaf certificate of each new connection for its request.
-
-    aiohttp releases (and with force_close, closes) a connection as soon as a short body has
-    arrived, often before the caller sees the response, so the facts are taken at connect time.
-    """
-
-    async def _wrap_create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        transport, protocol = await super()._wrap_create_connection(*args, **kwargs)
-        handshake = _HANDSHAKE.get()
-        ssl_object = transport.get_extra_info("ssl_object")
-        if handshake is not None and ssl_object is not None:
-            handshake.version = ssl_object.version()
-            handshake.der = ssl_object.getpeercert(binary_form=True)
-        return transport, protocol
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    location: str | None
-    sts: tuple[str, ...]
-    handshake: _Handshake
-
-
 class Prober:
-    """Holds the scan's one aiohttp session; create inside the running loop, `close()` after."""
+    """What every probe of a scan shares: the trust store, the address book, the limits."""
 
     def __init__(
         self,
         *,
         ca_bundle: Path | None,
-        resolver: ScanResolver,
+        addresses: AddressBook,
         timeout: float,
         max_redirects: int,
         user_agent: str,
     ) -> None:
         self._ca_bundle = ca_bundle
-        self._resolver = resolver
+        self._addresses = addresses
         self._timeout = timeout
         self._max_redirects = max_redirects
-        ssl_context = verified_context(ca_bundle)
+        self._user_agent = user_agent
+        self._verified = verified_context(ca_bundle)
         # Hosts whose chain verifies only with an intermediate fetched from its AIA URL, and the
         # contexts that trust those intermediates (one per URL: many hosts share one).
         self._host_contexts: dict[str, ssl.SSLContext] = {}
         self._aia_contexts: dict[str, ssl.SSLContext | None] = {}
         self._lenient: ssl.SSLContext | None = None
-        # force_close: every host is visited once, so aiohttp's keep-alive pool would only hold
-        # finished TLS connections in memory (hundreds of MiB over a large scan).
-        connector = _RecordingConnector(
-            ssl=ssl_context, resolver=resolver, use_dns_cache=False, force_close=True, limit=0
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": user_agent, "Accept": "*/*"},
-            auto_decompress=False,
-            trust_env=False,  # a proxy from the environment would not see what users see
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            # Browsers accept up to 256 KiB of headers (Chrome); these bound the memory a
-            # hostile server can make one probe hold to about 13 MiB.
-            max_line_size=MAX_HEADER_LINE,
-            max_field_size=MAX_HEADER_LINE,
-            max_headers=MAX_HEADERS,
-        )
-
-    async def close(self) -> None:
-        await self._session.close()
 
     async def probe(self, name: str, address: str, domain: str) -> Probe:
-        with self._resolver.pinned(name, address):
+        with self._addresses.pinned(name, address):
             https, http = await asyncio.gather(self._https(name, address), self._http(name))
             walk = None
             if https.outcome is Outcome.OK and is_redirect(https.status):
                 walk = await self._walk(f"https://{name}/", https, domain)
         return Probe(address, https, http, walk)
 
-    async def _get(self, url: str, context: ssl.SSLContext | None = None) -> _Answer:
-        handshake = _Handshake()
-        token = _HANDSHAKE.set(handshake)
-        host = URL(url).host or ""
-        tls: ssl.SSLContext | bool = context or self._host_contexts.get(host) or True
-        try:
-            async with self._session.get(url, allow_redirects=False, ssl=tls) as response:
-                location = response.headers.get("Location")
-                return _Answer(
-                    response.status,
-                    without_credentials(location) if location else None,
-                    tuple(response.headers.getall("Strict-Transport-Security", ())),
-                    handshake,
-                )
-        finally:
-            _HANDSHAKE.reset(token)
+    async def _get(
+        self, url: str, context: ssl.SSLContext | None = None, *, want_body: bool = False
+    ) -> Head:
+        target = URL(url)
+        host = (target.host or "").rstrip(".").lower()
+        secure = target.scheme == "https"
+        tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
+        request = Request(
+            address=await self._addresses.address_for(host),
+            port=target.port or (443 if secure else 80),
+            host=host,
+            path=target.raw_path_qs or "/",
+            user_agent=self._user_agent,
+        )
+        return await fetch(request, tls=tls, deadline=self._timeout, want_body=want_body)
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""
         try:
-            answer = await self._get(url)
+            head = await self._get(url)
         except Exception as exc:
             failure = translate(exc)
             return Response(
@@ -254,7 +179,7 @@ class Prober:
                 cert_invalid=failure.outcome is Outcome.CERT_INVALID,
                 refused=failure.outcome is Outcome.REFUSED,
             )
-        return Response(url, answer.status, answer.location, answer.sts)
+        return Response(url, head.status, _location(head), head.get_all(_STS))
 
     async def follow(self, url: str, *, hops: int) -> tuple[Response, ...]:
         """Follow redirects exactly as given (no HSTS upgrade), up to `hops` of them."""
@@ -271,18 +196,18 @@ class Prober:
     ) -> HttpsFacts:
         started = time.perf_counter()
         try:
-            answer = await self._get(f"https://{name}/", context)
+            head = await self._get(f"https://{name}/", context)
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)
-        handshake = answer.handshake
+        der = head.peer_certificate
         return HttpsFacts(
             Outcome.OK,
-            tls_version=handshake.version,
-            cert=parse_certificate(handshake.der) if handshake.der else None,
-            status=answer.status,
-            location=answer.location,
-            sts=answer.sts,
+            tls_version=head.tls_version,
+            cert=parse_certificate(der) if der else None,
+            status=head.status,
+            location=_location(head),
+            sts=head.get_all(_STS),
             elapsed_ms=_ms_since(started),
         )
 
@@ -348,18 +273,14 @@ class Prober:
 
     async def _fetch_issuer(self, url: str) -> bytes | None:
         # The URL comes from an untrusted certificate: same address guard, size and time limits.
-        host = URL(url).host or ""
-        if URL(url).scheme != "http" or not self._resolver.permits_literal(host):
+        if URL(url).scheme != "http":
             return None
         try:
-            async with self._session.get(url, allow_redirects=False) as response:
-                if response.status != 200:
-                    return None
-                body = await response.content.read(MAX_ISSUER_BYTES + 1)
+            head = await self._get(url, want_body=True)
         except Exception as exc:
             translate(exc)  # re-raises anything that is not a network failure
             return None
-        return body if len(body) <= MAX_ISSUER_BYTES else None
+        return head.body if head.status == 200 else None
 
     def _trusting(self, issuer: bytes) -> ssl.SSLContext | None:
         context = verified_context(self._ca_bundle)
@@ -372,11 +293,11 @@ class Prober:
     async def _http(self, name: str) -> HttpFacts:
         started = time.perf_counter()
         try:
-            answer = await self._get(f"http://{name}/")
+            head = await self._get(f"http://{name}/")
         except Exception as exc:
             failure = translate(exc)
             return HttpFacts(failure.outcome, failure.detail, elapsed_ms=_ms_since(started))
-        return HttpFacts(Outcome.OK, "", answer.status, answer.location, _ms_since(started))
+        return HttpFacts(Outcome.OK, "", head.status, _location(head), _ms_since(started))
 
     async def _walk(self, start: str, first: HttpsFacts, domain: str) -> RedirectWalk:
         """Follow HTTPS redirects as a browser enforcing HSTS on `domain` would."""
@@ -406,20 +327,23 @@ class Prober:
 
     async def _hop(self, url: str, upgraded: bool) -> Hop:
         try:
-            answer = await self._get(url)
+            head = await self._get(url)
         except Exception as exc:
             failure = translate(exc)
             reason = failure.reason or _no_connection(failure.outcome)
             return Hop(url, upgraded=upgraded, failure=reason, detail=failure.detail)
-        return Hop(url, answer.status, answer.location, upgraded)
+        return Hop(url, head.status, _location(head), upgraded)
 
 
-MAX_HEADER_LINE = 128 * 1024
-MAX_HEADERS = 100
+_STS = "strict-transport-security"
 
 # OpenSSL verify codes for "the issuer of a certificate in the chain is missing".
 _MISSING_ISSUER = frozenset({2, 20, 21})
-MAX_ISSUER_BYTES = 64 * 1024
+
+
+def _location(head: Head) -> str | None:
+    location = head.get("location")
+    return without_credentials(location) if location is not None else None
 
 
 def _no_connection(outcome: Outcome) -> Reason:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,12 +23,6 @@ from typing import Any
 import aiodns
 import pycares
 from aiohttp.abc import AbstractResolver, ResolveResult
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from hsts_coverage.config import IPNetwork, Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
@@ -126,22 +121,19 @@ class Resolver:
         return _Query(status, addresses, cnames)
 
     async def _retrying(self, name: str, qtype: str) -> pycares.DNSResult:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_random_exponential(multiplier=0.2, max=2.0),
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                try:
-                    return await self._dns.query_dns(name, qtype)
-                except aiodns.error.DNSError as exc:
-                    code = exc.args[0] if exc.args else None
-                    if code in _TRANSIENT:
-                        raise _Transient(_TRANSIENT[code]) from exc
+        # A plain loop, not tenacity: this runs twice per host, and building a retry controller
+        # per query costs more CPU than the query itself.
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return await self._dns.query_dns(name, qtype)
+            except aiodns.error.DNSError as exc:
+                code = exc.args[0] if exc.args else None
+                if code not in _TRANSIENT:
                     raise
-        raise AssertionError("unreachable: tenacity re-raises the last error")
+                if attempt == self._attempts:
+                    raise _Transient(_TRANSIENT[code]) from exc
+                await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))  # full jitter
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _cname_chain(self, name: str) -> tuple[str, ...]:
         """Follow CNAME records one query at a time (at most one more than allowed).
@@ -196,8 +188,9 @@ class UnresolvedError(OSError):
     """A name met during the redirect walk does not resolve."""
 
 
-class ScanResolver(AbstractResolver):
-    """aiohttp's resolver for a scan: pinned addresses first, then the scan's own DNS."""
+class AddressBook:
+    """Which address to connect to for a host name: the one pinned for the host being probed,
+    else what the scan's DNS answers, through the address policy (IP literals too)."""
 
     def __init__(self, dns: Resolver, policy: AddressPolicy) -> None:
         self._dns = dns
@@ -212,23 +205,15 @@ class ScanResolver(AbstractResolver):
         finally:
             self._pins.pop(name, None)
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        address = self._pins.get(host) or await self._lookup(host)
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        flags = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
-        result: ResolveResult = {
-            "hostname": host,
-            "host": address,
-            "port": port,
-            "family": family,
-            "proto": 0,
-            "flags": flags,
-        }
-        return [result]
-
-    async def _lookup(self, host: str) -> str:
+    async def address_for(self, host: str) -> str:
+        pinned = self._pins.get(host)
+        if pinned is not None:
+            return pinned
+        literal = _ip_literal(host)
+        if literal is not None:
+            if not self._policy.permits(literal):
+                raise BlockedAddressError(f"{literal} is a private address")
+            return literal
         answer = await self._dns.resolve(host)
         if answer.status is not DnsStatus.RESOLVED:
             raise UnresolvedError(f"{host} does not resolve ({answer.error or answer.status})")
@@ -237,14 +222,34 @@ class ScanResolver(AbstractResolver):
                 return address
         raise BlockedAddressError(f"{host} resolves to {answer.addresses[0]}, a private address")
 
-    def permits_literal(self, host: str) -> bool:
-        """For a URL host: an IP literal must pass the address policy (a name is resolved
-        through `resolve`, which applies it)."""
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            return True
-        return self._policy.permits(host.strip("[]"))
+
+class ScanResolver(AbstractResolver):
+    """aiohttp's resolver for the scan's HTTP sessions (CT sources): the scan's address book,
+    so that their names too go to the scan's name servers and nowhere else."""
+
+    def __init__(self, addresses: AddressBook) -> None:
+        self._addresses = addresses
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        address = await self._addresses.address_for(host)
+        result: ResolveResult = {
+            "hostname": host,
+            "host": address,
+            "port": port,
+            "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+            "proto": 0,
+            "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+        }
+        return [result]
 
     async def close(self) -> None:
         """The scan's Resolver is closed by its owner."""
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
