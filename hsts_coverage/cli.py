@@ -23,6 +23,7 @@ import typer
 
 from hsts_coverage import __version__
 from hsts_coverage.config import (
+    DEFAULT_CERTSPOTTER_URL,
     DEFAULT_CT_URL,
     USER_AGENT,
     IPNetwork,
@@ -30,13 +31,17 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.models import DomainSummary, HostResult
+from hsts_coverage.diff import diff_reports
+from hsts_coverage.merge import merge_reports
+from hsts_coverage.models import DomainSummary, HostResult, Verdict
 from hsts_coverage.names import DomainError, parse_domain
 from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, check_policy, scan
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
+from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
 from hsts_coverage.report.header import header_json, header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
+from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
 from hsts_coverage.report.records import (
     Record,
     apex_record,
@@ -44,7 +49,7 @@ from hsts_coverage.report.records import (
     scan_record,
     summary_record,
 )
-from hsts_coverage.report.table import ProgressView, TableReport
+from hsts_coverage.report.table import ProgressView, TableReport, clean
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
 
@@ -129,11 +134,47 @@ PreloadListOption = Annotated[
 
 @app.command("scan")
 def scan_command(
-    domains: Annotated[list[str], typer.Argument(help="Domains to check (example.com).")],
+    domains: Annotated[
+        list[str] | None, typer.Argument(help="Domains to check (example.com).")
+    ] = None,
+    domains_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}DOMAINS_FILE",
+            help="File of domains to check, one a line, each summed up.",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            envvar=f"{ENV}SHARD", help="K/N: scan only the K-th of N slices of the names (1..N)."
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(envvar=f"{ENV}BASELINE", help="An earlier report: print what changed since."),
+    ] = None,
     ct_url: Annotated[
         str,
         typer.Option(envvar=f"{ENV}CT_URL", help="crt.sh-compatible certificate-transparency URL."),
     ] = DEFAULT_CT_URL,
+    source: Annotated[
+        str,
+        typer.Option(
+            envvar=f"{ENV}SOURCE", help="CT sources, comma-separated: crtsh, certspotter."
+        ),
+    ] = "crtsh",
+    certspotter_url: Annotated[
+        str, typer.Option(envvar=f"{ENV}CERTSPOTTER_URL", help="Cert Spotter API base URL.")
+    ] = DEFAULT_CERTSPOTTER_URL,
+    certspotter_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=f"{ENV}CERTSPOTTER_KEY",
+            help="Cert Spotter API key (better from the environment).",
+            show_default=False,
+        ),
+    ] = None,
     ct_attempts: Annotated[
         int,
         typer.Option(
@@ -167,6 +208,20 @@ def scan_command(
     concurrency: Annotated[
         int, typer.Option(envvar=f"{ENV}CONCURRENCY", min=1, help="Hosts checked at once.")
     ] = 100,
+    per_ip: Annotated[
+        int,
+        typer.Option(envvar=f"{ENV}PER_IP", min=1, help="Connections open to one address at once."),
+    ] = 8,
+    rate: Annotated[
+        float,
+        typer.Option(envvar=f"{ENV}RATE", min=0, help="New connections per second (0: no limit)."),
+    ] = 0.0,
+    ct_interval: Annotated[
+        float,
+        typer.Option(
+            envvar=f"{ENV}CT_INTERVAL", min=0, help="Seconds between two requests to a CT source."
+        ),
+    ] = 1.0,
     timeout: TimeoutOption = 10.0,
     all_addresses: Annotated[
         bool,
@@ -219,14 +274,22 @@ def scan_command(
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
     config = ScanConfig(
-        domains=_domains(domains),
+        domains=_domains([*(domains or ()), *_read_lines(domains_file, "domains file")]),
+        shard=_shard(shard),
+        baseline=_baseline(baseline),
         ct_url=ct_url,
+        sources=_sources(source),
+        certspotter_url=certspotter_url,
+        certspotter_key=certspotter_key or None,
         use_ct=not no_ct,
         ct_attempts=ct_attempts,
         ct_timeout=ct_timeout,
         names_files=names_files,
         extra_names=tuple(line for path in names_files for line in _read_names(path)),
         concurrency=concurrency,
+        per_ip=per_ip,
+        rate=rate,
+        ct_interval=ct_interval,
         expiry_days=expiry_days,
         max_addresses=4 if all_addresses else 1,
         check_apex=not no_apex_check,
@@ -292,6 +355,69 @@ def header_command(
     raise typer.Exit(0 if check.browser.accepted and not check.preload_errors else 1)
 
 
+class DiffFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    NDJSON = "ndjson"
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[Path, typer.Argument(help="The earlier report (NDJSON).")],
+    new: Annotated[Path, typer.Argument(help="The later report (NDJSON).")],
+    output_format: Annotated[
+        DiffFormat, typer.Option("--format", envvar=f"{ENV}FORMAT", help="What stdout shows.")
+    ] = DiffFormat.TABLE,
+    expiry_days: Annotated[
+        int | None,
+        typer.Option(min=0, help="Warning horizon for certificates (default: the new scan's)."),
+    ] = None,
+) -> None:
+    """What changed between two reports; exit 1 when a host newly breaks, 0 otherwise."""
+    result = diff_reports(_report(old), _report(new), expiry_days)
+    if output_format is DiffFormat.JSON:
+        _print_json(diff_json(result))
+    elif output_format is DiffFormat.NDJSON:
+        writer = NdjsonWriter(sys.stdout.buffer)
+        for record in diff_records(result):
+            writer.write(record)
+    else:
+        typer.echo(diff_text(result))
+    raise typer.Exit(1 if result.newly_breaking else 0)
+
+
+@app.command("merge")
+def merge_command(
+    reports: Annotated[list[Path], typer.Argument(help="The N reports of a --shard K/N scan.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the merged NDJSON here (default: stdout)."),
+    ] = None,
+) -> None:
+    """Combine the reports of a sharded scan into one, with one summary per domain."""
+    try:
+        merged = merge_reports([_report(path) for path in reports])
+    except ReportError as exc:
+        usage_error(str(exc))
+    with _open(output or Path("-"), append=False) as stream:
+        writer = NdjsonWriter(stream)
+        for record in merged:
+            writer.write(record)
+    for summary in (r for r in merged if r["type"] == "summary"):
+        print(
+            f"{clean(summary['domain'])}: {summary['verdict']} ({clean(summary['why'])})",
+            file=sys.stderr,
+        )
+    raise typer.Exit(exit_code(Verdict(r["verdict"]) for r in merged if r["type"] == "summary"))
+
+
+def _report(path: Path) -> Report:
+    try:
+        return read_report(path)
+    except ReportError as exc:
+        usage_error(str(exc))
+
+
 def _print_json(document: object) -> None:
     sys.stdout.buffer.write(
         orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
@@ -348,21 +474,51 @@ _T = TypeVar("_T")
 
 
 def _domains(values: list[str]) -> tuple[str, ...]:
+    if not values:
+        usage_error("no domain given (as arguments or with --domains-file)")
     try:
         return tuple(dict.fromkeys(parse_domain(v) for v in values))
     except DomainError as exc:
         usage_error(str(exc))
 
 
-def _read_names(path: Path) -> list[str]:
+def _read_lines(path: Path | None, what: str) -> list[str]:
+    return _read_names(path, what) if path is not None else []
+
+
+_SOURCE_NAMES = {"crtsh": "crt.sh", "crt.sh": "crt.sh", "certspotter": "certspotter"}
+
+
+def _sources(value: str) -> tuple[str, ...]:
+    names = [part.strip().lower() for part in value.split(",") if part.strip()]
+    unknown = [name for name in names if name not in _SOURCE_NAMES]
+    if unknown or not names:
+        usage_error(f"--source {value!r}: choose from crtsh, certspotter (comma-separated)")
+    return tuple(dict.fromkeys(_SOURCE_NAMES[name] for name in names))
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    k, slash, n = value.partition("/")
+    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        usage_error(f"--shard {value!r}: give K/N with 1 <= K <= N, such as 2/8")
+    return int(k), int(n)
+
+
+def _baseline(path: Path | None) -> Report | None:
+    return _report(path) if path is not None else None
+
+
+def _read_names(path: Path, what: str = "names file") -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        usage_error(f"names file {path} does not exist")
+        usage_error(f"{what} {path} does not exist")
     except UnicodeDecodeError:
-        usage_error(f"names file {path} is not UTF-8 text")
+        usage_error(f"{what} {path} is not UTF-8 text")
     except OSError as exc:
-        usage_error(f"names file {path} cannot be read: {exc.strerror}")
+        usage_error(f"{what} {path} cannot be read: {exc.strerror}")
     lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
     return [line for line in lines if line]
 
@@ -421,6 +577,7 @@ async def _run(config: ScanConfig) -> int:
         except asyncio.CancelledError:
             if stop.signal is None:
                 raise  # not ours
+        outputs.finish()
     if stop.signal is not None:
         return 128 + stop.signal  # 130 for SIGINT, 143 for SIGTERM
     return exit_code(verdicts)
@@ -464,13 +621,15 @@ class _Outputs:
 
     def __init__(self, config: ScanConfig) -> None:
         self._config = config
+        self._stdout_closed = False
         self._stack = ExitStack()
         self._table = TableReport(sys.stdout)
         self._ndjson: list[NdjsonWriter] = []
-        self._json: dict[str, list[Record]] = {"scan": [], "hosts": [], "summaries": []}
+        # Every record, only when something needs them all at the end (JSON, --baseline).
+        wanted = config.baseline is not None or self._stdout_format is OutputFormat.JSON
+        self._records: list[Record] | None = [] if wanted else None
         self._now: datetime | None = None
         self._progress = ProgressView(sys.stderr, config.progress)
-        self._stdout_closed = False
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
@@ -525,27 +684,28 @@ class _Outputs:
             self._table.print_verdict(summary)
         elif self._stdout_format is OutputFormat.TABLE:
             self._table.render(summary)
-        if self._stdout_format is OutputFormat.JSON and summary.domain == self._config.domains[-1]:
-            sys.stdout.buffer.write(_json_document(self._json))
-            sys.stdout.buffer.flush()
 
     def _emit(self, record: Record) -> None:
         for writer in self._ndjson:
             writer.write(record)
+        if self._records is not None:
+            self._records.append(record)
+
+    def finish(self) -> None:
+        """What needs the whole scan: the JSON document, the diff against a baseline."""
+        if self._records is None or not self._records:
+            return
+        this = parse_records(self._records, "this scan")
         if self._stdout_format is OutputFormat.JSON:
-            key = {"scan": "scan", "host": "hosts", "summary": "summaries"}[record["type"]]
-            self._json[key].append(record)
+            _print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
+        if self._config.baseline is not None and not self._stdout_closed:
+            print(diff_text(diff_reports(self._config.baseline, this)))
 
 
 def _discard_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-
-
-def _json_document(collected: dict[str, list[Record]]) -> bytes:
-    document = {"scan": collected["scan"][0], **{k: collected[k] for k in ("hosts", "summaries")}}
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 @contextmanager

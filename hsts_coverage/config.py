@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,8 +17,10 @@ from hsts_coverage import __version__
 
 if TYPE_CHECKING:
     from hsts_coverage.preload import PreloadEntry
+    from hsts_coverage.report.reader import Report
 
 DEFAULT_CT_URL = "https://crt.sh"
+DEFAULT_CERTSPOTTER_URL = "https://api.certspotter.com"
 USER_AGENT = f"hsts-coverage/{__version__} (+HSTS includeSubDomains pre-flight check)"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -44,6 +46,9 @@ class Nameserver:
 class ScanConfig:
     domains: tuple[str, ...]
     ct_url: str = DEFAULT_CT_URL
+    sources: tuple[str, ...] = ("crt.sh",)  # CT sources, asked in this order
+    certspotter_url: str = DEFAULT_CERTSPOTTER_URL
+    certspotter_key: str | None = field(default=None, repr=False)  # never written anywhere
     use_ct: bool = True
     names_files: tuple[Path, ...] = ()
     extra_names: tuple[str, ...] = ()  # the names files' lines, read and decoded by the CLI
@@ -52,11 +57,16 @@ class ScanConfig:
     allow_private: bool = False
     allow_cidrs: tuple[IPNetwork, ...] = ()
     concurrency: int = 100
+    per_ip: int = 8  # connections open to one address at a time
+    rate: float = 0.0  # new connections per second across the scan; 0: no limit
+    ct_interval: float = 1.0  # seconds between two requests to a CT source
     timeout: float = 10.0
     expiry_days: int = 14
     max_redirects: int = 10
     max_addresses: int = 4  # addresses probed per host (1: only the first)
     check_apex: bool = True  # the apex's policy and preload readiness, in every summary
+    shard: tuple[int, int] | None = None  # (K, N): scan only the K-th of N slices of the names
+    baseline: Report | None = None  # an earlier report to compare this scan with
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
     ct_attempts: int = 5
@@ -80,15 +90,20 @@ class ScanConfig:
         return {
             "domains": list(self.domains),
             "ct_url": self.ct_url if self.use_ct else None,
+            "sources": list(self.sources) if self.use_ct else [],
+            "certspotter_url": self.certspotter_url if "certspotter" in self.sources else None,
             "names_files": [str(p) for p in self.names_files],
             "resolvers": [str(r) for r in self.resolvers] or "system",
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else "certifi",
             "allow_private": self.allow_private,
             "allow_cidrs": [str(n) for n in self.allow_cidrs],
             "concurrency": self.concurrency,
+            "per_ip": self.per_ip,
+            "rate": self.rate,
             "timeout": self.timeout,
             "expiry_days": self.expiry_days,
             "max_redirects": self.max_redirects,
             "max_addresses": self.max_addresses,
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             "preload_list": str(self.preload_list) if self.preload_list else "hstspreload",
         }

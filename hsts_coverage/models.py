@@ -49,6 +49,7 @@ class CtFacts:
     first_not_before: datetime | None
     last_not_after: datetime | None
     issuers: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # the CT sources that named it ("crt.sh", "certspotter"), sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +240,4 @@ class DomainSummary:
     advice: tuple[str, ...] = ()  # what to do next, in plain words
     interrupted: bool = False
     why: str = ""  # one sentence: why this verdict
+    timings: Mapping[str, float] = field(default_factory=dict)  # stage -> seconds from start

@@ -6,6 +6,7 @@ IP literals, upper case, trailing dots, wildcards and junk; the domain argument 
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -130,3 +131,10 @@ def _is_ip_literal(name: str) -> bool:
 def _public_suffixes() -> PublicSuffixList:
     # Loading the bundled list takes ~50 ms; one copy per process is enough.
     return PublicSuffixList()
+
+
+def in_shard(name: str, shard: int, shards: int) -> bool:
+    """Whether `name` belongs to slice `shard` (1..shards): a stable hash, the same on every
+    machine and in every run, so that N scans of the N slices cover every name exactly once."""
+    digest = hashlib.sha256(name.encode("ascii", "replace")).digest()
+    return int.from_bytes(digest[:8], "big") % shards == shard - 1

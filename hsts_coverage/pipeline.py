@@ -10,7 +10,7 @@ every worker.
 from __future__ import annotations
 
 import asyncio
-import secrets
+import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -21,6 +21,7 @@ import aiohttp
 
 from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
+from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
     AddressFindings,
     DnsAnswer,
@@ -33,6 +34,7 @@ from hsts_coverage.models import (
     Probe,
     WildcardZone,
 )
+from hsts_coverage.names import in_shard
 from hsts_coverage.preload import ApexReport
 from hsts_coverage.probe import Prober
 from hsts_coverage.reasons import Reason
@@ -77,6 +79,14 @@ class _Scanner:
         self.ct_session = ct_session
         self.policy = AddressPolicy(config.allow_private, config.allow_cidrs)
         self.now = now
+        self._last_ct = -float("inf")
+
+    async def ct_turn(self) -> None:
+        """Wait until the CT source may be asked again (`ct_interval` after the last request)."""
+        wait = self._last_ct + self.config.ct_interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_ct = time.monotonic()
 
     async def apex(self, domain: str) -> ApexReport:
         return await check_apex(
@@ -135,11 +145,16 @@ class _Scanner:
         zones = dict.fromkeys([enumeration.domain, *(w[2:] for w in enumeration.wildcards)])
         found = []
         for zone in zones:
-            probe_name = f"hsts-coverage-{secrets.token_hex(5)}.{zone}"
+            probe_name = wildcard_probe_name(zone)
             answer = await self.resolver.resolve(probe_name)
             if answer.status is DnsStatus.RESOLVED:
                 found.append(WildcardZone(zone, probe_name, frozenset(answer.addresses)))
         return tuple(found)
+
+
+def wildcard_probe_name(zone: str) -> str:
+    """A name under `zone` that no one registers, the same in every run (and every shard)."""
+    return f"hsts-coverage-{hashlib.sha256(zone.encode()).hexdigest()[:10]}.{zone}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +163,7 @@ class Domain:
 
     enumeration: Enumeration
     wildcard_zones: tuple[WildcardZone, ...]
+    shard: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -155,8 +171,10 @@ class Domain:
 
     @property
     def names(self) -> tuple[str, ...]:
-        extra = tuple(z.probe_name for z in self.wildcard_zones)
-        return self.enumeration.names + extra
+        every = self.enumeration.names + tuple(z.probe_name for z in self.wildcard_zones)
+        if self.shard is None:
+            return every
+        return tuple(name for name in every if in_shard(name, *self.shard))
 
 
 async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIterator[Event]:
@@ -190,17 +208,28 @@ class _DomainScan:
     target: Domain | None = None
     apex: ApexReport | None = None
     tally: Tally = field(init=False)
+    started: float = field(default_factory=time.monotonic)
+    marks: dict[str, float] = field(default_factory=dict)  # stage -> seconds since `started`
 
     def __post_init__(self) -> None:
         self.tally = Tally(self.domain)
+
+    def mark(self, stage: str) -> None:
+        """Note when a stage was first reached (enumerated, first_host, hosts_done, ...)."""
+        self.marks.setdefault(stage, round(time.monotonic() - self.started, 3))
 
     def summary(self, *, interrupted: bool = False) -> DomainSummary:
         enumeration = self.enumeration or Enumeration(
             self.domain, EnumerationStatus.FAILED, (), error="interrupted before enumeration"
         )
         zones = self.target.wildcard_zones if self.target else ()
+        self.mark("finished")
         return self.tally.summary(
-            enumeration, wildcard_zones=zones, apex=self.apex, interrupted=interrupted
+            enumeration,
+            wildcard_zones=zones,
+            apex=self.apex,
+            interrupted=interrupted,
+            timings=self.marks,
         )
 
 
@@ -208,19 +237,22 @@ async def _scan_domain(scanner: _Scanner, progress: _DomainScan) -> AsyncIterato
     config = scanner.config
     progress.enumeration = await enumerate_domain(
         progress.domain,
+        config=config,
         session=scanner.ct_session if config.use_ct else None,
-        ct_url=config.ct_url,
-        ct_attempts=config.ct_attempts,
-        extra_names=config.extra_names,
+        turn=scanner.ct_turn,
     )
-    target = Domain(progress.enumeration, await scanner.wildcard_zones(progress.enumeration))
+    progress.mark("enumerated")
+    zones = await scanner.wildcard_zones(progress.enumeration)
+    target = Domain(progress.enumeration, zones, config.shard)
     progress.target = target
     yield DomainStarted(target.enumeration, len(target.names))
     async for result in _check_all(scanner, target):
+        progress.mark("first_host")
         progress.tally.add(result)
         yield result
-    if config.check_apex:
-        progress.apex = await scanner.apex(progress.domain)
+    progress.mark("hosts_done")
+    if config.check_apex and (config.shard is None or config.shard[0] == 1):
+        progress.apex = await scanner.apex(progress.domain)  # once, not in every shard
     yield progress.summary()
 
 
@@ -253,6 +285,7 @@ async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]
             timeout=config.timeout,
             max_redirects=config.max_redirects,
             user_agent=config.user_agent,
+            limits=ConnectionLimits(per_ip=config.per_ip, rate=config.rate),
         )
         yield _Scanner(config, resolver, prober, ct_session, now)
 

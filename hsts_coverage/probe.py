@@ -21,6 +21,7 @@ from urllib.parse import urljoin
 from yarl import URL
 
 from hsts_coverage.http1 import Head, Request, ResponseError, fetch
+from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
     Finding,
     Hop,
@@ -129,9 +130,11 @@ class Prober:
         timeout: float,
         max_redirects: int,
         user_agent: str,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self._ca_bundle = ca_bundle
         self._addresses = addresses
+        self._limits = limits or ConnectionLimits()
         self._timeout = timeout
         self._max_redirects = max_redirects
         self._user_agent = user_agent
@@ -164,7 +167,8 @@ class Prober:
             path=target.raw_path_qs or "/",
             user_agent=self._user_agent,
         )
-        return await fetch(request, tls=tls, deadline=self._timeout, want_body=want_body)
+        async with self._limits.connection(request.address):
+            return await fetch(request, tls=tls, deadline=self._timeout, want_body=want_body)
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""

@@ -9,7 +9,7 @@ No I/O and no clock reads (`now` is passed in). The rules, in words:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -229,6 +229,7 @@ class Tally:
         wildcard_zones: tuple[WildcardZone, ...] = (),
         apex: ApexReport | None = None,
         interrupted: bool = False,
+        timings: Mapping[str, float] | None = None,
     ) -> DomainSummary:
         verdict, why = decide(self.counts, enumeration, interrupted=interrupted)
         include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.sts)
@@ -247,6 +248,7 @@ class Tally:
             apex=apex,
             advice=todo,
             interrupted=interrupted,
+            timings=dict(timings or {}),
             why=why,
         )
 

@@ -1,5 +1,5 @@
-"""The lab's certificate transparency search: a crt.sh look-alike, the lab intermediate's AIA
-URL, and the lab's stats.
+"""The lab's certificate transparency search: a crt.sh look-alike, a Cert Spotter look-alike,
+the lab intermediate's AIA URL, and the lab's stats.
 
 `GET /?q=%25.DOMAIN&output=json` (q decoded: `%.DOMAIN`; `q=DOMAIN` is accepted too, either
 case, with or without a trailing dot) answers `application/json`: an array with one record per
@@ -16,11 +16,17 @@ identical name sets share a serial number (a precertificate and its certificate 
 `result_count` is the number of name_value lines, as crt.sh reports it. Any other domain -> `[]`.
 A request without `q` or without `output=json` -> 400.
 
+`GET /v1/issuances?domain=DOMAIN&include_subdomains=true&expand=dns_names[&after=ID]` is Cert
+Spotter's API over the same certificates, paginated, with its differences and fault modes (see
+`hsts_coverage.lab.certspotter`); `lab_domain` is the domain that gets the extra name only Cert
+Spotter knows.
+
 `GET /aia/lab-intermediate.der` serves the lab intermediate CA as DER (`application/pkix-cert`),
 as a CA's caIssuers URL does; any other `/aia/` path (the dead AIA URL) is a 404.
 
 Every request outside `/lab/` (AIA fetches included) is recorded (time, path, query as sent,
-still percent-encoded, User-Agent) in `requests` and appended as one JSON line to the log file,
+still percent-encoded, User-Agent, and the Authorization header redacted to its scheme:
+"Bearer [redacted]", or "" without one) in `requests` and appended as one JSON line to the log file,
 which each start empties. `GET /lab/stats` serves the lab's counters.
 """
 
@@ -39,8 +45,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from hsts_coverage.lab import certspotter
 from hsts_coverage.lab.certs import AIA_INTERMEDIATE_PATH
-from hsts_coverage.lab.scenarios import CtCertificate
+from hsts_coverage.lab.scenarios import LAB_DOMAIN, CtCertificate
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,7 @@ class CtRequest:
     path: str
     query: str
     user_agent: str
+    authorization: str = ""  # redacted: the scheme only
 
 
 def ct_records(
@@ -97,7 +105,8 @@ def _timestamp(moment: dt.datetime, timespec: str) -> str:
 
 class CtServer:
     """The crt.sh look-alike on `host`:`port`: `records` maps each domain (lower case) to its
-    crt.sh records; `intermediate_der` is served at the AIA URL."""
+    crt.sh records (Cert Spotter's issuances are made from them); `intermediate_der` is served
+    at the AIA URL."""
 
     def __init__(
         self,
@@ -107,8 +116,10 @@ class CtServer:
         port: int,
         log_path: Path,
         stats: Callable[[], Mapping[str, Any]],
+        lab_domain: str = LAB_DOMAIN,
     ) -> None:
         self.records = records
+        self.certspotter = certspotter.CertSpotterApi(certspotter.issuances(records, lab_domain))
         self.intermediate_der = intermediate_der
         self.host = host
         self.port = port
@@ -121,6 +132,7 @@ class CtServer:
         self._log_path.write_text("")  # one log per lab run
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/", self._search)
+        app.router.add_get(certspotter.PATH, self.certspotter.handle)
         app.router.add_get(AIA_INTERMEDIATE_PATH, self._serve_intermediate)
         app.router.add_get("/lab/stats", self._serve_stats)
         # Requests are logged by _record; aiohttp's access log would only repeat them.
@@ -140,6 +152,7 @@ class CtServer:
                 path=request.path,
                 query=request.rel_url.raw_query_string,
                 user_agent=request.headers.get("User-Agent", ""),
+                authorization=certspotter.redacted(request.headers.get("Authorization")),
             )
             self.requests.append(entry)
             with self._log_path.open("a") as log_file:

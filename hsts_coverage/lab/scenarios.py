@@ -107,6 +107,8 @@ class Scenario:
     # A second A record (its own loopback address, same listeners) presenting this certificate.
     alt_cert: Cert | None = None
     chain_length: int = 0  # for Dns.CNAME_CHAIN
+    # The CT sources whose lab fakes list this name (crt.sh's fake lists only "crt.sh" ones).
+    ct_sources: tuple[str, ...] = ("crt.sh", "certspotter")
 
     def name(self, domain: str = LAB_DOMAIN) -> str:
         return f"{self.label}.{domain}" if self.label else domain
@@ -503,6 +505,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         (Reason.CERT_NAME_MISMATCH,),
         cert=Cert.HOSTILE_SUBJECT,
     ),
+    Scenario(
+        "only-certspotter",
+        "a valid host that only Cert Spotter has logged",
+        "ok",
+        (),
+        ct_sources=("certspotter",),
+    ),
 )
 
 
@@ -516,7 +525,11 @@ def scenario_by_label(label: str) -> Scenario:
 def ct_certificates(domain: str = LAB_DOMAIN) -> tuple[CtCertificate, ...]:
     """What the lab's crt.sh serves: every scenario name, plus the noise real CT logs carry."""
     d = domain
-    listed = [s for s in SCENARIOS if s.label not in ("", "wild") and not s.label.startswith("*")]
+    listed = [
+        s
+        for s in SCENARIOS
+        if s.label not in ("", "wild") and not s.label.startswith("*") and "crt.sh" in s.ct_sources
+    ]
     # cname-loop-b and the links of cname-chain exist only in DNS, as in real zones
     certs = [CtCertificate((s.name(d),)) for s in listed]
     certs += [

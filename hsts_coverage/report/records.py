@@ -126,6 +126,7 @@ def summary_record(summary: DomainSummary) -> Record:
         ],
         "policy": apex_record(summary.apex) if summary.apex else None,
         "advice": list(summary.advice),
+        "timings": dict(summary.timings),
         "interrupted": summary.interrupted,
     }
 
@@ -239,6 +240,7 @@ def _ct(facts: CtFacts | None) -> Record | None:
         "first_not_before": _time(facts.first_not_before) if facts.first_not_before else None,
         "last_not_after": _time(facts.last_not_after) if facts.last_not_after else None,
         "issuers": list(facts.issuers),
+        "sources": list(facts.sources),
     }
 
 

@@ -1,7 +1,13 @@
 """Pure: fold raw names from any source into the deduplicated, scoped list a scan probes.
 
 Keeps per name what certificate transparency says (how many certificates, first and last
-validity, issuers) and counts what was dropped and why, so the report can account for it.
+validity, issuers, which sources named it) and counts what was dropped and why, so the report
+can account for it.
+
+Sources list one issuance differently: crt.sh lists a precertificate and its certificate apart,
+Cert Spotter coalesces them into one issuance. So a name's certificate count is the largest any
+one source gives, never the sum over sources (which would count one certificate two or three
+times); counts from the same source add up.
 """
 
 from __future__ import annotations
@@ -16,15 +22,26 @@ from hsts_coverage.names import Rejected, ScopedName, scope
 
 @dataclass(slots=True)
 class _Seen:
-    certificates: int = 0
+    by_source: Counter[str] = field(default_factory=Counter)  # "" for an unnamed source
     first_not_before: datetime | None = None
     last_not_after: datetime | None = None
     issuers: set[str] = field(default_factory=set)
 
+    @property
+    def certificates(self) -> int:
+        return max(self.by_source.values(), default=0)
+
+    def sources(self) -> tuple[str, ...]:
+        return tuple(sorted(source for source in self.by_source if source))
+
     def add(
-        self, issuer: str | None, not_before: datetime | None, not_after: datetime | None
+        self,
+        issuer: str | None,
+        not_before: datetime | None,
+        not_after: datetime | None,
+        source: str | None = None,
     ) -> None:
-        self.certificates += 1
+        self.by_source[source or ""] += 1
         if issuer:
             self.issuers.add(issuer)
         self.add_dates(not_before, not_after)
@@ -37,7 +54,13 @@ class _Seen:
 
     def facts(self) -> CtFacts:
         issuers = tuple(sorted(self.issuers))
-        return CtFacts(self.certificates, self.first_not_before, self.last_not_after, issuers)
+        return CtFacts(
+            self.certificates,
+            self.first_not_before,
+            self.last_not_after,
+            issuers,
+            sources=self.sources(),
+        )
 
 
 @dataclass(slots=True)
@@ -57,13 +80,16 @@ class NameCollector:
         issuer: str | None = None,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
+        source: str | None = None,
     ) -> None:
-        """One CT entry: its `name_value` holds one name a line. Each name counts once per entry."""
+        """One CT entry: its `name_value` holds one name a line. Each name counts once per entry.
+        `source` (e.g. "crt.sh") is recorded as one of the sources that named each name."""
         names = {n for n in (self._scoped(raw) for raw in name_value.split("\n")) if n}
         for scoped in names:
             if scoped.wildcard:
                 self._wildcards.add(scoped.name)
-            self._seen.setdefault(scoped.name, _Seen()).add(issuer, not_before, not_after)
+            seen = self._seen.setdefault(scoped.name, _Seen())
+            seen.add(issuer, not_before, not_after, source)
 
     def add_name(self, raw: str) -> bool:
         """A name the user gave (names file, the apex); False if it was dropped."""
@@ -77,7 +103,7 @@ class NameCollector:
         """Take in what another collector for the same domain found."""
         for name, seen in other._seen.items():
             mine = self._seen.setdefault(name, _Seen())
-            mine.certificates += seen.certificates
+            mine.by_source.update(seen.by_source)
             mine.issuers |= seen.issuers
             mine.add_dates(seen.first_not_before, seen.last_not_after)
         self._given |= other._given
@@ -86,6 +112,12 @@ class NameCollector:
 
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._given | self._seen.keys(), key=_by_label_from_right))
+
+    def sources_of(self, name: str) -> tuple[str, ...]:
+        """The sources whose certificates named `name`, sorted; () for a name only the user gave
+        (or one no source named)."""
+        seen = self._seen.get(name)
+        return seen.sources() if seen else ()
 
     def ct_facts(self) -> dict[str, CtFacts]:
         return {name: seen.facts() for name, seen in self._seen.items()}

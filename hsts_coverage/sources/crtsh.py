@@ -10,39 +10,24 @@ with `TRUNCATION_ROWS` or more matching rows is reported as possibly truncated.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 import orjson
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.jsonstream import ObjectStream, StreamError
+from hsts_coverage.sources.retry import Retryable as _Retryable
+from hsts_coverage.sources.retry import SourceError as SourceError  # callers catch crtsh's
+from hsts_coverage.sources.retry import describe as _describe
+from hsts_coverage.sources.retry import retry_after as _retry_after
+from hsts_coverage.sources.retry import retrying
 
 TRUNCATION_ROWS = 10_000
 MAX_BODY = 512 * 1024 * 1024  # bytes; streamed row by row, but a larger answer is refused
-RETRY_AFTER_CAP = 120.0  # seconds
 SOURCE = "crt.sh"
-
-
-class SourceError(Exception):
-    """A source could not be read; the message is one line for the user."""
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +48,8 @@ async def fetch(
     """Fetch every CT row for the collector's domain into it; SourceError after the last retry."""
     url = ct_url.rstrip("/") + "/"
     params = {"q": f"%.{collector.domain}", "output": "json"}
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        wait=_RetryAfterOrBackoff(backoff),
-        retry=retry_if_exception_type(_Retryable),
-        reraise=True,
-    )
     try:
-        async for attempt in retrying:
+        async for attempt in retrying(attempts, backoff):
             with attempt:
                 # A fresh collector per attempt: a failed attempt leaves nothing half-counted.
                 found = NameCollector(collector.domain)
@@ -80,19 +59,6 @@ async def fetch(
     collector.merge(found)
     tries = attempt.retry_state.attempt_number
     return CtAnswer(rows=count, attempts=tries, truncated=count >= TRUNCATION_ROWS)
-
-
-class _RetryAfterOrBackoff:
-    """Wait as the server said (within a cap), else back off exponentially with full jitter."""
-
-    def __init__(self, initial: float) -> None:
-        self._backoff = wait_random_exponential(multiplier=initial, max=60.0)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return min(exc.retry_after, RETRY_AFTER_CAP)
-        return float(self._backoff(state))
 
 
 async def _get_rows(
@@ -161,6 +127,7 @@ def add_rows(collector: NameCollector, rows: list[Any]) -> int:
             issuer=row.get("issuer_name") if isinstance(row.get("issuer_name"), str) else None,
             not_before=parse_timestamp(row.get("not_before")),
             not_after=parse_timestamp(row.get("not_after")),
+            source=SOURCE,
         )
     return count
 
@@ -174,25 +141,6 @@ def parse_timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _retry_after(value: str | None) -> float | None:
-    # Retry-After is delta-seconds or an HTTP date (RFC 9110 section 10.2.3).
-    if value is None:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _preview(body: bytes) -> str:

@@ -2,36 +2,97 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
 import aiohttp
 
+from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import Enumeration, EnumerationStatus
-from hsts_coverage.sources import crtsh
+from hsts_coverage.sources import certspotter, crtsh
 from hsts_coverage.sources.collect import NameCollector
+from hsts_coverage.sources.retry import SourceError
 
 
 async def enumerate_domain(
     domain: str,
     *,
+    config: ScanConfig,
     session: aiohttp.ClientSession | None,
-    ct_url: str,
-    ct_attempts: int,
-    extra_names: tuple[str, ...] = (),
+    turn: Callable[[], Awaitable[None]] | None = None,
 ) -> Enumeration:
-    """Every name to probe for `domain`. `session` None skips certificate transparency."""
+    """Every name to probe for `domain`: the apex, the user's names and every chosen CT source's.
+
+    `session` None skips certificate transparency. `turn` is awaited before each source is
+    asked (politeness between requests). If any source fails, the enumeration is FAILED: the names
+    the others found are still scanned, but the verdict cannot be SAFE without the missing ones.
+    """
     collector = NameCollector(domain)
     collector.add_name(domain)
-    for name in extra_names:
+    for name in config.extra_names:
         collector.add_name(name)
     if session is None:
         return _enumeration(collector, EnumerationStatus.SKIPPED, sources=("user",))
-    try:
-        answer = await crtsh.fetch(session, ct_url, collector, attempts=ct_attempts)
-    except crtsh.SourceError as exc:
-        return _enumeration(collector, EnumerationStatus.FAILED, error=str(exc))
-    status = EnumerationStatus.TRUNCATED if answer.truncated else EnumerationStatus.COMPLETE
+    rows = attempts = 0
+    truncated = False
+    answered: list[str] = []
+    errors: list[str] = []
+    for source in config.sources:
+        if turn is not None:
+            await turn()
+        try:
+            answer = await _FETCHERS[source](session, config, collector)
+        except SourceError as exc:
+            errors.append(str(exc))
+            continue
+        rows, attempts = rows + answer.rows, attempts + answer.attempts
+        truncated = truncated or answer.truncated
+        answered.append(source)
+    status = EnumerationStatus.TRUNCATED if truncated else EnumerationStatus.COMPLETE
+    if errors:
+        status = EnumerationStatus.FAILED
     return _enumeration(
-        collector, status, rows=answer.rows, attempts=answer.attempts, sources=(crtsh.SOURCE,)
+        collector,
+        status,
+        rows=rows,
+        attempts=attempts,
+        sources=tuple(answered),
+        error="; ".join(errors) or None,
     )
+
+
+class _Answer(Protocol):
+    @property
+    def rows(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def truncated(self) -> bool: ...
+
+
+async def _crtsh(
+    session: aiohttp.ClientSession, config: ScanConfig, collector: NameCollector
+) -> _Answer:
+    return await crtsh.fetch(session, config.ct_url, collector, attempts=config.ct_attempts)
+
+
+async def _certspotter(
+    session: aiohttp.ClientSession, config: ScanConfig, collector: NameCollector
+) -> _Answer:
+    return await certspotter.fetch(
+        session,
+        config.certspotter_url,
+        collector,
+        attempts=config.ct_attempts,
+        api_key=config.certspotter_key,
+    )
+
+
+_FETCHERS: dict[
+    str,
+    Callable[[aiohttp.ClientSession, ScanConfig, NameCollector], Awaitable[_Answer]],
+] = {crtsh.SOURCE: _crtsh, certspotter.SOURCE: _certspotter}
+SOURCES = tuple(_FETCHERS)
 
 
 def _enumeration(

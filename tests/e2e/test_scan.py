@@ -18,11 +18,15 @@ from typing import Any
 import orjson
 import pytest
 
-from hsts_coverage.lab.scenarios import SCENARIOS, Cert, Dns, Listen, Scenario
+from hsts_coverage.lab.scenarios import SCENARIOS as ALL_SCENARIOS
+from hsts_coverage.lab.scenarios import Cert, Dns, Listen, Scenario
 from hsts_coverage.reasons import Reason
 from tests.e2e.conftest import LabInfo
 
 pytestmark = pytest.mark.e2e
+
+# The scans here ask crt.sh (the default source) only.
+SCENARIOS = tuple(s for s in ALL_SCENARIOS if "crt.sh" in s.ct_sources)
 
 TIMEOUT = "2"  # seconds; the lab's silent hosts cost one timeout each
 
@@ -36,7 +40,7 @@ REASON_FIELDS = {
 SUMMARY_FIELDS = {
     "type", "domain", "verdict", "exit_code", "exit_meaning", "why", "hosts", "counts",
     "breaking", "warnings", "unknown", "enumeration", "wildcard_dns", "policy", "advice",
-    "interrupted",
+    "timings", "interrupted",
 }  # fmt: skip
 
 
@@ -299,7 +303,7 @@ def test_ndjson_to_stdout_and_json_document(lab: LabInfo, tmp_path: Path) -> Non
         (["scan", "example.com", "--allow-cidr", "everything"], "not a network"),
         (["scan", "example.com", "--format", "xml"], "format"),
         (["scan", "example.com", "--bogus"], "No such option"),
-        (["scan"], "Missing argument"),
+        (["scan"], "no domain given"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
@@ -361,3 +365,24 @@ def test_a_ca_bundle_that_is_not_pem(tmp_path: Path) -> None:
     assert run.code == 2
     assert f"CA bundle {junk} cannot be used" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_both_ct_sources_merge_their_names(lab: LabInfo, tmp_path: Path) -> None:
+    args = ["scan", lab.domain, *lab_options(lab), "--source", "crtsh,certspotter"]
+    run = hsts_coverage([*args, "--certspotter-url", lab.ct_url, "--no-apex-check"], tmp_path)
+    hosts = run.hosts()
+    assert len(hosts) == len(ALL_SCENARIOS)
+    assert hosts[f"only-certspotter.{lab.domain}"]["ct"]["sources"] == ["certspotter"]
+    assert hosts[f"only-certspotter.{lab.domain}"]["status"] == "ok"
+    assert hosts[f"www.{lab.domain}"]["ct"]["sources"] == ["certspotter", "crt.sh"]
+    assert run.summary()["enumeration"]["sources"] == ["crt.sh", "certspotter"]
+
+
+def test_a_failing_source_is_never_safe(lab: LabInfo, tmp_path: Path) -> None:
+    args = ["scan", "certspotter-forbidden.test", "--source", "certspotter"]
+    args += ["--certspotter-url", lab.ct_url, "--resolver", lab.resolver, "--timeout", TIMEOUT]
+    run = hsts_coverage([*args, "--allow-cidr", "127.0.0.0/8", "--no-apex-check"], tmp_path)
+    summary = run.summary()
+    assert summary["enumeration"]["status"] == "failed"
+    assert "403" in summary["enumeration"]["error"]
+    assert (summary["verdict"], run.code) == ("INCONCLUSIVE", 3)

@@ -1,0 +1,143 @@
+"""Pure: what changed between two reports (a nightly scan against the one before).
+
+Hosts are matched by (domain, host). A host newly breaks when it breaks now and did not before
+(a new host that breaks newly breaks too); it is fixed when it broke before and is present and
+does not break now. Certificates cross the warning horizon when they had more than
+`horizon_days` left before and have at most that many now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from hsts_coverage.report.reader import Report
+
+Record = dict[str, Any]
+DEFAULT_HORIZON = 14
+
+
+class Change(StrEnum):
+    NEWLY_BREAKS = "newly_breaks"
+    FIXED = "fixed"
+    APPEARED = "appeared"
+    DISAPPEARED = "disappeared"
+    REASONS_CHANGED = "reasons_changed"
+    EXPIRY_CROSSED = "expiry_crossed"
+
+
+@dataclass(frozen=True, slots=True)
+class HostChange:
+    change: Change
+    domain: str
+    host: str
+    old_status: str | None
+    new_status: str | None
+    old_reasons: tuple[str, ...]
+    new_reasons: tuple[str, ...]
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictChange:
+    domain: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    old: str
+    new: str
+    changes: tuple[HostChange, ...]
+    verdicts: tuple[VerdictChange, ...]
+    horizon_days: int
+
+    def of(self, change: Change) -> tuple[HostChange, ...]:
+        return tuple(c for c in self.changes if c.change is change)
+
+    @property
+    def newly_breaking(self) -> bool:
+        return bool(self.of(Change.NEWLY_BREAKS))
+
+
+def diff_reports(old: Report, new: Report, horizon_days: int | None = None) -> Diff:
+    horizon = horizon_days if horizon_days is not None else _horizon(new)
+    before, after = _by_host(old.hosts), _by_host(new.hosts)
+    changes: list[HostChange] = []
+    for key in sorted(before.keys() | after.keys()):
+        changes += host_changes(before.get(key), after.get(key), horizon)
+    return Diff(old.path, new.path, tuple(changes), _verdicts(old, new), horizon)
+
+
+def host_changes(old: Record | None, new: Record | None, horizon: int) -> list[HostChange]:
+    """Every change of one host, in a stable order."""
+    found: list[tuple[Change, str]] = []
+    if old is None:
+        found.append((Change.APPEARED, ""))
+    if new is None:
+        found.append((Change.DISAPPEARED, ""))
+    else:
+        if _breaks(new) and (old is None or not _breaks(old)):
+            found.append((Change.NEWLY_BREAKS, ", ".join(_reasons(new))))
+        if old is not None and _breaks(old) and not _breaks(new):
+            found.append((Change.FIXED, ""))
+        if old is not None and _reasons(old) != _reasons(new):
+            found.append((Change.REASONS_CHANGED, ""))
+        if old is not None and (crossed := _expiry_crossed(old, new, horizon)):
+            found.append((Change.EXPIRY_CROSSED, crossed))
+    return [_change(kind, old, new, detail) for kind, detail in found]
+
+
+def _change(kind: Change, old: Record | None, new: Record | None, detail: str) -> HostChange:
+    either = new or old
+    assert either is not None
+    return HostChange(
+        change=kind,
+        domain=str(either.get("domain", "")),
+        host=str(either.get("host", "")),
+        old_status=old.get("status") if old else None,
+        new_status=new.get("status") if new else None,
+        old_reasons=_reasons(old) if old else (),
+        new_reasons=_reasons(new) if new else (),
+        detail=detail,
+    )
+
+
+def _by_host(hosts: Iterable[Record]) -> dict[tuple[str, str], Record]:
+    return {(str(h.get("domain", "")), str(h.get("host", ""))): h for h in hosts}
+
+
+def _breaks(host: Record) -> bool:
+    return host.get("status") == "breaks"
+
+
+def _reasons(host: Record) -> tuple[str, ...]:
+    return tuple(sorted(str(r.get("code")) for r in host.get("reasons", []) if isinstance(r, dict)))
+
+
+def _days_left(host: Record) -> int | None:
+    certificate = (host.get("https") or {}).get("certificate") or {}
+    days = certificate.get("days_left")
+    return days if isinstance(days, int) else None
+
+
+def _expiry_crossed(old: Record, new: Record, horizon: int) -> str:
+    before, now = _days_left(old), _days_left(new)
+    if before is None or now is None or not (before > horizon >= now):
+        return ""
+    return f"certificate has {now} days left (was {before}; warning horizon {horizon} days)"
+
+
+def _horizon(report: Report) -> int:
+    days = (report.scan.get("options") or {}).get("expiry_days")
+    return days if isinstance(days, int) else DEFAULT_HORIZON
+
+
+def _verdicts(old: Report, new: Report) -> tuple[VerdictChange, ...]:
+    before = {s.get("domain"): s.get("verdict") for s in old.summaries}
+    after = {s.get("domain"): s.get("verdict") for s in new.summaries}
+    domains = sorted(str(d) for d in before.keys() | after.keys())
+    return tuple(VerdictChange(d, before.get(d), after.get(d)) for d in domains)

@@ -1,0 +1,132 @@
+"""Pure: combine the reports of a sharded scan (`--shard K/N`) into one report.
+
+Every host record is kept once; each domain's summary is computed again from them, with the same
+rules as a single scan (`verdict.decide`). The apex's policy comes from the shard that checked it
+(the first). All N shards of one scan must be there: a missing slice would be hosts never
+checked, and the merged verdict could claim SAFE without them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from hsts_coverage.models import Enumeration, EnumerationStatus, Status, Verdict
+from hsts_coverage.preload import PreloadEntry, PreloadStatus, advice
+from hsts_coverage.report.reader import Report, ReportError
+from hsts_coverage.report.records import EXIT_MEANINGS
+from hsts_coverage.verdict import EXIT_CODES, decide
+
+Record = dict[str, Any]
+_GROUPS = {"breaks": "breaking", "warn": "warnings", "unknown": "unknown"}
+_WORST_ENUMERATION = ("failed", "truncated", "complete", "skipped")
+
+
+def merge_reports(reports: list[Report]) -> list[Record]:
+    shards = _check_shards(reports)
+    hosts = _unique_hosts(reports)
+    scan = {**reports[0].scan, "merged_from": shards}
+    scan["options"] = {**scan.get("options", {}), "shard": None}
+    domains = list(dict.fromkeys(s["domain"] for r in reports for s in r.summaries))
+    summaries = [_summary(d, hosts, [s for r in reports for s in r.summaries]) for d in domains]
+    return [scan, *hosts, *summaries]
+
+
+def _check_shards(reports: list[Report]) -> list[str]:
+    labels = [str((r.scan.get("options") or {}).get("shard") or "") for r in reports]
+    if not reports or not all(labels):
+        raise ReportError("merge takes the reports of one sharded scan (--shard K/N)")
+    total = {label.split("/")[1] for label in labels}
+    if len(total) != 1:
+        raise ReportError(f"these reports come from different shardings: {', '.join(labels)}")
+    count = int(total.pop())
+    missing = sorted(set(range(1, count + 1)) - {int(label.split("/")[0]) for label in labels})
+    if missing:
+        raise ReportError(f"shard(s) {', '.join(f'{m}/{count}' for m in missing)} missing")
+    return sorted(set(labels), key=lambda label: int(label.split("/")[0]))
+
+
+def _unique_hosts(reports: list[Report]) -> list[Record]:
+    hosts: dict[tuple[str, str], Record] = {}
+    for report in reports:
+        for host in report.hosts:
+            hosts[(str(host.get("domain")), str(host.get("host")))] = host
+    return list(hosts.values())
+
+
+def _summary(domain: str, hosts: list[Record], shard_summaries: list[Record]) -> Record:
+    mine = [h for h in hosts if h.get("domain") == domain]
+    parts = [s for s in shard_summaries if s.get("domain") == domain]
+    counts = {status.value: 0 for status in Status}
+    groups: dict[str, dict[str, list[str]]] = {name: defaultdict(list) for name in _GROUPS.values()}
+    for host in mine:
+        counts[host["status"]] = counts.get(host["status"], 0) + 1
+        _group(host, groups)
+    enumeration = _enumeration(parts)
+    interrupted = any(p.get("interrupted") for p in parts)
+    verdict, why = decide(
+        {Status(k): v for k, v in counts.items() if k in Status._value2member_map_},
+        _as_enumeration(domain, enumeration),
+        interrupted=interrupted,
+    )
+    policy = next((p["policy"] for p in parts if p.get("policy")), None)
+    return {
+        "type": "summary",
+        "domain": domain,
+        "verdict": verdict.value,
+        "exit_code": EXIT_CODES[verdict],
+        "exit_meaning": EXIT_MEANINGS[verdict],
+        "why": why,
+        "hosts": len(mine),
+        "counts": counts,
+        **{name: {k: sorted(v) for k, v in groups[name].items()} for name in _GROUPS.values()},
+        "enumeration": enumeration,
+        "wildcard_dns": _wildcards(parts),
+        "policy": policy,
+        "advice": list(_advice(verdict, counts.get("breaks", 0), policy)),
+        "timings": {},
+        "interrupted": interrupted,
+    }
+
+
+def _group(host: Record, groups: dict[str, dict[str, list[str]]]) -> None:
+    group = _GROUPS.get(str(host.get("status")))
+    if group is None:
+        return
+    for reason in host.get("reasons", []):
+        if reason.get("severity") == host["status"]:
+            groups[group][reason["code"]].append(str(host["host"]))
+
+
+def _enumeration(parts: list[Record]) -> Record:
+    enumerations = [p.get("enumeration") or {} for p in parts]
+    statuses = [e.get("status") for e in enumerations]
+    worst = next((s for s in _WORST_ENUMERATION if s in statuses), "failed")
+    merged = {**enumerations[0], "status": worst}
+    merged["complete"] = worst in ("complete", "skipped")
+    merged["error"] = next((e.get("error") for e in enumerations if e.get("error")), None)
+    return merged
+
+
+def _as_enumeration(domain: str, record: Record) -> Enumeration:
+    status = EnumerationStatus(record.get("status", "failed"))
+    return Enumeration(domain, status, (), error=record.get("error"))
+
+
+def _wildcards(parts: list[Record]) -> list[Record]:
+    zones = {z["zone"]: z for p in parts for z in p.get("wildcard_dns", [])}
+    return [zones[zone] for zone in sorted(zones)]
+
+
+def _advice(verdict: Verdict, breaking: int, policy: Record | None) -> tuple[str, ...]:
+    if policy is None:
+        return advice(verdict, breaking, None, False)
+    listed = policy.get("preload_list") or {}
+    entry = listed.get("entry")
+    preload = PreloadStatus(
+        str(listed.get("source", "")),
+        PreloadEntry(entry, bool(listed.get("include_subdomains"))) if entry else None,
+    )
+    browser = ((policy.get("effective") or {}).get("browser")) or {}
+    on = bool(browser.get("accepted") and browser.get("include_subdomains"))
+    return advice(verdict, breaking, preload, on and (browser.get("max_age") or 0) > 0)

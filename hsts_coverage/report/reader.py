@@ -1,0 +1,95 @@
+"""Read NDJSON reports back, for `diff`, `merge` and `--baseline`.
+
+Compatibility rule: a report whose `schema_version` is this tool's or older is read; fields added
+in later versions are optional to every reader, and records of unknown types are skipped. A
+report from a newer schema version is refused, since its fields may mean something else. A file
+that holds several scans (a log written with `--append`) is read as its last scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hsts_coverage.report.records import SCHEMA_VERSION
+
+Record = dict[str, Any]
+
+
+class ReportError(ValueError):
+    """A file that cannot be read as a report; the message is one line for the user."""
+
+
+@dataclass(slots=True)
+class Report:
+    path: str
+    scan: Record
+    hosts: list[Record] = field(default_factory=list)
+    summaries: list[Record] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[Record]:
+        return [self.scan, *self.hosts, *self.summaries]
+
+
+def read_report(path: Path) -> Report:
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        raise ReportError(f"report {path} does not exist") from None
+    except OSError as exc:
+        raise ReportError(f"report {path} cannot be read: {exc.strerror}") from None
+    return parse_report(lines, str(path))
+
+
+def parse_records(records: list[Record], name: str) -> Report:
+    """A report from records already in memory (the scan that is running)."""
+    return _collect(enumerate(records, 1), name)
+
+
+def parse_report(lines: list[bytes], name: str) -> Report:
+    numbered = ((n, _record(line, name, n)) for n, line in enumerate(lines, 1) if line.strip())
+    return _collect(numbered, name)
+
+
+def _collect(records: Iterable[tuple[int, Record]], name: str) -> Report:
+    report: Report | None = None
+    for number, record in records:
+        kind = record.get("type")
+        if kind == "scan":
+            _check_version(record, name)
+            report = Report(name, record)  # a later scan in the same file replaces the earlier
+        elif report is None:
+            raise ReportError(f"{name} line {number}: a {kind!r} record before any scan record")
+        elif kind == "host":
+            report.hosts.append(record)
+        elif kind == "summary":
+            report.summaries.append(record)
+    if report is None:
+        raise ReportError(f"{name} is not an hsts-coverage report (no scan record)")
+    return report
+
+
+def _record(line: bytes, name: str, number: int) -> Record:
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise ReportError(f"{name} line {number} is not JSON") from None
+    if not isinstance(record, dict):
+        raise ReportError(f"{name} line {number} is not a JSON object")
+    return record
+
+
+def _check_version(scan: Record, name: str) -> None:
+    version = scan.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise ReportError(f"{name}: the scan record has no valid schema_version")
+    if version > SCHEMA_VERSION:
+        raise ReportError(
+            f"{name} was written with report schema {version}; this hsts-coverage reads up to "
+            f"{SCHEMA_VERSION}: update it"
+        )
