@@ -1,0 +1,56 @@
+"""Handshake economy: on the happy path a host sees one TLS handshake and one HTTP connection.
+
+Counted by the lab's own listeners (not a timing test): a scanner that retried, re-verified or
+re-read certificates on healthy hosts would show here.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import LabInfo
+from tests.e2e.test_scan import hsts_coverage, lab_options
+
+pytestmark = pytest.mark.e2e
+
+HEALTHY = ("wild", "no-redirect", "expiring")  # each on its own address, nothing wrong with TLS
+
+
+def lab_stats(lab: LabInfo) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{lab.ct_url}/lab/stats", timeout=5) as answer:  # loopback
+        stats: dict[str, Any] = json.load(answer)
+    return stats["connections"]
+
+
+def delta(before: dict[str, Any], after: dict[str, Any], listener: str) -> tuple[int, int]:
+    """(connections accepted, TLS handshakes completed) on a listener between two readings."""
+    was, now = before.get(listener, {}), after.get(listener, {})
+    return (
+        now.get("accepted", 0) - was.get("accepted", 0),
+        now.get("handshakes", 0) - was.get("handshakes", 0),
+    )
+
+
+@pytest.mark.parametrize("first_address", [True, False], ids=["first-address", "all-addresses"])
+def test_one_handshake_and_one_http_connection_per_host(
+    lab: LabInfo, tmp_path: Path, first_address: bool
+) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"{label}.{lab.domain}\n" for label in HEALTHY), encoding="utf-8")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(names)]
+    args += ["--no-apex-check"] + (["--first-address"] if first_address else [])
+    before = lab_stats(lab)
+    run = hsts_coverage(args, tmp_path)
+    after = lab_stats(lab)
+    assert run.summary()["verdict"] == "SAFE"
+    for label in ("", *HEALTHY):  # the apex is checked too
+        address = lab.host(label)
+        https = delta(before, after, f"{address}:443")
+        http = delta(before, after, f"{address}:80")
+        assert https == (1, 1), f"{label or 'apex'}: {https[0]} connections, {https[1]} handshakes"
+        assert http[0] == 1, f"{label or 'apex'}: {http[0]} plain-HTTP connections"
