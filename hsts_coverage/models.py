@@ -66,6 +66,7 @@ class Enumeration:
     attempts: int = 0
     rejected: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
+    notes: tuple[str, ...] = ()  # what was done to complete it (e.g. a capped answer split)
 
 
 class DnsStatus(StrEnum):

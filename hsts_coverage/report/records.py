@@ -119,6 +119,7 @@ def summary_record(summary: DomainSummary) -> Record:
             "wildcards": list(enumeration.wildcards),
             "rejected": dict(enumeration.rejected),
             "error": enumeration.error,
+            "notes": list(enumeration.notes),
         },
         "wildcard_dns": [
             {"zone": z.zone, "probe_name": z.probe_name, "addresses": sorted(z.addresses)}

@@ -152,6 +152,8 @@ def _enumeration_line(summary: DomainSummary) -> Text:
         text += f", {e.attempts} attempt(s)); {e.status.value}"
     if e.wildcards:
         text += f"; wildcards in CT: {', '.join(e.wildcards)}"
+    for note in e.notes:
+        text += f"\n  {note}"
     style = "yellow" if e.status in (EnumerationStatus.FAILED, EnumerationStatus.TRUNCATED) else ""
     return Text(clean(text), style=style)
 

@@ -58,6 +58,7 @@ class CertSpotterAnswer:
     attempts: int  # requests made, retries included
     pages: int  # pages read, the final empty one included
     truncated: bool = False  # Cert Spotter pages to the end of the listing: never capped
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

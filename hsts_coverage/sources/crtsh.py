@@ -10,6 +10,7 @@ with `TRUNCATION_ROWS` or more matching rows is reported as possibly truncated.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,7 @@ from hsts_coverage.sources.retry import retry_after as _retry_after
 from hsts_coverage.sources.retry import retrying
 
 TRUNCATION_ROWS = 10_000
+MAX_SPLIT = 200  # sub-label queries after a capped answer (each waits --ct-interval)
 MAX_BODY = 512 * 1024 * 1024  # bytes; streamed row by row, but a larger answer is refused
 SOURCE = "crt.sh"
 
@@ -35,6 +37,7 @@ class CtAnswer:
     rows: int  # matching rows, by crt.sh's own result_count where it gives one
     attempts: int
     truncated: bool
+    notes: tuple[str, ...] = ()  # what was done about a capped answer
 
 
 async def fetch(
@@ -44,10 +47,15 @@ async def fetch(
     *,
     attempts: int,
     backoff: float = 1.0,
+    query: str | None = None,
+    exclude_expired: bool = False,
 ) -> CtAnswer:
-    """Fetch every CT row for the collector's domain into it; SourceError after the last retry."""
+    """Fetch every CT row for `query` (default: everything under the collector's domain) into the
+    collector; SourceError after the last retry."""
     url = ct_url.rstrip("/") + "/"
-    params = {"q": f"%.{collector.domain}", "output": "json"}
+    params = {"q": query or f"%.{collector.domain}", "output": "json"}
+    if exclude_expired:
+        params["exclude"] = "expired"
     try:
         async for attempt in retrying(attempts, backoff):
             with attempt:
@@ -59,6 +67,62 @@ async def fetch(
     collector.merge(found)
     tries = attempt.retry_state.attempt_number
     return CtAnswer(rows=count, attempts=tries, truncated=count >= TRUNCATION_ROWS)
+
+
+async def fetch_uncapped(
+    session: aiohttp.ClientSession,
+    ct_url: str,
+    collector: NameCollector,
+    *,
+    attempts: int,
+    backoff: float = 1.0,
+    turn: Callable[[], Awaitable[None]] | None = None,
+) -> CtAnswer:
+    """`fetch`, and when crt.sh caps the answer, ask again one sub-label at a time.
+
+    Each first label under the domain seen in the capped answer gets its own query
+    (`%label.domain`: the label and every name under it). A sub-query that is capped too is asked
+    once more with `exclude=expired`, for its current names; the enumeration then stays
+    truncated, since names only in expired certificates may be missing.
+    """
+    first = await fetch(session, ct_url, collector, attempts=attempts, backoff=backoff)
+    if not first.truncated:
+        return first
+    labels = collector.first_labels()
+    still_capped: list[str] = []
+    rows, tries = first.rows, first.attempts
+    for label in labels[:MAX_SPLIT]:
+        query = f"%{label}.{collector.domain}"
+        for exclude in (False, True):
+            if turn is not None:
+                await turn()
+            answer = await fetch(
+                session, ct_url, collector, attempts=attempts, backoff=backoff,
+                query=query, exclude_expired=exclude,
+            )  # fmt: skip
+            rows, tries = rows + answer.rows, tries + answer.attempts
+            if not answer.truncated:
+                break
+        else:
+            still_capped.append(label)
+    still_capped += labels[MAX_SPLIT:]
+    return CtAnswer(rows, tries, bool(still_capped), _split_notes(first, labels, still_capped))
+
+
+def _split_notes(first: CtAnswer, labels: list[str], still_capped: list[str]) -> tuple[str, ...]:
+    notes = [
+        f"{SOURCE} capped its answer at {first.rows} rows: asked again for each of "
+        f"{min(len(labels), MAX_SPLIT)} sub-labels"
+    ]
+    if still_capped:
+        shown = ", ".join(still_capped[:5]) + (" ..." if len(still_capped) > 5 else "")
+        notes.append(
+            f"{len(still_capped)} sub-label(s) still capped ({shown}); their current names were "
+            "asked for with exclude=expired, names only in expired certificates may be missing"
+        )
+    else:
+        notes.append("every sub-label answered in full: the enumeration is complete")
+    return tuple(notes)
 
 
 async def _get_rows(

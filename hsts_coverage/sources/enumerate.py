@@ -37,16 +37,18 @@ async def enumerate_domain(
     truncated = False
     answered: list[str] = []
     errors: list[str] = []
+    notes: tuple[str, ...] = ()
     for source in config.sources:
         if turn is not None:
             await turn()
         try:
-            answer = await _FETCHERS[source](session, config, collector)
+            answer = await _FETCHERS[source](session, config, collector, turn)
         except SourceError as exc:
             errors.append(str(exc))
             continue
         rows, attempts = rows + answer.rows, attempts + answer.attempts
         truncated = truncated or answer.truncated
+        notes += answer.notes
         answered.append(source)
     status = EnumerationStatus.TRUNCATED if truncated else EnumerationStatus.COMPLETE
     if errors:
@@ -58,6 +60,7 @@ async def enumerate_domain(
         attempts=attempts,
         sources=tuple(answered),
         error="; ".join(errors) or None,
+        notes=notes,
     )
 
 
@@ -68,16 +71,26 @@ class _Answer(Protocol):
     def attempts(self) -> int: ...
     @property
     def truncated(self) -> bool: ...
+    @property
+    def notes(self) -> tuple[str, ...]: ...
 
 
 async def _crtsh(
-    session: aiohttp.ClientSession, config: ScanConfig, collector: NameCollector
+    session: aiohttp.ClientSession,
+    config: ScanConfig,
+    collector: NameCollector,
+    turn: Callable[[], Awaitable[None]] | None,
 ) -> _Answer:
-    return await crtsh.fetch(session, config.ct_url, collector, attempts=config.ct_attempts)
+    return await crtsh.fetch_uncapped(
+        session, config.ct_url, collector, attempts=config.ct_attempts, turn=turn
+    )
 
 
 async def _certspotter(
-    session: aiohttp.ClientSession, config: ScanConfig, collector: NameCollector
+    session: aiohttp.ClientSession,
+    config: ScanConfig,
+    collector: NameCollector,
+    turn: Callable[[], Awaitable[None]] | None,
 ) -> _Answer:
     return await certspotter.fetch(
         session,
@@ -88,10 +101,11 @@ async def _certspotter(
     )
 
 
-_FETCHERS: dict[
-    str,
-    Callable[[aiohttp.ClientSession, ScanConfig, NameCollector], Awaitable[_Answer]],
-] = {crtsh.SOURCE: _crtsh, certspotter.SOURCE: _certspotter}
+_Fetcher = Callable[
+    [aiohttp.ClientSession, ScanConfig, NameCollector, Callable[[], Awaitable[None]] | None],
+    Awaitable[_Answer],
+]
+_FETCHERS: dict[str, _Fetcher] = {crtsh.SOURCE: _crtsh, certspotter.SOURCE: _certspotter}
 SOURCES = tuple(_FETCHERS)
 
 
@@ -103,6 +117,7 @@ def _enumeration(
     attempts: int = 0,
     sources: tuple[str, ...] = (),
     error: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> Enumeration:
     return Enumeration(
         domain=collector.domain,
@@ -115,4 +130,5 @@ def _enumeration(
         attempts=attempts,
         rejected=dict(collector.rejected),
         error=error,
+        notes=notes,
     )

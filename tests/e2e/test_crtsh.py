@@ -11,6 +11,7 @@ import tracemalloc
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -264,3 +265,49 @@ async def test_a_server_that_never_answers_is_bounded_by_the_timeout() -> None:
     finally:
         await runner.cleanup()
     assert time.monotonic() - started < 5
+
+
+def capped_crtsh(sizes: dict[str, int]) -> Callable[[web.Request], Any]:
+    """A crt.sh that answers at most 10,000 rows; `sizes` says how many rows each sub-label has
+    (and every name under the domain is one row)."""
+
+    def rows(query: str) -> list[dict[str, object]]:
+        labels = [s for s in sizes if query in ("%.example.com", f"%{s}.example.com")]
+        names = [f"h{i}.{label}.example.com" for label in labels for i in range(sizes[label])]
+        return [{"name_value": n, "result_count": 1} for n in names][:10_000]
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(rows(request.query["q"])))
+
+    return handler
+
+
+async def fetch_capped(sizes: dict[str, int]) -> tuple[crtsh.CtAnswer, NameCollector]:
+    app = web.Application()
+    app.router.add_get("/", capped_crtsh(sizes))
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    collector = NameCollector("example.com")
+    try:
+        async with aiohttp.ClientSession() as client:
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            answer = await crtsh.fetch_uncapped(client, url, collector, attempts=1)
+    finally:
+        await runner.cleanup()
+    return answer, collector
+
+
+async def test_a_capped_answer_is_split_by_sub_label() -> None:
+    answer, collector = await fetch_capped({"a": 6000, "b": 7000})
+    assert not answer.truncated
+    assert len(collector.names()) == 13_000  # the first answer had only 10,000 of them
+    assert answer.notes[-1] == "every sub-label answered in full: the enumeration is complete"
+
+
+async def test_a_sub_label_still_capped_keeps_it_truncated() -> None:
+    answer, collector = await fetch_capped({"a": 3000, "b": 12_000})
+    assert answer.truncated  # never a false complete
+    assert "1 sub-label(s) still capped (b)" in answer.notes[-1]
+    assert len(collector.names()) == 13_000
