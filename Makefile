@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LAB_BASE  ?= 127.77
 LAB_STATE := lab-state/lab.json
 
-.PHONY: help setup demo test check lint format typecheck lab clean
+.PHONY: help setup demo test check lint format typecheck lab clean system-deps
 
 help:
 	@echo "make demo   - start the local lab, scan it, print the report, stop the lab"
@@ -23,7 +23,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-test: $(STAMP)
+# Debian packages some tests drive: Chromium for the HTML report, shellcheck and systemd-analyze
+# for the examples. Installed when missing and possible (as root); without them those tests skip
+# (and fail under CI).
+system-deps:
+	@command -v chromium >/dev/null && command -v shellcheck >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium shellcheck >/dev/null) ; } || \
+	  echo "make: chromium/shellcheck not installed: their tests will skip"
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 check: lint typecheck
@@ -44,6 +53,19 @@ lab: $(STAMP)
 
 demo: $(STAMP)
 	@bash examples/demo.sh "$(BIN)" "$(LAB_BASE)"
+
+# The scanner against a naive baseline on an nginx fleet (hsts_coverage/bench); needs root.
+BENCH_HOSTS ?= 2000
+BENCH_ROUNDS ?= 3
+BENCH_RTT_MS ?= 0
+BENCH_SCANNER_ARGS ?=
+.PHONY: bench
+bench: $(STAMP)
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light; }
+	$(BIN)/python -m hsts_coverage.bench --hosts $(BENCH_HOSTS) --rounds $(BENCH_ROUNDS) \
+		--rtt-ms $(BENCH_RTT_MS) $(if $(strip $(BENCH_SCANNER_ARGS)),--scanner-args $(BENCH_SCANNER_ARGS))
 
 clean:
 	rm -rf $(VENV) lab-state build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -40,6 +40,7 @@ from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
 from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
 from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.report.html import render_html
 from hsts_coverage.report.ndjson import NdjsonWriter
 from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
 from hsts_coverage.report.records import (
@@ -49,6 +50,7 @@ from hsts_coverage.report.records import (
     scan_record,
     summary_record,
 )
+from hsts_coverage.report.schema import schema_text
 from hsts_coverage.report.table import ProgressView, TableReport, clean
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
@@ -153,6 +155,10 @@ def scan_command(
     baseline: Annotated[
         Path | None,
         typer.Option(envvar=f"{ENV}BASELINE", help="An earlier report: print what changed since."),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(envvar=f"{ENV}HTML", help="Also write a self-contained HTML report here."),
     ] = None,
     ct_url: Annotated[
         str,
@@ -277,6 +283,7 @@ def scan_command(
         domains=_domains([*(domains or ()), *_read_lines(domains_file, "domains file")]),
         shard=_shard(shard),
         baseline=_baseline(baseline),
+        html=html,
         ct_url=ct_url,
         sources=_sources(source),
         certspotter_url=certspotter_url,
@@ -409,6 +416,26 @@ def merge_command(
             file=sys.stderr,
         )
     raise typer.Exit(exit_code(Verdict(r["verdict"]) for r in merged if r["type"] == "summary"))
+
+
+@app.command("html")
+def html_command(
+    report: Annotated[Path, typer.Argument(help="A report (NDJSON), e.g. a merged one.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the page.")],
+) -> None:
+    """Render a report as one self-contained HTML page."""
+    _write_html(output, _report(report).records)
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema (draft 2020-12) of the NDJSON report records."""
+    typer.echo(schema_text(), nl=False)
+
+
+def _write_html(path: Path, records: list[Record]) -> None:
+    with _open(path, append=False) as stream:
+        stream.write(render_html(records).encode("utf-8"))
 
 
 def _report(path: Path) -> Report:
@@ -626,7 +653,11 @@ class _Outputs:
         self._table = TableReport(sys.stdout)
         self._ndjson: list[NdjsonWriter] = []
         # Every record, only when something needs them all at the end (JSON, --baseline).
-        wanted = config.baseline is not None or self._stdout_format is OutputFormat.JSON
+        wanted = (
+            config.baseline is not None
+            or config.html is not None
+            or self._stdout_format is OutputFormat.JSON
+        )
         self._records: list[Record] | None = [] if wanted else None
         self._now: datetime | None = None
         self._progress = ProgressView(sys.stderr, config.progress)
@@ -698,6 +729,8 @@ class _Outputs:
         this = parse_records(self._records, "this scan")
         if self._stdout_format is OutputFormat.JSON:
             _print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
+        if self._config.html is not None:
+            _write_html(self._config.html, self._records)
         if self._config.baseline is not None and not self._stdout_closed:
             print(diff_text(diff_reports(self._config.baseline, this)))
 

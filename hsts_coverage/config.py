@@ -67,6 +67,7 @@ class ScanConfig:
     check_apex: bool = True  # the apex's policy and preload readiness, in every summary
     shard: tuple[int, int] | None = None  # (K, N): scan only the K-th of N slices of the names
     baseline: Report | None = None  # an earlier report to compare this scan with
+    html: Path | None = None  # also write the HTML report here
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
     ct_attempts: int = 5
