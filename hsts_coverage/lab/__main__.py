@@ -1,7 +1,8 @@
 """Run the lab in the foreground.
 
     python -m hsts_coverage.lab [--base 127.77] [--state-dir lab-state] [--domain hsts-lab.test]
-                                [--fleet N [--fleet-hang PERCENT]]
+                                [--fleet N [--fleet-hang PERCENT] [--fleet-serve all|dns]
+                                           [--fleet-per-address K]]
 
 Once every server listens it prints exactly one JSON line to stdout, `Lab.info`, and writes the
 same line to STATE_DIR/lab.json. Everything meant for people goes to stderr. SIGINT or SIGTERM
@@ -11,6 +12,9 @@ too large for RLIMIT_NOFILE).
 
 `--fleet N` adds the scale fleet (`fleet.test`, N hosts, see `hsts_coverage.lab.scale`), of
 which `--fleet-hang` percent (default 10) accept connections and never answer.
+`--fleet-serve dns` serves only the fleet's DNS and CT and no web host (another server, such as
+the benchmark's nginx, listens on the fleet's addresses; `--fleet-hang` is then 0), and with it
+`--fleet-per-address K` gives every K consecutive hosts one address.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import sys
 from pathlib import Path
 
 from hsts_coverage.lab.fleet import DEFAULT_BASE, Lab
-from hsts_coverage.lab.scale import DEFAULT_HANG_PERCENT, Fleet
+from hsts_coverage.lab.scale import DEFAULT_HANG_PERCENT, Fleet, FleetServe
 from hsts_coverage.lab.scenarios import LAB_DOMAIN
 
 log = logging.getLogger("hsts_coverage.lab")
@@ -43,11 +47,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--fleet-hang",
         type=float,
-        default=DEFAULT_HANG_PERCENT,
+        default=None,
         metavar="PERCENT",
-        help="share of the fleet that accepts connections and never answers",
+        help=f"share of the fleet that accepts connections and never answers "
+        f"(default {DEFAULT_HANG_PERCENT:g}, 0 with --fleet-serve dns)",
+    )
+    parser.add_argument(
+        "--fleet-serve",
+        type=FleetServe,
+        choices=list(FleetServe),
+        default=FleetServe.ALL,
+        help="all: the lab serves the fleet's web hosts too; dns: only its DNS and CT",
+    )
+    parser.add_argument(
+        "--fleet-per-address",
+        type=int,
+        default=1,
+        metavar="K",
+        help="fleet hosts sharing one address (above 1 needs --fleet-serve dns)",
     )
     return parser.parse_args(argv)
+
+
+def fleet_of(args: argparse.Namespace) -> Fleet:
+    """The fleet the options describe; ValueError for a combination that makes no sense."""
+    hang = args.fleet_hang
+    if hang is None:
+        hang = DEFAULT_HANG_PERCENT if args.fleet_serve is FleetServe.ALL else 0.0
+    return Fleet(args.base, args.fleet, hang, args.fleet_per_address, args.fleet_serve)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -56,7 +83,7 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     try:
-        fleet = Fleet(args.base, args.fleet, args.fleet_hang)
+        fleet = fleet_of(args)
         lab = Lab(args.domain, args.base, args.state_dir, fleet)
         await lab.start()
     except (OSError, ValueError, subprocess.CalledProcessError) as exc:
@@ -86,13 +113,15 @@ def _announce(lab: Lab) -> None:
         info["ct_url"],
         info["ca_bundle"],
     )
-    if info["fleet"] is not None:
+    if lab.fleet is not None:
         log.info(
-            "lab: fleet %s: %d hosts on %s.10.* onwards, %d of them hanging",
+            "lab: fleet %s: %d hosts on %s.10.* onwards (%d per address), %d of them hanging, %s",
             info["fleet"]["domain"],
             info["fleet"]["hosts"],
             info["base"],
+            lab.fleet.per_address,
             len(info["fleet"]["hanging"]),
+            "web hosts served by the lab" if lab.fleet.web else "DNS and CT only, no web host",
         )
 
 

@@ -14,7 +14,9 @@ Everything is generated from the scenario table, on loopback addresses under `ba
 - `{base}.3.N` and `{base}.4.N`: the apex and www of the N-th policy site (www's address stays
   unused when the site has no www);
 - `{base}.9.1` and `{base}.10.1` onwards: the scale fleet, when `fleet` has hosts (see
-  `hsts_coverage.lab.scale`).
+  `hsts_coverage.lab.scale`); with `FleetServe.DNS` the lab binds nothing there and serves the
+  fleet's DNS and CT only, and still writes the fleet's certificate
+  (`STATE_DIR/certs/fleet.test/valid.pem` and `.key`) for the server that does listen there.
 
 A policy site's apex serves `apex_https()` over TLS with its `cert` kind (issued for the site)
 and `apex_http()` in plain HTTP; its www serves `www_https()` on 443 as `site.www` says, with a
@@ -79,6 +81,8 @@ Routes = tuple[tuple[str, Reply], ...]
 OWN_ADDRESS = frozenset({Dns.A, Dns.TRUNCATED})
 # Listeners that present a certificate.
 TLS_MODES = frozenset({Listen.TLS, Listen.TLS10, Listen.TLS_SILENT})
+# The one certificate of every fleet host (fleet.test and *.fleet.test).
+FLEET_CERT = CertKey(Cert.VALID, FLEET_DOMAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +220,8 @@ class Lab:
         limit = raise_fd_limit(listeners + FD_RESERVE)
         log.info("lab: %d web listeners, RLIMIT_NOFILE %d", listeners, limit)
         keys = [plan.cert for plan in plans if plan.https in TLS_MODES]
+        if self.fleet is not None:
+            keys.append(FLEET_CERT)  # also when another server serves the fleet with it
         self._certs = await asyncio.to_thread(generate, self.state_dir, keys, self.ct_url)
         try:
             await self._start_dns()
@@ -254,7 +260,7 @@ class Lab:
                 yield self._scenario_plan(scenario, alt, scenario.alt_cert)
         for site in POLICY_SITES:
             yield from self._site_plans(site, self.site_addresses[site.domain])
-        if self.fleet is not None:
+        if self.fleet is not None and self.fleet.web:
             yield from _fleet_plans(self.fleet)
 
     def _scenario_plan(self, scenario: Scenario, address: str, cert: Cert) -> HostPlan:
@@ -385,7 +391,7 @@ class Lab:
 
 def _fleet_plans(fleet: Fleet) -> Iterator[HostPlan]:
     """The fleet's apex and hosts: one shared certificate, 301 to HTTPS, then 200."""
-    cert = CertKey(Cert.VALID, FLEET_DOMAIN)
+    cert = FLEET_CERT
     for host in (fleet.apex, *fleet.hosts()):
         https, http = (Listen.HANG, Listen.HANG) if host.hanging else (Listen.TLS, Listen.PLAIN)
         yield HostPlan(

@@ -11,6 +11,14 @@
   percent; at 10 % that is every 10th host (h0010, h0020, ...), evenly spread at any p.
 - DNS: the zone fleet.test (every host and the apex); CT: one certificate per host, naming it.
 
+Who serves the web hosts is `serve` (`--fleet-serve`): ALL (the default) has the lab listen on
+every fleet address itself; DNS has the lab serve only DNS and CT, for a web server of its own
+(the benchmark's nginx) that listens on `addresses()` with the lab's fleet certificate. A fleet
+served elsewhere hangs nowhere (its hang percent must be 0), and only it may put `per_address`
+(`--fleet-per-address`) K > 1 names on one address: host i is then on address slot i // K, so
+hosts 0 to K-1 share the first address (RLIMIT_NOFILE caps the listening sockets of one
+process, two per address; a server tells the names apart by SNI and Host).
+
 Nothing is done per host at start beyond building these plans and binding two listeners (1000
 hosts add about 0.3 s to the lab's start); `raise_fd_limit` makes room for the sockets.
 """
@@ -22,6 +30,7 @@ import math
 import resource
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
@@ -42,6 +51,13 @@ CT_STEP = dt.timedelta(minutes=1)
 FD_RESERVE = 1024
 
 
+class FleetServe(StrEnum):
+    """Who serves the fleet's web hosts (`--fleet-serve`)."""
+
+    ALL = "all"  # the lab: DNS, CT and a listener pair per address
+    DNS = "dns"  # the lab serves DNS and CT only; another server listens on the addresses
+
+
 @dataclass(frozen=True, slots=True)
 class FleetHost:
     name: str
@@ -51,17 +67,36 @@ class FleetHost:
 
 @dataclass(frozen=True, slots=True)
 class Fleet:
-    """`size` hosts under `base` ("127.x"), `hang_percent` of them hanging."""
+    """`size` hosts under `base` ("127.x"), `hang_percent` of them hanging, `per_address` of
+    them on each address, their web hosts served as `serve` says."""
 
     base: str
     size: int
     hang_percent: float = DEFAULT_HANG_PERCENT
+    per_address: int = 1
+    serve: FleetServe = FleetServe.ALL
 
     def __post_init__(self) -> None:
-        if not 0 <= self.size <= MAX_HOSTS:
-            raise ValueError(f"a fleet holds 0 to {MAX_HOSTS} hosts, not {self.size}")
+        if self.per_address < 1:
+            raise ValueError(f"--fleet-per-address is at least 1, not {self.per_address}")
+        limit = MAX_HOSTS * self.per_address
+        if not 0 <= self.size <= limit:
+            raise ValueError(f"a fleet holds 0 to {limit} hosts, not {self.size}")
         if not 0 <= self.hang_percent <= 100:
             raise ValueError(f"--fleet-hang is a percentage, not {self.hang_percent}")
+        self._check_serve()
+
+    def _check_serve(self) -> None:
+        # The lab's own listeners serve one name per address and are what hangs.
+        if self.serve is FleetServe.ALL and self.per_address > 1:
+            raise ValueError("--fleet-per-address above 1 needs --fleet-serve dns")
+        if self.serve is FleetServe.DNS and self.hang_percent:
+            raise ValueError("--fleet-hang needs --fleet-serve all: only the lab's hosts hang")
+
+    @property
+    def web(self) -> bool:
+        """Whether the lab listens on the fleet's addresses itself."""
+        return self.serve is FleetServe.ALL
 
     @property
     def apex(self) -> FleetHost:
@@ -77,7 +112,15 @@ class Fleet:
         return f"h{index + 1:04d}.{FLEET_DOMAIN}"
 
     def address(self, index: int) -> str:
-        return f"{self.base}.{_FIRST_OCTET + index // _PER_OCTET}.{index % _PER_OCTET + 1}"
+        return self._slot_address(index // self.per_address)
+
+    def addresses(self) -> list[str]:
+        """Every distinct address of the fleet, the apex's first, in order."""
+        slots = math.ceil(self.size / self.per_address)
+        return [self.apex.address, *(self._slot_address(slot) for slot in range(slots))]
+
+    def _slot_address(self, slot: int) -> str:
+        return f"{self.base}.{_FIRST_OCTET + slot // _PER_OCTET}.{slot % _PER_OCTET + 1}"
 
     def hangs(self, index: int) -> bool:
         return _crosses(index, self._share())
