@@ -27,7 +27,7 @@ from hsts_coverage.sources.retry import retry_after as _retry_after
 from hsts_coverage.sources.retry import retrying
 
 TRUNCATION_ROWS = 10_000
-MAX_SPLIT = 200  # sub-label queries after a capped answer (each waits --ct-interval)
+MAX_SPLIT = 200  # most sub-label queries after a capped answer (each waits --ct-interval)
 MAX_BODY = 512 * 1024 * 1024  # bytes; streamed row by row, but a larger answer is refused
 SOURCE = "crt.sh"
 
@@ -89,9 +89,16 @@ async def fetch_uncapped(
     if not first.truncated:
         return first
     labels = collector.first_labels()
+    if len(labels) > MAX_SPLIT:
+        # Thousands of sub-labels: splitting would take thousands of (polite, slow) queries.
+        note = (
+            f"{SOURCE} capped its answer at {first.rows} rows; its {len(labels)} sub-labels are "
+            f"too many to ask for one by one (at most {MAX_SPLIT}): names may be missing"
+        )
+        return CtAnswer(first.rows, first.attempts, True, (note,))
     still_capped: list[str] = []
     rows, tries = first.rows, first.attempts
-    for label in labels[:MAX_SPLIT]:
+    for label in labels:
         query = f"%{label}.{collector.domain}"
         for exclude in (False, True):
             if turn is not None:
@@ -105,14 +112,13 @@ async def fetch_uncapped(
                 break
         else:
             still_capped.append(label)
-    still_capped += labels[MAX_SPLIT:]
     return CtAnswer(rows, tries, bool(still_capped), _split_notes(first, labels, still_capped))
 
 
 def _split_notes(first: CtAnswer, labels: list[str], still_capped: list[str]) -> tuple[str, ...]:
     notes = [
         f"{SOURCE} capped its answer at {first.rows} rows: asked again for each of "
-        f"{min(len(labels), MAX_SPLIT)} sub-labels"
+        f"{len(labels)} sub-labels"
     ]
     if still_capped:
         shown = ", ".join(still_capped[:5]) + (" ..." if len(still_capped) > 5 else "")

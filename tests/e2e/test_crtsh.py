@@ -311,3 +311,10 @@ async def test_a_sub_label_still_capped_keeps_it_truncated() -> None:
     assert answer.truncated  # never a false complete
     assert "1 sub-label(s) still capped (b)" in answer.notes[-1]
     assert len(collector.names()) == 13_000
+
+
+async def test_too_many_sub_labels_are_not_split() -> None:
+    answer, collector = await fetch_capped({f"l{i}": 50 for i in range(250)})
+    assert answer.truncated
+    assert answer.attempts == 1  # no query per sub-label
+    assert "250 sub-labels are too many" in answer.notes[0]
