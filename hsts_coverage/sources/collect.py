@@ -110,12 +110,6 @@ class NameCollector:
         self._wildcards |= other._wildcards
         self.rejected.update(other.rejected)
 
-    def first_labels(self) -> list[str]:
-        """The labels directly under the domain, of every name seen (for splitting a query)."""
-        cut = -len(self.domain) - 1
-        labels = {name[:cut].rsplit(".", 1)[-1] for name in self._seen if name != self.domain}
-        return sorted(labels)
-
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._given | self._seen.keys(), key=_by_label_from_right))
 

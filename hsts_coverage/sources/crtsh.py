@@ -27,7 +27,10 @@ from hsts_coverage.sources.retry import retry_after as _retry_after
 from hsts_coverage.sources.retry import retrying
 
 TRUNCATION_ROWS = 10_000
-MAX_SPLIT = 200  # most sub-label queries after a capped answer (each waits --ct-interval)
+MAX_SPLIT = 200  # most slice queries after a capped answer (each waits --ct-interval)
+MAX_PREFIX = 3  # characters of a slice's prefix
+_NEXT_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789-."
+_FIRST_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789*"
 MAX_BODY = 512 * 1024 * 1024  # bytes; streamed row by row, but a larger answer is refused
 SOURCE = "crt.sh"
 
@@ -78,56 +81,73 @@ async def fetch_uncapped(
     backoff: float = 1.0,
     turn: Callable[[], Awaitable[None]] | None = None,
 ) -> CtAnswer:
-    """`fetch`, and when crt.sh caps the answer, ask again one sub-label at a time.
-
-    Each first label under the domain seen in the capped answer gets its own query
-    (`%label.domain`: the label and every name under it). A sub-query that is capped too is asked
-    once more with `exclude=expired`, for its current names; the enumeration then stays
-    truncated, since names only in expired certificates may be missing.
+    """`fetch`, and when crt.sh caps the answer, ask again in slices that together cover every
+    name: crt.sh's `q` is a SQL LIKE pattern, so `a%.DOMAIN` ... `9%.DOMAIN` and `*%.DOMAIN`
+    partition the names under the domain by their first character. A slice that is capped too is
+    split by its next character, up to `MAX_PREFIX` characters and `MAX_SPLIT` queries; one still
+    capped then is asked with `exclude=expired` for its current names, and the enumeration stays
+    truncated. (Splitting by the sub-labels seen in the capped answer would miss the ones it left
+    out, and claim a completeness it cannot prove.)
     """
     first = await fetch(session, ct_url, collector, attempts=attempts, backoff=backoff)
     if not first.truncated:
         return first
-    labels = collector.first_labels()
-    if len(labels) > MAX_SPLIT:
-        # Thousands of sub-labels: splitting would take thousands of (polite, slow) queries.
-        note = (
-            f"{SOURCE} capped its answer at {first.rows} rows; its {len(labels)} sub-labels are "
-            f"too many to ask for one by one (at most {MAX_SPLIT}): names may be missing"
-        )
-        return CtAnswer(first.rows, first.attempts, True, (note,))
+    pending = list(_FIRST_CHARACTERS)
     still_capped: list[str] = []
-    rows, tries = first.rows, first.attempts
-    for label in labels:
-        query = f"%{label}.{collector.domain}"
-        for exclude in (False, True):
-            if turn is not None:
-                await turn()
-            answer = await fetch(
-                session, ct_url, collector, attempts=attempts, backoff=backoff,
-                query=query, exclude_expired=exclude,
-            )  # fmt: skip
-            rows, tries = rows + answer.rows, tries + answer.attempts
-            if not answer.truncated:
-                break
-        else:
-            still_capped.append(label)
-    return CtAnswer(rows, tries, bool(still_capped), _split_notes(first, labels, still_capped))
+    rows, tries, queries = first.rows, first.attempts, 0
+    while pending:
+        prefix = pending.pop(0)
+        if queries >= MAX_SPLIT:
+            still_capped.append(prefix)
+            continue
+        query = f"{prefix}%.{collector.domain}"
+        answer = await _ask(session, ct_url, collector, attempts, backoff, turn, query)
+        queries += 1
+        rows, tries = rows + answer.rows, tries + answer.attempts
+        if not answer.truncated:
+            continue
+        if len(prefix) < MAX_PREFIX and prefix != "*":
+            pending += [prefix + c for c in _NEXT_CHARACTERS]
+            continue
+        answer = await _ask(session, ct_url, collector, attempts, backoff, turn, query, True)
+        queries, tries = queries + 1, tries + answer.attempts
+        still_capped.append(prefix)
+    notes = _split_notes(first, queries, still_capped)
+    return CtAnswer(rows, tries, bool(still_capped), notes)
 
 
-def _split_notes(first: CtAnswer, labels: list[str], still_capped: list[str]) -> tuple[str, ...]:
+async def _ask(
+    session: aiohttp.ClientSession,
+    ct_url: str,
+    collector: NameCollector,
+    attempts: int,
+    backoff: float,
+    turn: Callable[[], Awaitable[None]] | None,
+    query: str,
+    exclude_expired: bool = False,
+) -> CtAnswer:
+    if turn is not None:
+        await turn()
+    return await fetch(
+        session, ct_url, collector, attempts=attempts, backoff=backoff,
+        query=query, exclude_expired=exclude_expired,
+    )  # fmt: skip
+
+
+def _split_notes(first: CtAnswer, queries: int, still_capped: list[str]) -> tuple[str, ...]:
     notes = [
-        f"{SOURCE} capped its answer at {first.rows} rows: asked again for each of "
-        f"{len(labels)} sub-labels"
+        f"{SOURCE} capped its answer at {first.rows} rows: asked again in {queries} slices "
+        "by the names' first characters"
     ]
     if still_capped:
-        shown = ", ".join(still_capped[:5]) + (" ..." if len(still_capped) > 5 else "")
+        shown = ", ".join(f"{p}%" for p in still_capped[:5])
+        more = " ..." if len(still_capped) > 5 else ""
         notes.append(
-            f"{len(still_capped)} sub-label(s) still capped ({shown}); their current names were "
-            "asked for with exclude=expired, names only in expired certificates may be missing"
+            f"{len(still_capped)} slice(s) still capped or not asked ({shown}{more}); names only "
+            "in expired certificates (or in slices not asked) may be missing"
         )
     else:
-        notes.append("every sub-label answered in full: the enumeration is complete")
+        notes.append("every slice answered in full: the enumeration is complete")
     return tuple(notes)
 
 
