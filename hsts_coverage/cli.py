@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -31,16 +31,12 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.diff import diff_reports
-from hsts_coverage.merge import merge_reports
 from hsts_coverage.models import DomainSummary, HostResult, Verdict
 from hsts_coverage.names import DomainError, parse_domain
 from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, check_policy, scan
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
-from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
 from hsts_coverage.report.header import header_json, header_text
-from hsts_coverage.report.html import render_html
 from hsts_coverage.report.ndjson import NdjsonWriter
 from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
 from hsts_coverage.report.records import (
@@ -50,10 +46,12 @@ from hsts_coverage.report.records import (
     scan_record,
     summary_record,
 )
-from hsts_coverage.report.schema import schema_text
-from hsts_coverage.report.table import ProgressView, TableReport, clean
+from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
+
+if TYPE_CHECKING:
+    from hsts_coverage.report.table import ProgressView, TableReport
 
 PROG = "hsts-coverage"
 ENV = "HSTS_COVERAGE_"
@@ -340,7 +338,7 @@ def policy_command(
     if output_format is TextOrJson.JSON:
         _print_json(apex_record(report))
     else:
-        TableReport(sys.stdout).render_apex(report)
+        _table_report().render_apex(report)
     raise typer.Exit(0 if report.ready else 1)
 
 
@@ -381,6 +379,9 @@ def diff_command(
     ] = None,
 ) -> None:
     """What changed between two reports; exit 1 when a host newly breaks, 0 otherwise."""
+    from hsts_coverage.diff import diff_reports
+    from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
+
     result = diff_reports(_report(old), _report(new), expiry_days)
     if output_format is DiffFormat.JSON:
         _print_json(diff_json(result))
@@ -402,6 +403,8 @@ def merge_command(
     ] = None,
 ) -> None:
     """Combine the reports of a sharded scan into one, with one summary per domain."""
+    from hsts_coverage.merge import merge_reports
+
     try:
         merged = merge_reports([_report(path) for path in reports])
     except ReportError as exc:
@@ -430,10 +433,14 @@ def html_command(
 @app.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema (draft 2020-12) of the NDJSON report records."""
+    from hsts_coverage.report.schema import schema_text
+
     typer.echo(schema_text(), nl=False)
 
 
 def _write_html(path: Path, records: list[Record]) -> None:
+    from hsts_coverage.report.html import render_html
+
     with _open(path, append=False) as stream:
         stream.write(render_html(records).encode("utf-8"))
 
@@ -650,7 +657,7 @@ class _Outputs:
         self._config = config
         self._stdout_closed = False
         self._stack = ExitStack()
-        self._table = TableReport(sys.stdout)
+        self._table = _table_report() if self._stdout_format is OutputFormat.TABLE else None
         self._ndjson: list[NdjsonWriter] = []
         # Every record, only when something needs them all at the end (JSON, --baseline).
         wanted = (
@@ -660,7 +667,7 @@ class _Outputs:
         )
         self._records: list[Record] | None = [] if wanted else None
         self._now: datetime | None = None
-        self._progress = ProgressView(sys.stderr, config.progress)
+        self._progress = _progress_view(config.progress)
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
@@ -705,15 +712,16 @@ class _Outputs:
     def _host(self, result: HostResult) -> None:
         assert self._now is not None
         self._emit(host_record(result, self._now))
-        self._table.add(result)
+        if self._table is not None:
+            self._table.add(result)
         self._progress.advance()
 
     def _summary(self, summary: DomainSummary) -> None:
         self._progress.end_domain()
         self._emit(summary_record(summary))
         if self._config.quiet:
-            self._table.print_verdict(summary)
-        elif self._stdout_format is OutputFormat.TABLE:
+            print(verdict_text(summary), flush=True)
+        elif self._stdout_format is OutputFormat.TABLE and self._table is not None:
             self._table.render(summary)
 
     def _emit(self, record: Record) -> None:
@@ -732,7 +740,35 @@ class _Outputs:
         if self._config.html is not None:
             _write_html(self._config.html, self._records)
         if self._config.baseline is not None and not self._stdout_closed:
+            from hsts_coverage.diff import diff_reports
+            from hsts_coverage.report.diffview import diff_text
+
             print(diff_text(diff_reports(self._config.baseline, this)))
+
+
+def _table_report() -> TableReport:
+    from hsts_coverage.report.table import TableReport  # rich: only for a table
+
+    return TableReport(sys.stdout)
+
+
+class _NoProgress:
+    def start_domain(self, domain: str, total: int) -> None:
+        """No bar: not a terminal, or not wanted."""
+
+    def advance(self) -> None:
+        """No bar."""
+
+    def end_domain(self) -> None:
+        """No bar."""
+
+
+def _progress_view(wanted: bool) -> ProgressView | _NoProgress:
+    if not (wanted and sys.stderr.isatty()):
+        return _NoProgress()
+    from hsts_coverage.report.table import ProgressView  # rich: only on a terminal
+
+    return ProgressView(sys.stderr, True)
 
 
 def _discard_stdout() -> None:

@@ -18,7 +18,7 @@ import asyncio
 import re
 import ssl
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 MAX_HEAD = 256 * 1024
 MAX_BODY = 64 * 1024  # for the few requests that need a body (an AIA intermediate)
@@ -36,7 +36,8 @@ class Head:
     status: int
     headers: tuple[tuple[str, str], ...]  # names lower-cased, values as sent (Latin-1)
     tls_version: str | None = None
-    peer_certificate: bytes | None = field(default=None, repr=False)  # DER
+    # The verified peer certificate as OpenSSL decoded it (`SSLObject.getpeercert()`).
+    peer_certificate: dict[str, Any] | None = field(default=None, repr=False)
     body: bytes = b""  # only with `want_body`
 
     def get(self, name: str) -> str | None:
@@ -95,13 +96,14 @@ class _OneResponse(asyncio.Protocol):
         self._request = request
         self._want_body = want_body
         self._buffer = bytearray()
-        self._tls: tuple[str | None, bytes | None] = (None, None)
+        self._tls: tuple[str | None, dict[str, Any] | None] = (None, None)
         self._head: Head | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
-            self._tls = (tls.version(), tls.getpeercert(binary_form=True))
+            # Decoded by OpenSSL in C: a few microseconds, against ~50 for parsing the DER here.
+            self._tls = (tls.version(), tls.getpeercert() or None)
         # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
         cast(asyncio.WriteTransport, transport).write(self._request)
 
@@ -149,7 +151,7 @@ class _OneResponse(asyncio.Protocol):
         self.answer.set_result(_with_body(self._head, body))
 
 
-def parse_head(head: bytes, tls: tuple[str | None, bytes | None] = (None, None)) -> Head:
+def parse_head(head: bytes, tls: tuple[str | None, dict[str, Any] | None] = (None, None)) -> Head:
     """Status line and header fields of a response head (without its blank line)."""
     lines = re.split(rb"\r?\n", head)
     status = _STATUS_LINE.fullmatch(lines[0])

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from importlib import resources
 from urllib.parse import urlsplit
 
 import idna
-from publicsuffixlist import PublicSuffixList
 
 # RFC 1123 host labels (letters, digits, hyphen; no hyphen at either end). Underscores are legal
 # DNS but not hostnames, and public CAs stopped issuing certificates for them in 2019.
@@ -94,7 +94,7 @@ def parse_domain(text: str) -> str:
         raise DomainError(f"{text!r} is an IP address: give a domain name")
     if isinstance(name, Rejected):
         raise DomainError(f"{text!r} is not a valid domain name")
-    if _public_suffixes().is_public(name):
+    if is_public_suffix(name):
         raise DomainError(
             f"{name} is a public suffix: HSTS for it is set by its registry, give a domain under it"
         )
@@ -127,10 +127,40 @@ def _is_ip_literal(name: str) -> bool:
     return True
 
 
+def is_public_suffix(name: str) -> bool:
+    """Whether `name` is a public suffix (com, co.uk, github.io ...) by the Public Suffix List's
+    rules: an exact rule, a wildcard rule over its parent or under it (`*.kawasaki.jp` makes
+    kawasaki.jp a suffix too), or no dot at all; `!` exceptions win. Only this one question is
+    asked, so the list is read as a set of rules, not compiled."""
+    rules = _suffix_rules()
+    forms = (name, _unicode(name))
+    if any(f"!{form}" in rules for form in forms):
+        return False
+    for form in forms:
+        parent = form.partition(".")[2]
+        if form in rules or f"*.{form}" in rules or (parent and f"*.{parent}" in rules):
+            return True
+    return "." not in name
+
+
 @cache
-def _public_suffixes() -> PublicSuffixList:
-    # Loading the bundled list takes ~50 ms; one copy per process is enough.
-    return PublicSuffixList()
+def _suffix_rules() -> frozenset[str]:
+    # The list as the publicsuffixlist package ships (and updates) it.
+    data = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
+    lines = data.read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.split()[0] for line in lines if line.strip() and not line.startswith("//")
+    )
+
+
+def _unicode(name: str) -> str:
+    # The list writes internationalised suffixes in Unicode; our names are A-labels.
+    if "xn--" not in name:
+        return name
+    try:
+        return idna.decode(name)
+    except idna.IDNAError:
+        return name
 
 
 def in_shard(name: str, shard: int, shards: int) -> bool:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from yarl import URL
 
@@ -47,8 +47,8 @@ from hsts_coverage.tls import (
     handshake_reason,
     issuer_der,
     lenient_context,
-    parse_certificate,
     read_leaf,
+    verified_certificate,
     verified_context,
     verify_detail,
     verify_reason,
@@ -147,7 +147,13 @@ class Prober:
 
     async def probe(self, name: str, address: str, domain: str) -> Probe:
         with self._addresses.pinned(name, address):
-            https, http = await asyncio.gather(self._https(name, address), self._http(name))
+            plain = asyncio.create_task(self._http(name))  # side by side with HTTPS
+            try:
+                https = await self._https(name, address)
+            except BaseException:
+                plain.cancel()
+                raise
+            http = await plain
             walk = None
             if https.outcome is Outcome.OK and is_redirect(https.status):
                 walk = await self._walk(f"https://{name}/", https, domain)
@@ -156,15 +162,17 @@ class Prober:
     async def _get(
         self, url: str, context: ssl.SSLContext | None = None, *, want_body: bool = False
     ) -> Head:
-        target = URL(url)
-        host = (target.host or "").rstrip(".").lower()
+        # urlsplit, not yarl: this runs for every request, and yarl decodes IDNA on `.host`.
+        target = urlsplit(url)
+        host = (target.hostname or "").rstrip(".")
         secure = target.scheme == "https"
         tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
+        path = target.path or "/"
         request = Request(
             address=await self._addresses.address_for(host),
             port=target.port or (443 if secure else 80),
             host=host,
-            path=target.raw_path_qs or "/",
+            path=f"{path}?{target.query}" if target.query else path,
             user_agent=self._user_agent,
         )
         async with self._limits.connection(request.address):
@@ -204,11 +212,11 @@ class Prober:
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)
-        der = head.peer_certificate
+        info = head.peer_certificate
         return HttpsFacts(
             Outcome.OK,
             tls_version=head.tls_version,
-            cert=parse_certificate(der) if der else None,
+            cert=verified_certificate(info) if info else None,
             status=head.status,
             location=_location(head),
             sts=head.get_all(_STS),

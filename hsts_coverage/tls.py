@@ -10,11 +10,15 @@ bundle costs ~30 ms of CPU each). It differs from Python's defaults where browse
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import warnings
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import certifi
 from cryptography import x509
@@ -121,6 +125,72 @@ def parse_certificate(der: bytes) -> Certificate:
         key_bits=key_bits,
         ca_issuers=_ca_issuers(cert),
     )
+
+
+def verified_certificate(info: Mapping[str, Any]) -> Certificate:
+    """A verified peer certificate's facts from OpenSSL's own decoding (`getpeercert()`).
+
+    A certificate that verified passed the security level's key and signature checks, so this
+    cheap path leaves those fields empty; `parse_certificate` reads them for failures.
+    """
+    sans = tuple(value for kind, value in info.get("subjectAltName", ()) if kind in _SAN_KINDS)
+    subject, issuer = _dn(info.get("subject", ())), _dn(info.get("issuer", ()))
+    return Certificate(
+        subject=subject,
+        sans=sans,
+        issuer=issuer,
+        not_before=_cert_time(info["notBefore"]),
+        not_after=_cert_time(info["notAfter"]),
+        serial=str(info.get("serialNumber", "")).lower().lstrip("0") or "0",
+        signature_algorithm=None,
+        self_signed=subject == issuer,
+        ca_issuers=tuple(info.get("caIssuers", ())),
+    )
+
+
+# ssl's long attribute names -> the RFC 4514 short names cryptography writes
+_SHORT_NAMES = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+    "streetAddress": "STREET",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+_SAN_KINDS = ("DNS", "IP Address")
+_RFC4514_SPECIAL = re.compile(r'([,+"\\<>;])')
+
+
+def _dn(rdns: Iterable[Iterable[tuple[str, str]]]) -> str:
+    # RFC 4514 order: the last RDN first, as cryptography's rfc4514_string() writes it.
+    parts = ["+".join(_attribute(key, value) for key, value in rdn) for rdn in rdns]
+    return ",".join(reversed(parts))
+
+
+def _attribute(key: str, value: str) -> str:
+    escaped = _RFC4514_SPECIAL.sub(r"\\\1", value)
+    return f"{_SHORT_NAMES.get(key, key)}={escaped}"
+
+
+def _cert_time(value: str) -> datetime:
+    """`Nov 20 18:51:52 2026 GMT`, as OpenSSL prints ASN.1 times (ssl.cert_time_to_seconds
+    parses the same with strptime, which costs more than the rest of a certificate)."""
+    month, day, clock, year, _ = value.split()
+    hour, minute, second = clock.split(":")
+    return datetime(
+        int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+    )
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 
 
 def issuer_der(data: bytes) -> bytes:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from hsts_coverage.diff import Change, Diff, HostChange
-from hsts_coverage.report.table import clean
+from hsts_coverage.report.text import clean
 
 _TITLES = {
     Change.NEWLY_BREAKS: "Newly breaking",

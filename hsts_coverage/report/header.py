@@ -8,7 +8,7 @@ the text view goes through `clean` before it can reach a terminal.
 from __future__ import annotations
 
 from hsts_coverage.policy import ONE_YEAR, BrowserView, HeaderCheck, Issue, IssueSeverity
-from hsts_coverage.report.table import clean
+from hsts_coverage.report.text import clean
 
 _UNITS = (("year", ONE_YEAR), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 

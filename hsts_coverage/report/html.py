@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hsts_coverage.report.table import clean
+from hsts_coverage.report.text import clean
 
 Record = Mapping[str, Any]
 

@@ -1,12 +1,12 @@
 """The terminal report (the only home of rich): verdict first, then what breaks and how to fix it.
 
 Everything shown comes from untrusted places (CT names, certificate subjects, Location headers),
-so it is printed as plain `Text` (no markup) with control characters and escape sequences removed.
+so it is printed as plain `Text` (no markup) through `clean`. The CLI imports this module only
+when it draws a table or a progress bar: quiet runs (cron) do without rich.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -25,11 +25,7 @@ from hsts_coverage.models import DomainSummary, EnumerationStatus, HostResult, S
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import ApexReport, CheckStatus, Requirement
 from hsts_coverage.reasons import Reason, Severity
-
-# C0/C1 controls, DEL, and whole ANSI escape sequences (CSI, OSC) a hostile server could send.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]"
-)
+from hsts_coverage.report.text import clean
 
 _VERDICT_STYLE = {
     Verdict.SAFE: "bold green",
@@ -41,11 +37,6 @@ _SECTIONS = (
     (Severity.UNKNOWN, "Could not be checked (never counted as safe)", "yellow"),
     (Severity.WARN, "Warnings", "yellow"),
 )
-
-
-def clean(value: object) -> str:
-    """Printable form of an untrusted string: escape sequences and control characters removed."""
-    return _CONTROL.sub("", str(value))
 
 
 class _Console(Console):
@@ -64,9 +55,6 @@ class TableReport:
 
     def __post_init__(self) -> None:
         self.console = _Console(file=self.stream, highlight=False, soft_wrap=True)
-
-    def print_verdict(self, summary: DomainSummary) -> None:
-        self.console.print(verdict_line(summary))
 
     def add(self, result: HostResult) -> None:
         if result.verdict.status in (Status.OK, Status.NOT_AFFECTED):

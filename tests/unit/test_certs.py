@@ -104,3 +104,25 @@ def test_failures_hidden_behind_a_weak_key_come_first() -> None:
         Finding(Reason.CERT_WEAK_KEY), weak, "www.example.com", NOW, hidden
     )
     assert [f.reason for f in findings] == [Reason.CERT_UNTRUSTED, Reason.CERT_WEAK_KEY]
+
+
+def test_verified_certificate_from_openssls_decoding() -> None:
+    from hsts_coverage.tls import verified_certificate
+
+    info = {
+        "subject": ((("organizationName", "Example, Inc."),), (("commonName", "www.example.com"),)),
+        "issuer": ((("commonName", "Some CA"),),),
+        "serialNumber": "0A1B",
+        "notBefore": "Nov 20 18:51:52 2026 GMT",
+        "notAfter": "Feb 19 18:51:52 2027 GMT",
+        "subjectAltName": (("DNS", "www.example.com"), ("IP Address", "192.0.2.1"), ("URI", "x")),
+        "caIssuers": ("http://ca.example/int.der",),
+    }
+    cert = verified_certificate(info)
+    assert cert.subject == "CN=www.example.com,O=Example\\, Inc."
+    assert cert.sans == ("www.example.com", "192.0.2.1")
+    assert cert.issuer == "CN=Some CA"
+    assert cert.serial == "a1b"
+    assert cert.not_after == datetime(2027, 2, 19, 18, 51, 52, tzinfo=UTC)
+    assert cert.ca_issuers == ("http://ca.example/int.der",)
+    assert not cert.self_signed

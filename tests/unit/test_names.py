@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hsts_coverage.names import DomainError, Rejected, ScopedName, normalise, parse_domain, scope
+from hsts_coverage.names import (
+    DomainError,
+    Rejected,
+    ScopedName,
+    is_public_suffix,
+    normalise,
+    parse_domain,
+    scope,
+)
 
 DOMAIN = "example.com"
 
@@ -121,3 +129,18 @@ def test_parse_domain_gives_a_name_or_a_domain_error(typed: str) -> None:
     except DomainError:
         return
     assert normalise(domain) == domain
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "com", "co.uk", "example.co.uk", "github.io", "foo.github.io", "ck", "foo.ck", "www.ck",
+        "kawasaki.jp", "city.kawasaki.jp", "foo.kawasaki.jp", "xn--55qx5d.cn", "a.xn--55qx5d.cn",
+        "localhost", "hsts-lab.test", "test", "example.com", "s3.amazonaws.com", "appspot.com",
+        "blogspot.com", "foo.bar.blogspot.com", "bd", "com.bd", "a.com.bd",
+    ],
+)  # fmt: skip
+def test_public_suffixes_agree_with_the_reference_library(name: str) -> None:
+    from publicsuffixlist import PublicSuffixList
+
+    assert is_public_suffix(name) is PublicSuffixList().is_public(name)
