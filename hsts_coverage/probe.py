@@ -230,7 +230,8 @@ class Prober:
         if failure.outcome in (Outcome.CERT_INVALID, Outcome.TLS_FAILED):
             # One more handshake, unverified and permissive, shows what the server presents and
             # which TLS version it speaks at all.
-            cert, version = await read_leaf(address, name, budget=self._timeout)
+            async with self._limits.connection(address):  # a connection like any other
+                cert, version = await read_leaf(address, name, budget=self._timeout)
         missing_issuer = failure.verify_code in _MISSING_ISSUER
         if may_fetch_issuer and missing_issuer and cert and cert.ca_issuers:
             completed = await self._with_fetched_issuer(name, address, cert.ca_issuers[0])

@@ -201,10 +201,19 @@ class Lab:
             "pid": os.getpid(),
         }
 
+    def read_stats(self, reset_peaks: bool = False) -> dict[str, Any]:
+        """`stats`; with `reset_peaks`, each listener's peak starts again from what is open now
+        (`GET /lab/stats?reset_peaks=1`, for a test that measures overlap in a window)."""
+        if reset_peaks:
+            for port_stats in self.web.stats.values():
+                port_stats.peak = port_stats.open
+        return self.stats
+
     @property
     def stats(self) -> dict[str, Any]:
         """What /lab/stats serves: {"connections": {"address:port": {"accepted": n,
-        "handshakes": n}}, "ct_requests": n, "aia_requests": n}, counted since the start."""
+        "handshakes": n, "open": n, "peak": n}}, "ct_requests": n, "aia_requests": n}, counted
+        since the start."""
         paths = [request.path for request in self._ct.requests] if self._ct else []
         return {
             "connections": self.web.stats_json(),
@@ -321,7 +330,7 @@ class Lab:
             f"{self.base}.0.2",
             CT_PORT,
             self.state_dir / "ct-requests.log",
-            lambda: self.stats,
+            self.read_stats,
         )
         self._stack.push_async_callback(self._ct.stop)
         await self._ct.start()

@@ -89,6 +89,8 @@ class Site:
 class PortStats:
     accepted: int = 0
     handshakes: int = 0
+    open: int = 0  # connections open right now
+    peak: int = 0  # the most open at once (since the start, or the last `reset_peaks`)
 
 
 def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
@@ -262,12 +264,16 @@ class WebHosts:
     def _tracked(self, where: str, stats: PortStats, handler: Handler) -> Handler:
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             stats.accepted += 1
+            stats.open += 1
+            stats.peak = max(stats.peak, stats.open)
             try:
                 await handler(reader, writer)
             except (ConnectionResetError, BrokenPipeError):
                 pass  # the client left first, e.g. right after its handshake: its right
             except OSError as exc:  # failed handshakes, timeouts (TimeoutError too), ...
                 log.info("web %s: %s", where, exc or type(exc).__name__)
+            finally:
+                stats.open -= 1
 
         return self._connections.track(connected)
 
