@@ -9,10 +9,9 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import orjson
@@ -32,21 +31,31 @@ def json_rows() -> web.Response:
     return web.Response(body=orjson.dumps(ROWS), content_type="application/json")
 
 
-async def serve(answers: list[Answer]) -> tuple[web.AppRunner, str, list[web.Request]]:
-    seen: list[web.Request] = []
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def local_server(handler: Handler) -> AsyncIterator[str]:
+    """An HTTP server on loopback answering `/` with `handler`; yields its URL."""
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def answering(answers: list[Answer], seen: list[web.Request]) -> Handler:
+    """Answer the n-th request with answers[n] (the last one again after that)."""
 
     async def handler(request: web.Request) -> web.Response:
         seen.append(request)
         return answers[min(len(seen), len(answers)) - 1](len(seen))
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}", seen
+    return handler
 
 
 @pytest.fixture
@@ -58,12 +67,10 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 async def fetch(
     session: aiohttp.ClientSession, answers: list[Answer], attempts: int = 4
 ) -> tuple[crtsh.CtAnswer, NameCollector, list[web.Request]]:
-    runner, url, seen = await serve(answers)
+    seen: list[web.Request] = []
     collector = NameCollector("example.com")
-    try:
+    async with local_server(answering(answers, seen)) as url:
         answer = await crtsh.fetch(session, url, collector, attempts=attempts, backoff=0.01)
-    finally:
-        await runner.cleanup()
     return answer, collector, seen
 
 
@@ -110,13 +117,10 @@ async def test_gives_up_with_a_clear_error(session: aiohttp.ClientSession) -> No
 
 
 async def test_forbidden_is_not_retried(session: aiohttp.ClientSession) -> None:
-    answers: list[Answer] = [lambda n: web.Response(status=403)]
-    runner, url, seen = await serve(answers)
-    try:
+    seen: list[web.Request] = []
+    async with local_server(answering([lambda n: web.Response(status=403)], seen)) as url:
         with pytest.raises(crtsh.SourceError, match="HTTP 403"):
             await crtsh.fetch(session, url, NameCollector("example.com"), attempts=4)
-    finally:
-        await runner.cleanup()
     assert len(seen) == 1
 
 
@@ -249,26 +253,17 @@ async def test_a_server_that_never_answers_is_bounded_by_the_timeout() -> None:
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
-    app = web.Application()
-    app.router.add_get("/", silent)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     started = time.monotonic()
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as client:
-            with pytest.raises(crtsh.SourceError, match="timed out"):
-                await crtsh.fetch(
-                    client, url, NameCollector("example.com"), attempts=2, backoff=0.01
-                )
-    finally:
-        await runner.cleanup()
+    async with (
+        local_server(silent) as url,
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as client,
+    ):
+        with pytest.raises(crtsh.SourceError, match="timed out"):
+            await crtsh.fetch(client, url, NameCollector("example.com"), attempts=2, backoff=0.01)
     assert time.monotonic() - started < 5
 
 
-def capped_crtsh(names: list[str]) -> Callable[[web.Request], Any]:
+def capped_crtsh(names: list[str]) -> Handler:
     """A crt.sh over `names` (one row each) that caps its answers at 10,000 rows and reads `q`
     as SQL LIKE does (`%` for anything), and `exclude=expired` (nothing here is expired)."""
 
@@ -284,19 +279,9 @@ def capped_crtsh(names: list[str]) -> Callable[[web.Request], Any]:
 
 
 async def fetch_capped(names: list[str]) -> tuple[crtsh.CtAnswer, NameCollector]:
-    app = web.Application()
-    app.router.add_get("/", capped_crtsh(names))
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
     collector = NameCollector("example.com")
-    try:
-        async with aiohttp.ClientSession() as client:
-            url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            answer = await crtsh.fetch_uncapped(client, url, collector, attempts=1)
-    finally:
-        await runner.cleanup()
+    async with local_server(capped_crtsh(names)) as url, aiohttp.ClientSession() as client:
+        answer = await crtsh.fetch_uncapped(client, url, collector, attempts=1)
     return answer, collector
 
 

@@ -7,8 +7,8 @@ import asyncio
 from hsts_coverage.limits import ConnectionLimits
 
 
-async def test_per_ip_connections_never_overlap() -> None:
-    limits = ConnectionLimits(per_ip=1)
+async def peak_open(limits: ConnectionLimits, addresses: list[str], hold: float) -> int:
+    """The most connections open at once when every address connects at the same moment."""
     open_now = peak = 0
 
     async def connect(address: str) -> None:
@@ -16,28 +16,22 @@ async def test_per_ip_connections_never_overlap() -> None:
         async with limits.connection(address):
             open_now += 1
             peak = max(peak, open_now)
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(hold)
             open_now -= 1
 
-    await asyncio.gather(*(connect("192.0.2.1") for _ in range(50)))
-    assert peak == 1
+    await asyncio.gather(*(connect(address) for address in addresses))
+    return peak
+
+
+async def test_per_ip_connections_never_overlap() -> None:
+    limits = ConnectionLimits(per_ip=1)
+    assert await peak_open(limits, ["192.0.2.1"] * 50, 0.001) == 1
     assert not limits._gates  # no gate is kept once an address is idle
 
 
 async def test_other_addresses_are_not_held_back() -> None:
-    limits = ConnectionLimits(per_ip=1)
-    open_now = peak = 0
-
-    async def connect(address: str) -> None:
-        nonlocal open_now, peak
-        async with limits.connection(address):
-            open_now += 1
-            peak = max(peak, open_now)
-            await asyncio.sleep(0.01)
-            open_now -= 1
-
-    await asyncio.gather(*(connect(f"192.0.2.{i}") for i in range(20)))
-    assert peak == 20
+    addresses = [f"192.0.2.{i}" for i in range(20)]
+    assert await peak_open(ConnectionLimits(per_ip=1), addresses, 0.01) == 20
 
 
 async def test_rate_spaces_new_connections() -> None:
