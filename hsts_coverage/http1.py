@@ -18,6 +18,7 @@ import asyncio
 import re
 import ssl
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, cast
 
 MAX_HEAD = 256 * 1024
@@ -76,7 +77,7 @@ async def fetch(
 ) -> Head:
     """One request; `deadline` bounds connecting, the handshake and the answer together."""
     loop = asyncio.get_running_loop()
-    async with asyncio.timeout(deadline):
+    with _Deadline(loop, deadline):
         transport, protocol = await loop.create_connection(
             lambda: _OneResponse(request.encode(), loop.create_future(), want_body),
             request.address,
@@ -88,6 +89,38 @@ async def fetch(
             return await protocol.answer
         finally:
             transport.abort()  # all we need has arrived: no close_notify round trip
+
+
+class _Deadline:
+    """`asyncio.timeout` cut to what one request needs (one timer, no reschedule): it runs twice
+    for every host. On expiry the task is cancelled, and the cancellation turned into
+    TimeoutError, unless someone else cancelled the task too."""
+
+    __slots__ = ("_expired", "_task", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        task = asyncio.current_task(loop)
+        assert task is not None
+        self._task = task
+        self._expired = False
+        self._timer = loop.call_later(seconds, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._timer.cancel()
+        if kind is asyncio.CancelledError and self._expired and self._task.uncancel() == 0:
+            raise TimeoutError from exc
 
 
 class _OneResponse(asyncio.Protocol):

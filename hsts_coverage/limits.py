@@ -9,13 +9,16 @@ so a scan of thousands of addresses does not accumulate them.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
 class _Gate:
-    semaphore: asyncio.Semaphore
-    users: int = 0
+    """One address's connections: how many are open, and who waits for a slot."""
+
+    open: int = 0
+    waiting: deque[asyncio.Future[None]] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -29,16 +32,33 @@ class ConnectionLimits:
         """`async with limits.connection(address):` holds one of the address's slots."""
         return _Slot(self, address)
 
-    def _enter(self, address: str) -> _Gate:
+    async def _acquire(self, address: str) -> None:
         gate = self._gates.get(address)
         if gate is None:
-            gate = self._gates[address] = _Gate(asyncio.Semaphore(self.per_ip))
-        gate.users += 1
-        return gate
+            gate = self._gates[address] = _Gate()
+        if gate.open >= self.per_ip:  # the common case, a free slot, takes no lock and no future
+            waiter = asyncio.get_running_loop().create_future()
+            gate.waiting.append(waiter)
+            try:
+                await waiter  # the slot is handed over by _release, `open` unchanged
+            except BaseException:
+                if not waiter.cancelled() and waiter.done():
+                    self._release(address)  # handed over just as we were cancelled
+                elif waiter in gate.waiting:
+                    gate.waiting.remove(waiter)
+                raise
+            return
+        gate.open += 1
 
-    def _leave(self, address: str, gate: _Gate) -> None:
-        gate.users -= 1
-        if gate.users == 0:
+    def _release(self, address: str) -> None:
+        gate = self._gates[address]
+        while gate.waiting:
+            waiter = gate.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on: `open` stays the same
+                return
+        gate.open -= 1
+        if gate.open == 0:
             del self._gates[address]
 
     async def pace(self) -> None:
@@ -54,27 +74,19 @@ class ConnectionLimits:
 class _Slot:
     """One connection's slot (a class, not a generator context manager: one per request)."""
 
-    __slots__ = ("_address", "_gate", "_limits")
+    __slots__ = ("_address", "_limits")
 
     def __init__(self, limits: ConnectionLimits, address: str) -> None:
         self._limits = limits
         self._address = address
-        self._gate: _Gate | None = None
 
     async def __aenter__(self) -> None:
-        gate = self._gate = self._limits._enter(self._address)
-        try:
-            await gate.semaphore.acquire()
-        except BaseException:
-            self._limits._leave(self._address, gate)
-            raise
+        await self._limits._acquire(self._address)
         try:
             await self._limits.pace()
         except BaseException:
-            await self.__aexit__(None, None, None)
+            self._limits._release(self._address)
             raise
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._gate is not None
-        self._gate.semaphore.release()
-        self._limits._leave(self._address, self._gate)
+        self._limits._release(self._address)

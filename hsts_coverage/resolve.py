@@ -18,6 +18,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import aiodns
@@ -44,10 +45,16 @@ class AddressPolicy:
     allow_cidrs: tuple[IPNetwork, ...] = ()
 
     def permits(self, address: str) -> bool:
-        ip = ipaddress.ip_address(address)
-        if self.allow_private or any(ip in net for net in self.allow_cidrs):
-            return True
-        return is_public(ip)
+        # Cached: ipaddress's is_global walks a table of ranges, and every host asks.
+        return _permits(self, address)
+
+
+@lru_cache(maxsize=65536)
+def _permits(policy: AddressPolicy, address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if policy.allow_private or any(ip in net for net in policy.allow_cidrs):
+        return True
+    return is_public(ip)
 
 
 def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
