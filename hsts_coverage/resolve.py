@@ -74,14 +74,33 @@ class Resolver:
     """A scan's DNS client. Create it inside the running event loop; `close()` when done."""
 
     def __init__(self, nameservers: Sequence[Nameserver], *, timeout: float, attempts: int) -> None:
-        servers = [str(ns) for ns in nameservers] or None
-        # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
-        # lookups="b": DNS only, never /etc/hosts (every lookup goes to the chosen servers).
-        self._dns = aiodns.DNSResolver(nameservers=servers, timeout=timeout, tries=1, lookups="b")
+        self._servers = [str(ns) for ns in nameservers] or None
+        self._timeout = timeout
+        self._dns = self._channel()
+        self._retired: list[aiodns.DNSResolver] = []
         self._attempts = attempts
 
+    def _channel(self) -> aiodns.DNSResolver:
+        # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
+        # lookups="b": DNS only, never /etc/hosts (every lookup goes to the chosen servers).
+        return aiodns.DNSResolver(
+            nameservers=self._servers, timeout=self._timeout, tries=1, lookups="b"
+        )
+
+    def _renew(self, failed: aiodns.DNSResolver) -> None:
+        """Replace a channel that refused to reach the servers, once per channel.
+
+        Now and then (a few runs in a hundred under load) a fresh c-ares channel answers every
+        query with ECONNREFUSED without opening a socket, for its whole life; a new channel
+        works. The old one is closed with the resolver, after its queries have ended.
+        """
+        if failed is self._dns:
+            self._retired.append(failed)
+            self._dns = self._channel()
+
     async def close(self) -> None:
-        await self._dns.close()
+        for channel in (*self._retired, self._dns):
+            await channel.close()
 
     async def resolve(self, name: str) -> DnsAnswer:
         """A and AAAA in one c-ares call (both queries in C, one answer back), CNAMEs followed."""
@@ -114,12 +133,15 @@ class Resolver:
         # A plain loop, not tenacity: this runs for every host, and building a retry controller
         # per query costs more CPU than the query itself. The trailing dot: no search domains.
         for attempt in range(1, self._attempts + 1):
+            channel = self._dns
             try:
-                return await self._dns.getaddrinfo(name + ".", family=socket.AF_UNSPEC)
+                return await channel.getaddrinfo(name + ".", family=socket.AF_UNSPEC)
             except aiodns.error.DNSError as exc:
                 code = exc.args[0] if exc.args else None
                 if code not in _TRANSIENT:
                     raise
+                if code == aiodns.error.ARES_ECONNREFUSED:
+                    self._renew(channel)
                 if attempt == self._attempts:
                     raise _Transient(_TRANSIENT[code]) from exc
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))  # full jitter
