@@ -70,6 +70,9 @@ class _Transient(Exception):
         self.message = message
 
 
+_MAX_RENEWALS = 2  # channel swaps per resolver; each new channel is a c-ares event thread
+
+
 class Resolver:
     """A scan's DNS client. Create it inside the running event loop; `close()` when done."""
 
@@ -88,13 +91,15 @@ class Resolver:
         )
 
     def _renew(self, failed: aiodns.DNSResolver) -> None:
-        """Replace a channel that refused to reach the servers, once per channel.
+        """Replace a channel that refused to reach the servers (at most once per channel).
 
-        Now and then (a few runs in a hundred under load) a fresh c-ares channel answers every
-        query with ECONNREFUSED without opening a socket, for its whole life; a new channel
-        works. The old one is closed with the resolver, after its queries have ended.
+        Now and then (about 2 runs in 100 with four scans in parallel) a c-ares channel failed
+        every query with ECONNREFUSED from the start, without opening a socket. The cause is not
+        known; a fresh channel is the cheap remedy. The old one is closed with the resolver,
+        after its queries have ended. A server that is really down refuses every channel, so
+        there are only a few swaps; after that, the refusals stand.
         """
-        if failed is self._dns:
+        if failed is self._dns and len(self._retired) < _MAX_RENEWALS:
             self._retired.append(failed)
             self._dns = self._channel()
 
