@@ -44,11 +44,10 @@ from hsts_coverage.redirects import (
 from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
 from hsts_coverage.tls import (
     SECURITY_LEVEL_CODES,
+    VerifiedCertificates,
     handshake_reason,
-    issuer_der,
     lenient_context,
     read_leaf,
-    verified_certificate,
     verified_context,
     verify_detail,
     verify_reason,
@@ -139,6 +138,7 @@ class Prober:
         self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._verified = verified_context(ca_bundle)
+        self._certificates = VerifiedCertificates()
         # Hosts whose chain verifies only with an intermediate fetched from its AIA URL, and the
         # contexts that trust those intermediates (one per URL: many hosts share one).
         self._host_contexts: dict[str, ssl.SSLContext] = {}
@@ -162,21 +162,45 @@ class Prober:
     async def _get(
         self, url: str, context: ssl.SSLContext | None = None, *, want_body: bool = False
     ) -> Head:
-        # urlsplit, not yarl: this runs for every request, and yarl decodes IDNA on `.host`.
+        # urlsplit, not yarl: yarl decodes IDNA on `.host`.
         target = urlsplit(url)
-        host = (target.hostname or "").rstrip(".")
-        secure = target.scheme == "https"
-        tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
         path = target.path or "/"
+        return await self._get_at(
+            (target.hostname or "").rstrip("."),
+            secure=target.scheme == "https",
+            port=target.port,
+            path=f"{path}?{target.query}" if target.query else path,
+            context=context,
+            want_body=want_body,
+        )
+
+    async def _get_at(
+        self,
+        host: str,
+        *,
+        secure: bool,
+        port: int | None = None,
+        path: str = "/",
+        context: ssl.SSLContext | None = None,
+        want_body: bool = False,
+    ) -> Head:
+        """`GET path` from `host`; the two requests every host gets come here without a URL."""
+        tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
         request = Request(
             address=await self._addresses.address_for(host),
-            port=target.port or (443 if secure else 80),
+            port=port or (443 if secure else 80),
             host=host,
-            path=f"{path}?{target.query}" if target.query else path,
+            path=path,
             user_agent=self._user_agent,
         )
         async with self._limits.connection(request.address):
-            return await fetch(request, tls=tls, deadline=self._timeout, want_body=want_body)
+            return await fetch(
+                request,
+                tls=tls,
+                deadline=self._timeout,
+                want_body=want_body,
+                read_peer=self._certificates,
+            )
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""
@@ -208,15 +232,14 @@ class Prober:
     ) -> HttpsFacts:
         started = time.perf_counter()
         try:
-            head = await self._get(f"https://{name}/", context)
+            head = await self._get_at(name, secure=True, context=context)
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)
-        info = head.peer_certificate
         return HttpsFacts(
             Outcome.OK,
             tls_version=head.tls_version,
-            cert=verified_certificate(info) if info else None,
+            cert=head.peer_certificate,
             status=head.status,
             location=_location(head),
             sts=head.get_all(_STS),
@@ -260,7 +283,7 @@ class Prober:
         if self._lenient is None:
             self._lenient = lenient_context(self._ca_bundle)
         try:
-            await self._get(f"https://{name}/", self._lenient)
+            await self._get_at(name, secure=True, context=self._lenient)
         except Exception as exc:
             failure = translate(exc)
             if failure.outcome is Outcome.CERT_INVALID and failure.reason is not None:
@@ -296,6 +319,8 @@ class Prober:
         return head.body if head.status == 200 else None
 
     def _trusting(self, issuer: bytes) -> ssl.SSLContext | None:
+        from hsts_coverage.certificate_der import issuer_der  # loads cryptography: rarely needed
+
         context = verified_context(self._ca_bundle)
         try:
             context.load_verify_locations(cadata=issuer_der(issuer))
@@ -306,7 +331,7 @@ class Prober:
     async def _http(self, name: str) -> HttpFacts:
         started = time.perf_counter()
         try:
-            head = await self._get(f"http://{name}/")
+            head = await self._get_at(name, secure=False)
         except Exception as exc:
             failure = translate(exc)
             return HttpFacts(failure.outcome, failure.detail, elapsed_ms=_ms_since(started))

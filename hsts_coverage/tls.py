@@ -21,10 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import certifi
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from hsts_coverage.models import Certificate
 from hsts_coverage.reasons import Reason
@@ -109,24 +105,6 @@ def handshake_reason(error: ssl.SSLError) -> Reason:
     return Reason.TLS_PROTOCOL_ERROR
 
 
-def parse_certificate(der: bytes) -> Certificate:
-    cert = x509.load_der_x509_certificate(der)
-    key_type, key_bits = _key(cert)
-    return Certificate(
-        subject=cert.subject.rfc4514_string(),
-        sans=_sans(cert),
-        issuer=cert.issuer.rfc4514_string(),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        serial=format(cert.serial_number, "x"),
-        signature_algorithm=_signature_algorithm(cert),
-        self_signed=cert.issuer == cert.subject,
-        key_type=key_type,
-        key_bits=key_bits,
-        ca_issuers=_ca_issuers(cert),
-    )
-
-
 def verified_certificate(info: Mapping[str, Any]) -> Certificate:
     """A verified peer certificate's facts from OpenSSL's own decoding (`getpeercert()`).
 
@@ -146,6 +124,36 @@ def verified_certificate(info: Mapping[str, Any]) -> Certificate:
         self_signed=subject == issuer,
         ca_issuers=tuple(info.get("caIssuers", ())),
     )
+
+
+class VerifiedCertificates:
+    """The facts of verified peer certificates, each distinct certificate decoded once.
+
+    Hundreds of a domain's names often share one wildcard or multi-name certificate. Its DER
+    (a copy out of OpenSSL, ~2 us) keys the facts; decoding them costs ~60 us a host. At most
+    `capacity` certificates are kept, the oldest dropped first, so memory stays flat however
+    many hosts have certificates of their own.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._capacity = capacity
+        self._known: dict[bytes, Certificate] = {}
+
+    def __call__(self, ssl_object: ssl.SSLObject) -> Certificate | None:
+        der = ssl_object.getpeercert(binary_form=True)
+        if der is None:
+            return None
+        known = self._known.get(der)
+        if known is not None:
+            return known
+        info = ssl_object.getpeercert()  # empty unless the chain was verified
+        if not info:
+            return None
+        cert = verified_certificate(info)
+        if len(self._known) >= self._capacity:
+            del self._known[next(iter(self._known))]
+        self._known[der] = cert
+        return cert
 
 
 # ssl's long attribute names -> the RFC 4514 short names cryptography writes
@@ -193,17 +201,14 @@ _MONTHS = {
 }
 
 
-def issuer_der(data: bytes) -> bytes:
-    """An issuer certificate as fetched from an AIA URL (DER, or PEM from some servers), as DER."""
-    if data.lstrip().startswith(b"-----BEGIN"):
-        return ssl.PEM_cert_to_DER_cert(data.decode("ascii", "replace"))
-    x509.load_der_x509_certificate(data)  # raises ValueError for anything else (e.g. PKCS#7)
-    return data
-
-
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certificate | None:
+    """An unverified peer certificate's facts (see `certificate_der`)."""
     der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-    return parse_certificate(der) if der else None
+    if not der:
+        return None
+    from hsts_coverage.certificate_der import parse_certificate  # loads cryptography
+
+    return parse_certificate(der)
 
 
 async def read_leaf(
@@ -225,50 +230,3 @@ async def read_leaf(
         with suppress(OSError, TimeoutError, ssl.SSLError):
             async with asyncio.timeout(budget):
                 await writer.wait_closed()
-
-
-def _sans(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except (x509.ExtensionNotFound, ValueError):
-        return ()
-    names = ext.value.get_values_for_type(x509.DNSName)
-    addresses = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
-    return (*names, *addresses)
-
-
-def _signature_algorithm(cert: x509.Certificate) -> str | None:
-    try:
-        algorithm = cert.signature_hash_algorithm
-    except UnsupportedAlgorithm:
-        return None
-    return algorithm.name if algorithm else None
-
-
-def _key(cert: x509.Certificate) -> tuple[str, int]:
-    try:
-        key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        return "unknown", 0
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC", key.curve.key_size
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return type(key).__name__.removesuffix("PublicKey"), 0
-    return type(key).__name__, 0
-
-
-def _ca_issuers(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
-    except (x509.ExtensionNotFound, ValueError):
-        return ()
-    return tuple(
-        d.access_location.value
-        for d in aia.value
-        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-    )

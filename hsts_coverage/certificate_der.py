@@ -1,0 +1,90 @@
+"""Certificate facts read from DER with cryptography, for certificates that failed verification
+(OpenSSL decodes verified ones: `tls.verified_certificate`) and issuers fetched from AIA URLs.
+
+Only a failing host needs this module, so it and cryptography (9 MiB, 25 ms to import) load on
+first use.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from hsts_coverage.models import Certificate
+
+
+def parse_certificate(der: bytes) -> Certificate:
+    cert = x509.load_der_x509_certificate(der)
+    key_type, key_bits = _key(cert)
+    return Certificate(
+        subject=cert.subject.rfc4514_string(),
+        sans=_sans(cert),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        serial=format(cert.serial_number, "x"),
+        signature_algorithm=_signature_algorithm(cert),
+        self_signed=cert.issuer == cert.subject,
+        key_type=key_type,
+        key_bits=key_bits,
+        ca_issuers=_ca_issuers(cert),
+    )
+
+
+def issuer_der(data: bytes) -> bytes:
+    """An issuer certificate as fetched from an AIA URL (DER, or PEM from some servers), as DER."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return ssl.PEM_cert_to_DER_cert(data.decode("ascii", "replace"))
+    x509.load_der_x509_certificate(data)  # raises ValueError for anything else (e.g. PKCS#7)
+    return data
+
+
+def _sans(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except (x509.ExtensionNotFound, ValueError):
+        return ()
+    names = ext.value.get_values_for_type(x509.DNSName)
+    addresses = [str(ip) for ip in ext.value.get_values_for_type(x509.IPAddress)]
+    return (*names, *addresses)
+
+
+def _signature_algorithm(cert: x509.Certificate) -> str | None:
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+    return algorithm.name if algorithm else None
+
+
+def _key(cert: x509.Certificate) -> tuple[str, int]:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "unknown", 0
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        return type(key).__name__.removesuffix("PublicKey"), 0
+    return type(key).__name__, 0
+
+
+def _ca_issuers(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    except (x509.ExtensionNotFound, ValueError):
+        return ()
+    return tuple(
+        d.access_location.value
+        for d in aia.value
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    )
