@@ -212,6 +212,14 @@ def scan_command(
     concurrency: Annotated[
         int, typer.Option(envvar=f"{ENV}CONCURRENCY", min=1, help="Hosts checked at once.")
     ] = 100,
+    workers: Annotated[
+        str,
+        typer.Option(
+            envvar=f"{ENV}WORKERS",
+            help="Processes that probe beside the main one: N, 0 for none, or auto "
+            "(one per further CPU core, each with 500 names at least; none with --rate).",
+        ),
+    ] = "auto",
     per_ip: Annotated[
         int,
         typer.Option(envvar=f"{ENV}PER_IP", min=1, help="Connections open to one address at once."),
@@ -292,6 +300,7 @@ def scan_command(
         names_files=names_files,
         extra_names=tuple(line for path in names_files for line in _read_names(path)),
         concurrency=concurrency,
+        workers=_workers(workers, rate),
         per_ip=per_ip,
         rate=rate,
         ct_interval=ct_interval,
@@ -529,6 +538,18 @@ def _sources(value: str) -> tuple[str, ...]:
     if unknown or not names:
         usage_error(f"--source {value!r}: choose from crtsh, certspotter (comma-separated)")
     return tuple(dict.fromkeys(_SOURCE_NAMES[name] for name in names))
+
+
+def _workers(value: str, rate: float) -> int | None:
+    if value == "auto":
+        return None
+    if not value.isdigit():
+        usage_error(f"--workers {value!r}: give a number of processes (0 for none) or auto")
+    if int(value) and rate:
+        usage_error(
+            "--workers and --rate do not go together: the rate bounds the scan, not the CPU"
+        )
+    return int(value)
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:

@@ -56,7 +56,8 @@ class ScanConfig:
     ca_bundle: Path | None = None  # None: certifi's Mozilla store
     allow_private: bool = False
     allow_cidrs: tuple[IPNetwork, ...] = ()
-    concurrency: int = 100
+    concurrency: int = 100  # hosts in flight, across every process
+    workers: int | None = None  # processes that probe beside the main one; None: auto_workers
     per_ip: int = 8  # connections open to one address at a time
     rate: float = 0.0  # new connections per second across the scan; 0: no limit
     ct_interval: float = 1.0  # seconds between two requests to a CT source
@@ -99,6 +100,7 @@ class ScanConfig:
             "allow_private": self.allow_private,
             "allow_cidrs": [str(n) for n in self.allow_cidrs],
             "concurrency": self.concurrency,
+            "workers": "auto" if self.workers is None else self.workers,
             "per_ip": self.per_ip,
             "rate": self.rate,
             "timeout": self.timeout,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ import aiohttp
 
 from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.limits import ConnectionLimits
+from hsts_coverage.hosts import HostJudge, Judgement, open_judge
 from hsts_coverage.models import (
     AddressFindings,
     DnsAnswer,
@@ -29,18 +29,16 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     EnumerationStatus,
-    Finding,
     HostResult,
     Probe,
     WildcardZone,
 )
 from hsts_coverage.names import in_shard
 from hsts_coverage.preload import ApexReport
-from hsts_coverage.probe import Prober
-from hsts_coverage.reasons import Reason
-from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver, ScanResolver
 from hsts_coverage.sources.enumerate import enumerate_domain
-from hsts_coverage.verdict import Tally, judge_dns, judge_probes, verdict_of, wildcard_finding
+from hsts_coverage.sources.session import ct_session
+from hsts_coverage.verdict import Tally, judge_dns, verdict_of, wildcard_finding
+from hsts_coverage.workers import auto_workers, worker_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,23 +60,20 @@ class _WorkerDone:
     pass
 
 
+JudgeHost = Callable[[DnsAnswer, str], Awaitable[Judgement]]
+
+
 class _Scanner:
     """What every worker shares during one scan."""
 
     def __init__(
-        self,
-        config: ScanConfig,
-        resolver: Resolver,
-        prober: Prober,
-        ct_session: aiohttp.ClientSession,
-        now: datetime,
+        self, config: ScanConfig, judge: HostJudge, ct_session: aiohttp.ClientSession
     ) -> None:
         self.config = config
-        self.resolver = resolver
-        self.prober = prober
+        self.judge = judge
+        self.resolver = judge.resolver
         self.ct_session = ct_session
-        self.policy = AddressPolicy(config.allow_private, config.allow_cidrs)
-        self.now = now
+        self.now = judge.now
         self._last_ct = -float("inf")
 
     async def ct_turn(self) -> None:
@@ -91,20 +86,20 @@ class _Scanner:
     async def apex(self, domain: str) -> ApexReport:
         return await check_apex(
             domain,
-            prober=self.prober,
+            prober=self.judge.prober,
             resolver=self.resolver,
-            policy=self.policy,
+            policy=self.judge.policy,
             preload_list=self.config.preload_entries,
         )
 
-    async def check(self, name: str, domain: Domain) -> HostResult:
+    async def check(self, name: str, domain: Domain, judge: JudgeHost) -> HostResult:
         started = time.perf_counter()
         dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
         if not findings:
-            findings, probes, per_address = await self._judge_addresses(dns, domain.name)
+            findings, probes, per_address = await judge(dns, domain.name)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,
@@ -115,30 +110,6 @@ class _Scanner:
             ct=domain.enumeration.ct.get(name),
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
         )
-
-    async def _judge_addresses(
-        self, dns: DnsAnswer, domain: str
-    ) -> tuple[tuple[Finding, ...], tuple[Probe, ...], tuple[AddressFindings, ...]]:
-        """Probe the addresses we may (up to the limit) within the host's time budget."""
-        permitted = [a for a in dns.addresses if self.policy.permits(a)]
-        if not permitted:
-            detail = f"{', '.join(dns.addresses)}: not a public address"
-            return (Finding(Reason.PRIVATE_ADDRESS, detail),), (), ()
-        chosen = permitted[: self.config.max_addresses]
-        budget = self.config.host_budget(len(chosen))
-        try:
-            async with asyncio.timeout(budget):
-                probes = await self._probe(dns.name, chosen, domain)
-        except TimeoutError:
-            detail = f"not finished within {budget:g} s (see --timeout)"
-            return (Finding(Reason.CHECK_TIMEOUT, detail),), (), ()
-        expiry = self.config.expiry_days
-        findings, per_address = judge_probes(probes, dns.name, now=self.now, expiry_days=expiry)
-        return findings, probes, per_address
-
-    async def _probe(self, name: str, addresses: list[str], domain: str) -> tuple[Probe, ...]:
-        # One address after the other: the probe pins the name to one address at a time.
-        return tuple([await self.prober.probe(name, address, domain) for address in addresses])
 
     async def wildcard_zones(self, enumeration: Enumeration) -> tuple[WildcardZone, ...]:
         """Zones (the domain, and every wildcard seen in CT) where a random name resolves."""
@@ -273,38 +244,36 @@ async def check_policy(config: ScanConfig, domain: str) -> ApexReport:
 async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]:
     """The scan's clients (DNS, CT, probes), closed whatever happens."""
     async with AsyncExitStack() as stack:
-        resolver = Resolver(
-            config.resolvers, timeout=min(config.timeout, 5.0), attempts=config.dns_attempts
-        )
-        stack.push_async_callback(resolver.close)
-        ct_session = await stack.enter_async_context(_ct_session(config, resolver))
-        policy = AddressPolicy(config.allow_private, config.allow_cidrs)
-        prober = Prober(
-            ca_bundle=config.ca_bundle,
-            addresses=AddressBook(resolver, policy),
-            timeout=config.timeout,
-            max_redirects=config.max_redirects,
-            user_agent=config.user_agent,
-            limits=ConnectionLimits(per_ip=config.per_ip, rate=config.rate),
-        )
-        yield _Scanner(config, resolver, prober, ct_session, now)
+        judge = await stack.enter_async_context(open_judge(config, now))
+        session = await stack.enter_async_context(ct_session(config, judge.resolver))
+        yield _Scanner(config, judge, session)
 
 
-def _ct_session(config: ScanConfig, resolver: Resolver) -> aiohttp.ClientSession:
-    # The CT source may be an internal mirror, so the private-address guard does not apply, but
-    # its name is still resolved by the scan's own name servers.
-    anything = AddressBook(resolver, AddressPolicy(allow_private=True))
-    connector = aiohttp.TCPConnector(resolver=ScanResolver(anything))
-    return aiohttp.ClientSession(
-        connector=connector,
-        headers={"User-Agent": config.user_agent, "Accept": "application/json"},
-        timeout=aiohttp.ClientTimeout(total=config.ct_timeout),
-        trust_env=False,
-    )
+@asynccontextmanager
+async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[JudgeHost]:
+    """Where hosts are probed: here, or here and in worker processes (`--workers`)."""
+    config = scanner.config
+    workers = auto_workers(names, rate=config.rate) if config.workers is None else config.workers
+    if config.rate:  # per process, the rate would multiply
+        workers = 0
+    if workers == 0:
+        yield scanner.judge.judge
+        return
+    async with worker_pool(scanner.judge, config, scanner.now, workers) as pool:
+        yield pool.judge
 
 
 async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostResult]:
-    """Run the worker pool over the domain's names; yield results in completion order."""
+    """Check every name of the domain; yield results in completion order."""
+    async with _judges(scanner, len(domain.names)) as judge:
+        async for result in _run_checks(scanner, domain, judge):
+            yield result
+
+
+async def _run_checks(
+    scanner: _Scanner, domain: Domain, judge: JudgeHost
+) -> AsyncIterator[HostResult]:
+    """A bounded pool of `--concurrency` tasks pulls the names."""
     names: Iterator[str] = iter(domain.names)
     workers = min(scanner.config.concurrency, len(domain.names))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
@@ -314,7 +283,7 @@ async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostRes
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                await results.put(await scanner.check(name, domain))
+                await results.put(await scanner.check(name, domain, judge))
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:

@@ -23,7 +23,6 @@ from typing import Any
 
 import aiodns
 import pycares
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from hsts_coverage.config import IPNetwork, Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
@@ -242,31 +241,6 @@ class AddressBook:
             if self._policy.permits(address):
                 return address
         raise BlockedAddressError(f"{host} resolves to {answer.addresses[0]}, a private address")
-
-
-class ScanResolver(AbstractResolver):
-    """aiohttp's resolver for the scan's HTTP sessions (CT sources): the scan's address book,
-    so that their names too go to the scan's name servers and nowhere else."""
-
-    def __init__(self, addresses: AddressBook) -> None:
-        self._addresses = addresses
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        address = await self._addresses.address_for(host)
-        result: ResolveResult = {
-            "hostname": host,
-            "host": address,
-            "port": port,
-            "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
-            "proto": 0,
-            "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-        }
-        return [result]
-
-    async def close(self) -> None:
-        """The scan's Resolver is closed by its owner."""
 
 
 def _ip_literal(host: str) -> str | None:

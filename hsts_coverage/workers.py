@@ -1,0 +1,282 @@
+"""Worker processes: the other cores, for the handshakes.
+
+A scan spends its CPU on TLS handshakes and the event loop around them, all in one thread (the
+GIL leaves no room for a second one). With `--workers N` the scan starts N worker processes
+(`python -m hsts_coverage.workers`) beside the main one, which still enumerates, resolves every
+name, assembles each host's result, tallies and writes the report. A worker probes the addresses
+of the hosts it is handed and judges the probes (`HostJudge`); the first host waits until a
+worker is ready (about 0.2 s).
+
+Hosts go to workers by address: an address belongs to the first worker that got a host on it,
+so `--per-ip` holds for every address a host resolves to (the hops of a redirect walk to another
+host count against the walking worker's own limit). A host on new addresses goes to the worker
+with the fewest hosts in flight, which shares the work by speed. Workers are not used with
+`--rate` (see `auto_workers`). A worker that dies is not replaced: its hosts in flight are
+probed again in the main process, its addresses pass to another worker, and once every worker
+is gone the main process probes the rest itself.
+
+Frames in both directions: a 4-byte big-endian length, then a pickle (both ends are this
+package). To a worker: `(config, now)` first, then `(id, DnsAnswer, domain)` per host. From it:
+`READY`, then `(id, Judgement, None)` per host, or `(id, None, error)` for a bug. At the end of
+its input the worker cancels what it has in hand and exits. Ctrl-C does not reach it (it runs in
+a session of its own): the main process decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import struct
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from hsts_coverage.config import ScanConfig
+from hsts_coverage.hosts import HostJudge, Judgement, open_judge
+from hsts_coverage.models import DnsAnswer
+
+HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
+READY = "ready"
+_LENGTH = struct.Struct(">I")
+_STOP_SECONDS = 2.0
+
+
+class WorkerLostError(Exception):
+    """The worker process ended (or its pipe broke) before answering."""
+
+
+def auto_workers(names: int, *, rate: float = 0.0, cpus: int | None = None) -> int:
+    """Workers for a scan of `names` names: one per core beside the main process's, each with
+    enough hosts to pay for its start; none under `--rate`, which bounds the scan, not the CPU."""
+    if rate > 0:
+        return 0
+    usable = cpus if cpus is not None else len(os.sched_getaffinity(0))
+    return max(0, min(usable - 1, names // HOSTS_PER_WORKER))
+
+
+def encode(message: object) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(data)) + data
+
+
+async def decode(reader: asyncio.StreamReader) -> object | None:
+    """The next message, or None at a clean end of input."""
+    try:
+        header = await reader.readexactly(_LENGTH.size)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial:
+            raise
+        return None
+    (length,) = _LENGTH.unpack(header)
+    message: object = pickle.loads(await reader.readexactly(length))
+    return message
+
+
+@dataclass(eq=False)
+class _Worker:
+    """One worker process, seen from the main process."""
+
+    process: asyncio.subprocess.Process
+    changed: asyncio.Event  # set when this worker gets ready or is lost
+    ready: bool = False
+    lost: bool = False
+    pending: dict[int, asyncio.Future[Judgement]] = field(default_factory=dict)
+    _next_id: int = 0
+    _reader: asyncio.Task[None] | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.pending)
+
+    async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
+        if self.lost:
+            raise WorkerLostError
+        ident = self._next_id
+        self._next_id += 1
+        answer: asyncio.Future[Judgement] = asyncio.get_running_loop().create_future()
+        self.pending[ident] = answer
+        try:
+            self._send((ident, dns, domain))
+            return await answer
+        finally:
+            self.pending.pop(ident, None)
+
+    def _send(self, message: object) -> None:
+        stdin = self.process.stdin
+        if stdin is None or stdin.is_closing():
+            raise WorkerLostError
+        stdin.write(encode(message))
+
+    async def read_answers(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        try:
+            while (message := await decode(stdout)) is not None:
+                if message == READY:
+                    self.ready = True
+                    self.changed.set()
+                    continue
+                assert isinstance(message, tuple)
+                ident, judgement, error = message
+                answer = self.pending.get(ident)
+                if answer is None or answer.done():
+                    continue
+                if error is None:
+                    answer.set_result(judgement)
+                else:  # a bug in the worker: the scan fails as it would here
+                    answer.set_exception(RuntimeError(f"in a worker process: {error}"))
+        except Exception:  # a broken pipe or frame: the worker is gone either way
+            pass
+        finally:
+            self.lost = True
+            self.changed.set()
+            for answer in self.pending.values():
+                if not answer.done():
+                    answer.set_exception(WorkerLostError())
+
+    async def stop(self) -> None:
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), _STOP_SECONDS)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+
+class WorkerPool:
+    """Hands each host to a worker; to the main process (`local`) only when every worker is lost."""
+
+    def __init__(self, local: HostJudge, workers: list[_Worker], changed: asyncio.Event) -> None:
+        self._local = local
+        self._workers = workers
+        self._changed = changed
+        self._owners: dict[str, _Worker] = {}  # address -> the worker that probes it
+
+    async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
+        await self._first_ready()
+        worker = self._route(dns.addresses)
+        if worker is not None:
+            try:
+                return await worker.judge(dns, domain)
+            except WorkerLostError:
+                pass  # probed here instead, from the start: a worker's probes are all or nothing
+        return await self._local.judge(dns, domain)
+
+    async def _first_ready(self) -> None:
+        # A worker starts in about 0.2 s. Waiting for it, rather than probing here meanwhile,
+        # keeps every address with one process from the first host on.
+        while not any(w.ready or w.lost for w in self._workers):
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _route(self, addresses: tuple[str, ...]) -> _Worker | None:
+        """The worker that owns one of the addresses, else the least busy (None: none is left)."""
+        owner = next((self._owners[a] for a in addresses if a in self._owners), None)
+        if owner is None or owner.lost:
+            owner = self._least_busy()
+            if owner is None:
+                return None
+        for address in addresses:
+            if address not in self._owners or self._owners[address].lost:
+                self._owners[address] = owner
+        return owner
+
+    def _least_busy(self) -> _Worker | None:
+        ready = [worker for worker in self._workers if worker.ready and not worker.lost]
+        return min(ready, key=lambda worker: worker.in_flight, default=None)
+
+
+@contextlib.asynccontextmanager
+async def worker_pool(
+    local: HostJudge, config: ScanConfig, now: datetime, count: int
+) -> AsyncIterator[WorkerPool]:
+    """`count` workers beside the main process, stopped when the block ends."""
+    workers: list[_Worker] = []
+    changed = asyncio.Event()
+    try:
+        shared = replace(config, preload_entries=None, baseline=None)  # not needed to probe
+        for _ in range(count):
+            workers.append(await _start(shared, now, changed))
+        yield WorkerPool(local, workers, changed)
+    finally:
+        await asyncio.gather(*(worker.stop() for worker in workers), return_exceptions=True)
+
+
+async def _start(config: ScanConfig, now: datetime, changed: asyncio.Event) -> _Worker:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "hsts_coverage.workers",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,  # Ctrl-C reaches the main process only
+    )
+    worker = _Worker(process, changed)
+    worker._reader = asyncio.create_task(worker.read_answers(), name="worker-answers")
+    worker._send((config, now))
+    return worker
+
+
+# ---- the worker's side ----
+
+
+async def serve() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**24)
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0)
+    )
+    transport, protocol = await loop.connect_write_pipe(
+        asyncio.streams.FlowControlMixin, os.fdopen(1, "wb", buffering=0)
+    )
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    first = await decode(reader)
+    if first is None:
+        return
+    assert isinstance(first, tuple)
+    config, now = first
+    tasks: set[asyncio.Task[None]] = set()
+    async with open_judge(config, now) as judge:
+        writer.write(encode(READY))
+        while (request := await decode(reader)) is not None:
+            assert isinstance(request, tuple)
+            task = asyncio.create_task(_answer(judge, writer, *request))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _answer(
+    judge: HostJudge, writer: asyncio.StreamWriter, ident: int, dns: DnsAnswer, domain: str
+) -> None:
+    try:
+        judgement = await judge.judge(dns, domain)
+    except Exception as exc:
+        writer.write(encode((ident, None, f"{type(exc).__name__}: {exc}")))
+    else:
+        writer.write(encode((ident, judgement, None)))
+
+
+def main() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve())
+    else:
+        uvloop.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""--workers: hosts probed in worker processes come out exactly as probed in the main process, and
+a worker that dies mid-scan loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.e2e.conftest import LabInfo
+from tests.e2e.test_interrupt import wait_for_lines
+from tests.e2e.test_scan import hsts_coverage, lab_options
+
+pytestmark = pytest.mark.e2e
+
+NAMES = 600  # under the wildcard DNS of wild.: one address, a certificate for *.hsts-lab.test
+
+
+def outcome(host: dict[str, Any]) -> tuple[Any, ...]:
+    reasons = tuple(sorted(r["code"] for r in host["reasons"]))
+    return host["status"], reasons, host["addresses"], host.get("redirects")
+
+
+def test_workers_judge_every_lab_host_as_the_main_process_does(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    runs = {}
+    for workers in ("0", "2"):
+        out = tmp_path / workers
+        out.mkdir()
+        runs[workers] = hsts_coverage(
+            ["scan", lab.domain, *lab_options(lab), "--workers", workers, "--no-progress"], out
+        )
+    alone, pooled = runs["0"], runs["2"]
+    assert pooled.code == alone.code == 1, pooled.stderr
+    assert pooled.records[0]["options"]["workers"] == 2
+    assert len(pooled.hosts()) > 30
+    assert {h: outcome(r) for h, r in pooled.hosts().items()} == {
+        h: outcome(r) for h, r in alone.hosts().items()
+    }
+    for field in ("verdict", "counts", "breaking", "warnings"):
+        assert pooled.summary()[field] == alone.summary()[field], field
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
+
+
+def test_a_worker_that_dies_costs_no_host(lab: LabInfo, tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"n{i}.wild.{lab.domain}\n" for i in range(NAMES)), encoding="utf-8")
+    report = tmp_path / "report.ndjson"
+    command = [sys.executable, "-m", "hsts_coverage", "scan", lab.domain, *lab_options(lab)]
+    command += ["--no-ct", "--names-file", str(names), "--no-apex-check", "--quiet"]
+    command += ["--workers", "1", "--concurrency", "20", "--append", "--output", str(report)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    wait_for_lines(report, 50, process)
+    (worker,) = children(process.pid)
+    os.kill(worker, signal.SIGKILL)
+    killed_at = report.read_bytes().count(b"\n")
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr  # NOT SAFE, as without the kill
+
+    records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
+    hosts = {r["host"]: r for r in records if r["type"] == "host"}
+    assert killed_at < len(records)  # the kill came mid-scan
+    assert len(hosts) == NAMES + 1  # the apex too, each host once
+    assert hosts.pop(lab.domain)["status"] == "ok"
+    # A wildcard covers one label: every name under wild. gets the same, complete judgement.
+    assert {(h["status"], tuple(r["code"] for r in h["reasons"])) for h in hosts.values()} == {
+        ("breaks", ("cert_name_mismatch",))
+    }
+    assert records[-1]["interrupted"] is False
+
+
+def test_workers_keep_the_per_ip_limit(lab: LabInfo, tmp_path: Path) -> None:
+    from tests.e2e.test_politeness import stats
+
+    address = lab.hosts[f"*.wild.{lab.domain}"]
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"p{i}.wild.{lab.domain}\n" for i in range(NAMES)), encoding="utf-8")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(names)]
+    args += ["--per-ip", "1", "--workers", "2", "--no-apex-check", "--quiet"]
+    stats(lab, "?reset_peaks=1")
+    started = time.monotonic()
+    run = hsts_coverage(args, tmp_path)
+    assert run.summary()["hosts"] == NAMES + 1, time.monotonic() - started
+    after = stats(lab)
+    peaks = [after[f"{address}:{port}"]["peak"] for port in (443, 80)]
+    assert max(peaks) == 1, peaks

@@ -1,0 +1,124 @@
+"""Worker processes, their pure parts: how many, how hosts are routed, how messages are framed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+
+from hsts_coverage.hosts import HostJudge
+from hsts_coverage.models import (
+    AddressFindings,
+    Certificate,
+    DnsAnswer,
+    DnsStatus,
+    Finding,
+    HttpFacts,
+    HttpsFacts,
+    Outcome,
+    Probe,
+)
+from hsts_coverage.reasons import Reason
+from hsts_coverage.workers import WorkerPool, _Worker, auto_workers, decode, encode
+
+
+@pytest.mark.parametrize(
+    ("names", "cpus", "rate", "expected"),
+    [
+        (2000, 2, 0.0, 1),  # one core for the main process, one for a worker
+        (2000, 1, 0.0, 0),  # no core to spare
+        (2000, 8, 0.0, 4),  # every worker has 500 names at least
+        (499, 8, 0.0, 0),  # too few names to pay for starting one
+        (100_000, 8, 0.0, 7),
+        (100_000, 8, 20.0, 0),  # the rate bounds the scan, not the CPU
+    ],
+)
+def test_auto_workers(names: int, cpus: int, rate: float, expected: int) -> None:
+    assert auto_workers(names, rate=rate, cpus=cpus) == expected
+
+
+def judgement() -> Any:
+    cert = Certificate(
+        subject="CN=a.example",
+        sans=("a.example",),
+        issuer="CN=CA",
+        not_before=datetime(2026, 1, 1, tzinfo=UTC),
+        not_after=datetime(2027, 1, 1, tzinfo=UTC),
+        serial="1f",
+        signature_algorithm=None,
+        self_signed=False,
+    )
+    https = HttpsFacts(Outcome.OK, tls_version="TLSv1.3", cert=cert, status=200)
+    http = HttpFacts(Outcome.OK, "", 301, "https://a.example/", 1.5)
+    finding = Finding(Reason.CERT_EXPIRING_SOON, "expires in 3 days")
+    probe = Probe("192.0.2.1", https, http, None)
+    return (finding,), (probe,), (AddressFindings("192.0.2.1", (finding,)),)
+
+
+async def test_messages_survive_the_pipe_unchanged() -> None:
+    message = (7, judgement(), None)
+    reader = asyncio.StreamReader()
+    data = encode(message) + encode("ready")
+    reader.feed_data(data[:5])  # a frame may arrive in pieces
+    reader.feed_data(data[5:])
+    reader.feed_eof()
+    assert await decode(reader) == message
+    assert await decode(reader) == "ready"
+    assert await decode(reader) is None  # a clean end
+
+
+async def test_a_frame_cut_short_is_an_error() -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(encode("ready")[:-1])
+    reader.feed_eof()
+    with pytest.raises(asyncio.IncompleteReadError):
+        await decode(reader)
+
+
+def worker(*, ready: bool = True, in_flight: int = 0) -> _Worker:
+    # Routing looks only at readiness, loss and load: no process needed.
+    made = _Worker(cast(asyncio.subprocess.Process, None), cast(asyncio.Event, None))
+    made.ready = ready
+    made.pending = {i: cast(asyncio.Future[Any], None) for i in range(in_flight)}
+    return made
+
+
+def pool(*workers: _Worker) -> WorkerPool:
+    return WorkerPool(cast(HostJudge, None), list(workers), cast(asyncio.Event, None))
+
+
+def test_an_address_stays_with_the_worker_that_first_got_it() -> None:
+    a, b = worker(in_flight=0), worker(in_flight=5)
+    routes = pool(a, b)
+    assert routes._route(("192.0.2.1",)) is a
+    a.pending = {i: cast(asyncio.Future[Any], None) for i in range(50)}  # now a is the busiest
+    assert routes._route(("192.0.2.1",)) is a  # --per-ip holds: one process per address
+    assert routes._route(("192.0.2.2",)) is b  # a new address goes to the least busy
+    # A host on both: the first owned address decides, and the other joins that owner.
+    assert routes._route(("192.0.2.2", "192.0.2.1")) is b
+    assert routes._route(("192.0.2.1",)) is a  # an address once owned keeps its owner
+
+
+def test_the_addresses_of_a_lost_worker_move_to_another() -> None:
+    a, b = worker(), worker(in_flight=3)
+    routes = pool(a, b)
+    assert routes._route(("192.0.2.1",)) is a
+    a.lost = True
+    assert routes._route(("192.0.2.1",)) is b
+    b.lost = True
+    assert routes._route(("192.0.2.1",)) is None  # none left: the main process probes
+
+
+def test_a_worker_still_starting_gets_no_host() -> None:
+    starting, ready = worker(ready=False), worker(ready=True, in_flight=90)
+    assert pool(starting, ready)._route(("192.0.2.9",)) is ready
+
+
+def test_a_dns_answer_routes_on_its_addresses() -> None:
+    a = worker()
+    answer = DnsAnswer("a.example", DnsStatus.RESOLVED, ("192.0.2.1", "2001:db8::1"))
+    routes = pool(a)
+    assert routes._route(answer.addresses) is a
+    assert set(routes._owners) == {"192.0.2.1", "2001:db8::1"}
