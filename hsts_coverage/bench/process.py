@@ -1,8 +1,10 @@
 """Child processes of the benchmark: the measured commands and the services they run against.
 
 - `measure(argv, ...)` runs one command to completion and returns its `Usage`: wall time
-  (monotonic, from just before the fork to the reaping), user and system CPU seconds and peak
-  RSS, all from `os.wait4` of that child alone (ru_maxrss is KiB on Linux), and its exit code.
+  (monotonic, from just before the fork to the reaping), user and system CPU seconds from
+  `os.wait4` (the command's own and its reaped worker processes'), its exit code, and peak RSS:
+  the largest sum over the command and its descendants (sampled every 20 ms from /proc, so that
+  worker processes count), and never less than wait4's peak of the largest single process.
 - `Service` is a long-running child (the lab, nginx, the delaying proxy): started with its
   stderr in a log file, optionally awaited for the one line it prints on stdout when ready,
   stopped with SIGTERM (SIGKILL after a grace period). `Service.cpu_seconds()` adds up the CPU
@@ -20,6 +22,7 @@ import os
 import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +33,8 @@ _EXIT_SECONDS = 2.0
 _LOG_TAIL = 2000  # characters of a failed service's log shown in the error
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 _PPID, _UTIME, _STIME = 4, 14, 15  # fields of /proc/PID/stat, numbered as in proc(5)
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+_RSS_SAMPLE_SECONDS = 0.02
 
 
 class BenchError(Exception):
@@ -54,20 +59,64 @@ class Usage:
 def measure(
     argv: Sequence[str], *, stdout: Path, stderr: Path, env: Mapping[str, str] | None = None
 ) -> Usage:
-    """Run `argv` to completion, its output in the two files; its cost from wait4."""
+    """Run `argv` to completion, its output in the two files; its cost from wait4 and /proc."""
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.monotonic()
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        sampler = _TreeRss(process.pid)
+        sampler.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:
             process.kill()
             process.wait()
             raise
+        finally:
+            sampler.stop()
         wall = time.monotonic() - started
     # wait4 reaped it: tell Popen, so that it never waits for (or warns about) it again.
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Usage(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss, process.returncode)
+    rss = max(usage.ru_maxrss, sampler.peak_kib)
+    return Usage(wall, usage.ru_utime, usage.ru_stime, rss, process.returncode)
+
+
+class _TreeRss(threading.Thread):
+    """The peak of the summed RSS of a process and its descendants, sampled in a thread."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self._root = root
+        self._done = threading.Event()
+        self.peak_kib = 0
+
+    def run(self) -> None:
+        while not self._done.wait(_RSS_SAMPLE_SECONDS):
+            self.peak_kib = max(self.peak_kib, sum(map(_rss_kib, _descendants(self._root))))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _descendants(root: int) -> list[int]:
+    """`root` and its live descendants, from /proc/PID/task/TID/children (cheaper than a scan
+    of every process)."""
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                children = Path(f"/proc/{pid}/task/{task}/children").read_text()
+                queue.extend(int(child) for child in children.split())
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_KIB
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 class Service:
