@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -126,3 +128,59 @@ def test_verified_certificate_from_openssls_decoding() -> None:
     assert cert.not_after == datetime(2027, 2, 19, 18, 51, 52, tzinfo=UTC)
     assert cert.ca_issuers == ("http://ca.example/int.der",)
     assert not cert.self_signed
+
+
+class Peer:
+    """What `VerifiedCertificates` asks of an SSLObject after a handshake, counted."""
+
+    def __init__(self, der: bytes, serial: str, *, verified: bool = True) -> None:
+        self.der, self.serial, self.verified, self.decoded = der, serial, verified, 0
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        if binary_form:
+            return self.der
+        self.decoded += 1
+        if not self.verified:
+            return {}  # what ssl gives for an unverified chain
+        return {
+            "subject": ((("commonName", "*.example.com"),),),
+            "issuer": ((("commonName", "Some CA"),),),
+            "serialNumber": self.serial,
+            "notBefore": "Nov 20 18:51:52 2026 GMT",
+            "notAfter": "Feb 19 18:51:52 2027 GMT",
+        }
+
+
+def test_a_shared_certificate_is_decoded_once() -> None:
+    from hsts_coverage.tls import VerifiedCertificates
+
+    certificates = VerifiedCertificates(capacity=2)
+    hosts = [Peer(b"wildcard", "01") for _ in range(5)]
+    facts = [certificates(cast(ssl.SSLObject, host)) for host in hosts]
+    assert sum(host.decoded for host in hosts) == 1  # hundreds of names, one wildcard
+    assert all(f is facts[0] for f in facts)
+    assert facts[0] is not None
+    assert facts[0].serial == "1"
+
+    other = Peer(b"another", "02")
+    assert certificates(cast(ssl.SSLObject, other)) != facts[0]  # keyed by the certificate
+    assert other.decoded == 1
+
+
+def test_the_oldest_certificate_makes_room_and_unverified_ones_are_not_kept() -> None:
+    from hsts_coverage.tls import VerifiedCertificates
+
+    certificates = VerifiedCertificates(capacity=2)
+    for der in (b"a", b"b", b"c"):  # "a" is dropped for "c"
+        certificates(cast(ssl.SSLObject, Peer(der, "01")))
+    again = Peer(b"a", "01")
+    certificates(cast(ssl.SSLObject, again))
+    assert again.decoded == 1
+    kept = Peer(b"c", "01")
+    certificates(cast(ssl.SSLObject, kept))
+    assert kept.decoded == 0
+
+    unverified = Peer(b"u", "01", verified=False)
+    assert certificates(cast(ssl.SSLObject, unverified)) is None
+    assert certificates(cast(ssl.SSLObject, unverified)) is None
+    assert unverified.decoded == 2  # nothing was cached for it
