@@ -36,14 +36,16 @@ def delta(before: dict[str, Any], after: dict[str, Any], listener: str) -> tuple
     )
 
 
+@pytest.mark.parametrize("workers", ["0", "1"], ids=["main-process", "worker"])
 @pytest.mark.parametrize("first_address", [True, False], ids=["first-address", "all-addresses"])
 def test_one_handshake_and_one_http_connection_per_host(
-    lab: LabInfo, tmp_path: Path, first_address: bool
+    lab: LabInfo, tmp_path: Path, first_address: bool, workers: str
 ) -> None:
     names = tmp_path / "names.txt"
     names.write_text("".join(f"{label}.{lab.domain}\n" for label in HEALTHY), encoding="utf-8")
     args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(names)]
-    args += ["--no-apex-check"] + (["--first-address"] if first_address else [])
+    args += ["--no-apex-check", "--workers", workers]
+    args += ["--first-address"] if first_address else []
     before = lab_stats(lab)
     run = hsts_coverage(args, tmp_path)
     after = lab_stats(lab)
