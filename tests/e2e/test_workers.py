@@ -99,3 +99,32 @@ def test_workers_keep_the_per_ip_limit(lab: LabInfo, tmp_path: Path) -> None:
     after = stats(lab)
     peaks = [after[f"{address}:{port}"]["peak"] for port in (443, 80)]
     assert max(peaks) == 1, peaks
+
+
+def test_ctrl_c_stops_the_workers_too(lab: LabInfo, tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"c{i}.wild.{lab.domain}\n" for i in range(NAMES)), encoding="utf-8")
+    report = tmp_path / "report.ndjson"
+    command = [sys.executable, "-m", "hsts_coverage", "scan", lab.domain, *lab_options(lab)]
+    command += ["--no-ct", "--names-file", str(names), "--no-apex-check", "--quiet"]
+    command += ["--workers", "2", "--concurrency", "4", "--append", "--output", str(report)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    wait_for_lines(report, 20, process)
+    workers = children(process.pid)
+    assert len(workers) == 2
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
+    assert records[-1]["type"] == "summary"
+    assert records[-1]["interrupted"] is True
+    assert not [pid for pid in workers if running(pid)]  # no worker outlives the scan
+
+
+def running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
