@@ -56,15 +56,21 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def test_a_worker_that_dies_costs_no_host(lab: LabInfo, tmp_path: Path) -> None:
+def start_scan(lab: LabInfo, tmp_path: Path, *options: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """A scan of NAMES names under wild. in the background, its report written line by line."""
     names = tmp_path / "names.txt"
     names.write_text("".join(f"n{i}.wild.{lab.domain}\n" for i in range(NAMES)), encoding="utf-8")
     report = tmp_path / "report.ndjson"
     command = [sys.executable, "-m", "hsts_coverage", "scan", lab.domain, *lab_options(lab)]
     command += ["--no-ct", "--names-file", str(names), "--no-apex-check", "--quiet"]
-    command += ["--workers", "1", "--concurrency", "20", "--append", "--output", str(report)]
+    command += [*options, "--append", "--output", str(report)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return process, report
+
+
+def test_a_worker_that_dies_costs_no_host(lab: LabInfo, tmp_path: Path) -> None:
+    process, report = start_scan(lab, tmp_path, "--workers", "1", "--concurrency", "20")
     wait_for_lines(report, 50, process)
     (worker,) = children(process.pid)
     os.kill(worker, signal.SIGKILL)
@@ -102,14 +108,7 @@ def test_workers_keep_the_per_ip_limit(lab: LabInfo, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_the_workers_too(lab: LabInfo, tmp_path: Path) -> None:
-    names = tmp_path / "names.txt"
-    names.write_text("".join(f"c{i}.wild.{lab.domain}\n" for i in range(NAMES)), encoding="utf-8")
-    report = tmp_path / "report.ndjson"
-    command = [sys.executable, "-m", "hsts_coverage", "scan", lab.domain, *lab_options(lab)]
-    command += ["--no-ct", "--names-file", str(names), "--no-apex-check", "--quiet"]
-    command += ["--workers", "2", "--concurrency", "4", "--append", "--output", str(report)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process, report = start_scan(lab, tmp_path, "--workers", "2", "--concurrency", "4")
     wait_for_lines(report, 20, process)
     workers = children(process.pid)
     assert len(workers) == 2
