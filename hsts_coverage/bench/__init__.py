@@ -36,5 +36,6 @@ bench-results.json (`schema_version` 1):
 
 hosts/s is names (hosts + the apex) over wall seconds; a ratio is a scanner command's hosts/s
 over the baseline's in the same round. The exit status is 0 when every run did the whole job,
-1 when a run failed its check (its numbers are still written, marked), 2 for a setup error.
+1 when a run failed its check (its numbers are still written, marked), 2 for a setup error,
+130 when interrupted (Ctrl-C; the fleet is stopped, nothing is written).
 """

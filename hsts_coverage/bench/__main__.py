@@ -33,6 +33,7 @@ DEFAULT_BASE = "127.70"  # apart from the demo lab (127.77) and the tests' (127.
 LATENCY_CONCURRENCY = 500
 EXIT_FAILED_RUN = 1
 EXIT_SETUP = 2
+EXIT_INTERRUPTED = 130
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: {exc}\nbench: working directory kept: {work}", file=sys.stderr)
         return EXIT_SETUP
-    if args.keep or code != 0:
+    except KeyboardInterrupt:  # the fleet is stopped by then: the with blocks unwound
+        print("bench: interrupted", file=sys.stderr)
+        code = EXIT_INTERRUPTED
+    if args.keep or code not in (0, EXIT_INTERRUPTED):
         print(f"bench: working directory kept: {work}", file=sys.stderr)
     else:
         shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from dnslib import QTYPE, DNSRecord
 
 from hsts_coverage.bench.nginx import nginx_binary
+from hsts_coverage.bench.process import measure
 from hsts_coverage.bench.proxy import DelayProxy
 from hsts_coverage.lab.dns import Zones, cache_key
 from hsts_coverage.lab.scale import Fleet, FleetServe
@@ -100,6 +102,47 @@ def test_the_latency_mode_adds_the_proxy_and_a_concurrent_scanner(tmp_path: Path
     assert doc["commands"]["scanner-c50"]["argv"][-2:] == ["--concurrency", "50"]
     assert set(doc["ratios"]) == {"scanner/baseline", "scanner-c50/baseline"}
     assert "proxy" in doc["commands"]["scanner"]["runs"][0]["fleet_cpu_s"]
+
+
+@pytest.mark.e2e
+@needs_nginx
+def test_ctrl_c_stops_the_bench_and_its_fleet(tmp_path: Path) -> None:
+    base = os.environ.get("HSTS_BENCH_BASE", "127.69")
+    command = [sys.executable, "-m", "hsts_coverage.bench", "--base", base, "--hosts", "20"]
+    command += ["--rounds", "500", "--output", str(tmp_path / "never.json")]
+    with subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        # As from a terminal, whatever this test runs under (a background job ignores SIGINT).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    ) as bench:
+        assert bench.stderr is not None
+        for line in bench.stderr:
+            if "round 1 baseline" in line:
+                break
+        bench.send_signal(signal.SIGINT)
+        rest = bench.stderr.read()
+        assert bench.wait(timeout=60) == 130, rest
+    assert "bench: interrupted" in rest
+    assert "Traceback" not in rest
+    assert not (tmp_path / "never.json").exists()
+    lab = subprocess.run(["pgrep", "-f", f"hsts_coverage.lab --base {base} "], check=False)
+    assert lab.returncode == 1  # no lab left behind (and so no fleet)
+
+
+def test_peak_rss_counts_every_process_of_the_command(tmp_path: Path) -> None:
+    # The command holds 60 MiB and runs a child that holds 60 MiB more at the same time: the
+    # largest single process peaks near 70 MiB, the two together near 130.
+    hold = "b = bytearray(60 << 20); b[::4096] = b'x' * len(b[::4096])"
+    child = f"{hold}; import time; time.sleep(0.6)"
+    parent = f"{hold}; import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    usage = measure(
+        [sys.executable, "-c", parent], stdout=tmp_path / "out", stderr=tmp_path / "err"
+    )
+    assert usage.exit_code == 0, (tmp_path / "err").read_text()
+    assert usage.max_rss_kib > 120 * 1024, usage
 
 
 # -- the delaying proxy ----------------------------------------------------------------------
