@@ -32,7 +32,7 @@ _STOP_SECONDS = 10.0
 _EXIT_SECONDS = 2.0
 _LOG_TAIL = 2000  # characters of a failed service's log shown in the error
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
-_PPID, _UTIME, _STIME = 4, 14, 15  # fields of /proc/PID/stat, numbered as in proc(5)
+_UTIME, _STIME = 14, 15  # fields of /proc/PID/stat, numbered as in proc(5)
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 _RSS_SAMPLE_SECONDS = 0.02
 
@@ -162,7 +162,7 @@ class Service:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the service and its descendants so far (0 once gone)."""
-        return sum(_cpu_ticks(pid) for pid in _tree(self.pid)) / _TICKS_PER_SECOND
+        return sum(_cpu_ticks(pid) for pid in _descendants(self.pid)) / _TICKS_PER_SECOND
 
     def stop(self) -> None:
         if self.alive():
@@ -174,22 +174,6 @@ class Service:
         self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
-
-
-def _tree(root: int) -> list[int]:
-    """`root` and every live descendant, from /proc (parent pids)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = _stat_field(int(entry), _PPID)
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry))
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue.extend(children.get(pid, []))
-    return found
 
 
 def _cpu_ticks(pid: int) -> int:
