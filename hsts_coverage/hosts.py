@@ -29,12 +29,17 @@ class HostJudge:
     """Probes the addresses a host may be probed on (up to the limit) within its time budget."""
 
     def __init__(
-        self, config: ScanConfig, resolver: Resolver, prober: Prober, now: datetime
+        self,
+        config: ScanConfig,
+        resolver: Resolver,
+        prober: Prober,
+        policy: AddressPolicy,
+        now: datetime,
     ) -> None:
         self.config = config
         self.resolver = resolver
         self.prober = prober
-        self.policy = AddressPolicy(config.allow_private, config.allow_cidrs)
+        self.policy = policy  # the prober's own, so one cache of answers
         self.now = now
 
     async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
@@ -76,4 +81,4 @@ async def open_judge(config: ScanConfig, now: datetime) -> AsyncIterator[HostJud
             user_agent=config.user_agent,
             limits=ConnectionLimits(per_ip=config.per_ip, rate=config.rate),
         )
-        yield HostJudge(config, resolver, prober, now)
+        yield HostJudge(config, resolver, prober, policy, now)
