@@ -57,7 +57,9 @@ class ScanConfig:
     allow_private: bool = False
     allow_cidrs: tuple[IPNetwork, ...] = ()
     concurrency: int = 100  # hosts in flight, across every process
-    workers: int | None = None  # processes that probe beside the main one; None: auto_workers
+    workers: int | None = (
+        None  # processes that probe beside the main one; None: see workers.workers_for
+    )
     per_ip: int = 8  # connections open to one address at a time
     rate: float = 0.0  # new connections per second across the scan; 0: no limit
     ct_interval: float = 1.0  # seconds between two requests to a CT source

@@ -38,7 +38,7 @@ from hsts_coverage.preload import ApexReport
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.session import ct_session
 from hsts_coverage.verdict import Tally, judge_dns, verdict_of, wildcard_finding
-from hsts_coverage.workers import auto_workers, worker_pool
+from hsts_coverage.workers import worker_pool, workers_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +253,7 @@ async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]
 async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[JudgeHost]:
     """Where hosts are probed: here, or here and in worker processes (`--workers`)."""
     config = scanner.config
-    workers = auto_workers(names, rate=config.rate) if config.workers is None else config.workers
-    if config.rate:  # per process, the rate would multiply
-        workers = 0
+    workers = workers_for(config, names)
     if workers == 0:
         yield scanner.judge.judge
         return

@@ -11,7 +11,7 @@ Hosts go to workers by address: an address belongs to the first worker that got 
 so `--per-ip` holds for every address a host resolves to (the hops of a redirect walk to another
 host count against the walking worker's own limit). A host on new addresses goes to the worker
 with the fewest hosts in flight, which shares the work by speed. Workers are not used with
-`--rate` (see `auto_workers`). A worker that dies is not replaced: its hosts in flight are
+`--rate` (see `workers_for`). A worker that dies is not replaced: its hosts in flight are
 probed again in the main process, its addresses pass to another worker, and once every worker
 is gone the main process probes the rest itself.
 
@@ -48,11 +48,14 @@ class WorkerLostError(Exception):
     """The worker process ended (or its pipe broke) before answering."""
 
 
-def auto_workers(names: int, *, rate: float = 0.0, cpus: int | None = None) -> int:
-    """Workers for a scan of `names` names: one per core beside the main process's, each with
-    enough hosts to pay for its start; none under `--rate`, which bounds the scan, not the CPU."""
-    if rate > 0:
+def workers_for(config: ScanConfig, names: int, *, cpus: int | None = None) -> int:
+    """Worker processes for a scan of `names` names. None under `--rate`: the rate, not the CPU,
+    bounds such a scan, and each process would spend all of it. Else `--workers`, else (auto)
+    one per further core, each with enough names to pay for its start."""
+    if config.rate:
         return 0
+    if config.workers is not None:
+        return config.workers
     usable = cpus if cpus is not None else len(os.sched_getaffinity(0))
     return max(0, min(usable - 1, names // HOSTS_PER_WORKER))
 

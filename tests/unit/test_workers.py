@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from hsts_coverage.config import ScanConfig
 from hsts_coverage.hosts import HostJudge
 from hsts_coverage.models import (
     AddressFindings,
@@ -21,7 +22,7 @@ from hsts_coverage.models import (
     Probe,
 )
 from hsts_coverage.reasons import Reason
-from hsts_coverage.workers import WorkerPool, _Worker, auto_workers, decode, encode
+from hsts_coverage.workers import WorkerPool, _Worker, decode, encode, workers_for
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,14 @@ from hsts_coverage.workers import WorkerPool, _Worker, auto_workers, decode, enc
     ],
 )
 def test_auto_workers(names: int, cpus: int, rate: float, expected: int) -> None:
-    assert auto_workers(names, rate=rate, cpus=cpus) == expected
+    config = ScanConfig(domains=("example.com",), rate=rate)
+    assert workers_for(config, names, cpus=cpus) == expected
+
+
+@pytest.mark.parametrize(("workers", "rate", "expected"), [(3, 0.0, 3), (0, 0.0, 0), (3, 5.0, 0)])
+def test_workers_as_asked_but_never_with_a_rate(workers: int, rate: float, expected: int) -> None:
+    config = ScanConfig(domains=("example.com",), workers=workers, rate=rate)
+    assert workers_for(config, 100_000, cpus=8) == expected
 
 
 def judgement() -> Any:
