@@ -11,9 +11,9 @@ Hosts go to workers by address: an address belongs to the first worker that got 
 so `--per-ip` holds for every address a host resolves to (the hops of a redirect walk to another
 host count against the walking worker's own limit). A host on new addresses goes to the worker
 with the fewest hosts in flight, which shares the work by speed. Workers are not used with
-`--rate` (see `workers_for`). A worker that dies is not replaced: its hosts in flight are
-probed again in the main process, its addresses pass to another worker, and once every worker
-is gone the main process probes the rest itself.
+`--rate` (see `workers_for`). A worker that dies is not replaced (a line on stderr says so):
+its hosts in flight are probed again in the main process, its addresses pass to another
+worker, and once every worker is gone the main process probes the rest itself.
 
 Frames in both directions: a 4-byte big-endian length, then a pickle (both ends are this
 package). To a worker: `(config, now)` first, then `(id, DnsAnswer, domain)` per host. From it:
@@ -40,6 +40,7 @@ from hsts_coverage.models import DnsAnswer
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"
+_PROG = "hsts-coverage"
 _LENGTH = struct.Struct(">I")
 _STOP_SECONDS = 2.0
 
@@ -87,6 +88,7 @@ class _Worker:
     ready: bool = False
     lost: bool = False
     pending: dict[int, asyncio.Future[Judgement]] = field(default_factory=dict)
+    stopping: bool = False
     _next_id: int = 0
     _reader: asyncio.Task[None] | None = None
 
@@ -136,11 +138,20 @@ class _Worker:
         finally:
             self.lost = True
             self.changed.set()
+            if not self.stopping:
+                # Nothing is lost, but the scan runs on fewer cores: say so, once.
+                pid = self.process.pid
+                print(
+                    f"{_PROG}: worker process {pid} ended mid-scan; its hosts are probed by "
+                    "the others (or the main process)",
+                    file=sys.stderr,
+                )
             for answer in self.pending.values():
                 if not answer.done():
                     answer.set_exception(WorkerLostError())
 
     async def stop(self) -> None:
+        self.stopping = True
         stdin = self.process.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()

@@ -40,6 +40,7 @@ def test_workers_judge_every_lab_host_as_the_main_process_does(
         )
     alone, pooled = runs["0"], runs["2"]
     assert pooled.code == alone.code == 1, pooled.stderr
+    assert "ended mid-scan" not in pooled.stderr  # the workers did the probing, to the end
     assert pooled.records[0]["options"]["workers"] == 2
     assert len(pooled.hosts()) > 30
     assert {h: outcome(r) for h, r in pooled.hosts().items()} == {
@@ -77,6 +78,7 @@ def test_a_worker_that_dies_costs_no_host(lab: LabInfo, tmp_path: Path) -> None:
     killed_at = report.read_bytes().count(b"\n")
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, stderr  # NOT SAFE, as without the kill
+    assert f"worker process {worker} ended mid-scan" in stderr.decode()
 
     records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
     hosts = {r["host"]: r for r in records if r["type"] == "host"}
@@ -115,6 +117,7 @@ def test_ctrl_c_stops_the_workers_too(lab: LabInfo, tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
+    assert b"ended mid-scan" not in stderr  # stopped, not lost
     records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
     assert records[-1]["type"] == "summary"
     assert records[-1]["interrupted"] is True
