@@ -47,6 +47,8 @@ from hsts_coverage.report.records import (
     summary_record,
 )
 from hsts_coverage.report.text import clean, verdict_text
+from hsts_coverage.sources.guess import parse_labels
+from hsts_coverage.sources.zone import ZoneFileError, ZoneNames, read_zone_file
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
 
@@ -205,6 +207,42 @@ def scan_command(
             envvar=f"{ENV}NAMES_FILE", help="File of extra names, one a line (repeatable)."
         ),
     ] = None,
+    zone_file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            envvar=f"{ENV}ZONE_FILE",
+            help="The domain's zone (RFC 1035 master file, as DNS hosts export it): every "
+            "name in it is scanned (repeatable).",
+        ),
+    ] = None,
+    axfr: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=f"{ENV}AXFR",
+            help="Zone transfer from this server, IP[:PORT], or 'auto' for the domain's own "
+            "NS servers (repeatable).",
+        ),
+    ] = None,
+    no_guess: Annotated[
+        bool,
+        typer.Option(
+            "--no-guess",
+            envvar=f"{ENV}NO_GUESS",
+            help="Do not resolve the common labels (blog, dev, staging, ...) under the domain.",
+        ),
+    ] = False,
+    guess_list: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}GUESS_LIST", help="Labels to resolve instead of the shipped list."
+        ),
+    ] = None,
+    guess_concurrency: Annotated[
+        int,
+        typer.Option(
+            envvar=f"{ENV}GUESS_CONCURRENCY", min=1, help="DNS queries in flight while guessing."
+        ),
+    ] = 200,
     resolver: ResolverOption = None,
     ca_bundle: CaBundleOption = None,
     allow_private: AllowPrivateOption = False,
@@ -285,8 +323,19 @@ def scan_command(
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
+    zone_files = tuple(zone_file or ())
+    scanned = _domains([*(domains or ()), *_read_lines(domains_file, "domains file")])
+    axfr_servers, axfr_auto = _axfr(axfr or [])
     config = ScanConfig(
-        domains=_domains([*(domains or ()), *_read_lines(domains_file, "domains file")]),
+        domains=scanned,
+        zone_files=zone_files,
+        zones=_zones(zone_files, scanned),
+        axfr_servers=axfr_servers,
+        axfr_auto=axfr_auto,
+        guess=not no_guess,
+        guess_list=guess_list,
+        guess_labels=_guess_labels(guess_list),
+        guess_concurrency=guess_concurrency,
         shard=_shard(shard),
         baseline=_baseline(baseline),
         html=html,
@@ -561,6 +610,30 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
+def _zones(paths: tuple[Path, ...], domains: tuple[str, ...]) -> tuple[tuple[str, ZoneNames], ...]:
+    try:
+        return tuple(read_zone_file(path, domains) for path in paths)
+    except ZoneFileError as exc:
+        usage_error(str(exc))
+
+
+def _axfr(values: list[str]) -> tuple[tuple[Nameserver, ...], bool]:
+    auto = any(value.strip().lower() == "auto" for value in values)
+    servers = tuple(
+        _nameserver(value, "--axfr") for value in values if value.strip().lower() != "auto"
+    )
+    return servers, auto
+
+
+def _guess_labels(path: Path | None) -> tuple[str, ...] | None:
+    if path is None:
+        return None
+    labels = parse_labels("\n".join(_read_names(path, "guess list")))
+    if not labels:
+        usage_error(f"guess list {path} holds no labels")
+    return labels
+
+
 def _baseline(path: Path | None) -> Report | None:
     return _report(path) if path is not None else None
 
@@ -578,24 +651,24 @@ def _read_names(path: Path, what: str = "names file") -> list[str]:
     return [line for line in lines if line]
 
 
-def _nameserver(value: str) -> Nameserver:
+def _nameserver(value: str, option: str = "--resolver") -> Nameserver:
     host, port = value.strip(), 53
     if host.startswith("["):  # [2001:db8::1]:5353
         host, _, rest = host[1:].partition("]")
-        port = _port(value, rest.removeprefix(":")) if rest else 53
+        port = _port(value, rest.removeprefix(":"), option) if rest else 53
     elif host.count(":") == 1:
         host, port_text = host.split(":")
-        port = _port(value, port_text)
+        port = _port(value, port_text, option)
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        usage_error(f"--resolver {value!r} is not an IP address (IP or IP:PORT)")
+        usage_error(f"{option} {value!r} is not an IP address (IP or IP:PORT)")
     return Nameserver(host, port)
 
 
-def _port(value: str, text: str) -> int:
+def _port(value: str, text: str, option: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
-        usage_error(f"--resolver {value!r} has an invalid port")
+        usage_error(f"{option} {value!r} has an invalid port")
     return int(text)
 
 

@@ -18,6 +18,7 @@ from hsts_coverage import __version__
 if TYPE_CHECKING:
     from hsts_coverage.preload import PreloadEntry
     from hsts_coverage.report.reader import Report
+    from hsts_coverage.sources.zone import ZoneNames
 
 DEFAULT_CT_URL = "https://crt.sh"
 DEFAULT_CERTSPOTTER_URL = "https://api.certspotter.com"
@@ -52,6 +53,15 @@ class ScanConfig:
     use_ct: bool = True
     names_files: tuple[Path, ...] = ()
     extra_names: tuple[str, ...] = ()  # the names files' lines, read and decoded by the CLI
+    zone_files: tuple[Path, ...] = ()
+    zones: tuple[tuple[str, ZoneNames], ...] = ()  # (domain, names) of each zone file, parsed
+    axfr_servers: tuple[Nameserver, ...] = ()  # zone transfers from these servers
+    axfr_auto: bool = False  # ... and from the domain's own NS servers
+    guess: bool = True  # resolve the common labels under every domain
+    guess_list: Path | None = None  # None: the shipped list
+    guess_labels: tuple[str, ...] | None = None  # read from guess_list by the CLI
+    guess_concurrency: int = 200  # DNS queries in flight while guessing
+    max_met_names: int = 10_000  # names met during the scan (SANs, redirects...) per domain
     resolvers: tuple[Nameserver, ...] = ()  # empty: the system's
     ca_bundle: Path | None = None  # None: certifi's Mozilla store
     allow_private: bool = False
@@ -97,6 +107,10 @@ class ScanConfig:
             "sources": list(self.sources) if self.use_ct else [],
             "certspotter_url": self.certspotter_url if "certspotter" in self.sources else None,
             "names_files": [str(p) for p in self.names_files],
+            "zone_files": [str(p) for p in self.zone_files],
+            "axfr": [str(s) for s in self.axfr_servers] + (["auto"] if self.axfr_auto else []),
+            "guess": self.guess,
+            "guess_list": str(self.guess_list) if self.guess_list else None,
             "resolvers": [str(r) for r in self.resolvers] or "system",
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else "certifi",
             "allow_private": self.allow_private,

@@ -66,21 +66,34 @@ class Diff:
 def diff_reports(old: Report, new: Report, horizon_days: int | None = None) -> Diff:
     horizon = horizon_days if horizon_days is not None else _horizon(new)
     before, after = _by_host(old.hosts), _by_host(new.hosts)
+    asked = _sources_asked(old)
     changes: list[HostChange] = []
     for key in sorted(before.keys() | after.keys()):
-        changes += host_changes(before.get(key), after.get(key), horizon)
+        host = after.get(key)
+        unseen = host is not None and _found_only_by_new_sources(host, asked.get(key[0], set()))
+        changes += host_changes(before.get(key), host, horizon, new_source=unseen)
     return Diff(old.path, new.path, tuple(changes), _verdicts(old, new), horizon)
 
 
-def host_changes(old: Record | None, new: Record | None, horizon: int) -> list[HostChange]:
-    """Every change of one host, in a stable order."""
+def host_changes(
+    old: Record | None, new: Record | None, horizon: int, *, new_source: bool = False
+) -> list[HostChange]:
+    """Every change of one host, in a stable order. `new_source`: the host appeared through a
+    source the earlier scan did not use (a zone file given for the first time): it is new, and
+    it may have been broken all along, so it does not count as newly breaking."""
     found: list[tuple[Change, str]] = []
     if old is None:
-        found.append((Change.APPEARED, ""))
+        detail = ""
+        if new_source and new is not None:
+            detail = f"found by {', '.join(new.get('found_by') or [])}, a source the earlier "
+            detail += f"scan did not use; status {new.get('status')}"
+            if _reasons(new):
+                detail += f" ({', '.join(_reasons(new))})"
+        found.append((Change.APPEARED, detail))
     if new is None:
         found.append((Change.DISAPPEARED, ""))
     else:
-        if _breaks(new) and (old is None or not _breaks(old)):
+        if _breaks(new) and not new_source and (old is None or not _breaks(old)):
             found.append((Change.NEWLY_BREAKS, ", ".join(_reasons(new))))
         if old is not None and _breaks(old) and not _breaks(new):
             found.append((Change.FIXED, ""))
@@ -104,6 +117,33 @@ def _change(kind: Change, old: Record | None, new: Record | None, detail: str) -
         new_reasons=_reasons(new) if new else (),
         detail=detail,
     )
+
+
+_ALWAYS_ON = {"san", "redirect", "cname"}
+_LEGACY_SOURCES = {"crt.sh": "crtsh", "certspotter": "certspotter", "user": "user"}
+
+
+def _sources_asked(report: Report) -> dict[str, set[str]]:
+    """Domain -> the sources of names its scan used (reports before `per_source`: CT and the
+    user's names)."""
+    asked: dict[str, set[str]] = {}
+    for summary in report.summaries:
+        enumeration = summary.get("enumeration") or {}
+        sources = set(enumeration.get("per_source") or ())
+        if sources:
+            sources |= _ALWAYS_ON  # on in every scan that writes per_source, names met or not
+        else:
+            sources = {
+                _LEGACY_SOURCES.get(str(s), str(s)) for s in enumeration.get("sources") or ()
+            }
+            sources |= {"user", "wildcard-probe"}
+        asked[str(summary.get("domain", ""))] = sources | {"wildcard-probe"}
+    return asked
+
+
+def _found_only_by_new_sources(host: Record, asked: set[str]) -> bool:
+    found_by = set(host.get("found_by") or ())
+    return bool(found_by) and not found_by & asked
 
 
 def _by_host(hosts: Iterable[Record]) -> dict[tuple[str, str], Record]:

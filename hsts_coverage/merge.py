@@ -11,11 +11,18 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hsts_coverage.models import Enumeration, EnumerationStatus, Status, Verdict
+from hsts_coverage.models import (
+    Enumeration,
+    EnumerationStatus,
+    FoundBy,
+    SourceReport,
+    Status,
+    Verdict,
+)
 from hsts_coverage.preload import PreloadEntry, PreloadStatus, advice
 from hsts_coverage.report.reader import Report, ReportError
 from hsts_coverage.report.records import EXIT_MEANINGS
-from hsts_coverage.verdict import EXIT_CODES, decide
+from hsts_coverage.verdict import EXIT_CODES, coverage_advice, decide
 
 Record = dict[str, Any]
 _GROUPS = {"breaks": "breaking", "warn": "warnings", "unknown": "unknown"}
@@ -62,11 +69,12 @@ def _summary(domain: str, hosts: list[Record], shard_summaries: list[Record]) ->
     for host in mine:
         counts[host["status"]] = counts.get(host["status"], 0) + 1
         _group(host, groups)
-    enumeration = _enumeration(parts)
+    enumeration = _enumeration(parts, mine)
     interrupted = any(p.get("interrupted") for p in parts)
+    typed = _as_enumeration(domain, enumeration)
     verdict, why = decide(
         {Status(k): v for k, v in counts.items() if k in Status._value2member_map_},
-        _as_enumeration(domain, enumeration),
+        typed,
         interrupted=interrupted,
     )
     policy = next((p["policy"] for p in parts if p.get("policy")), None)
@@ -83,7 +91,7 @@ def _summary(domain: str, hosts: list[Record], shard_summaries: list[Record]) ->
         "enumeration": enumeration,
         "wildcard_dns": _wildcards(parts),
         "policy": policy,
-        "advice": list(_advice(verdict, counts.get("breaks", 0), policy)),
+        "advice": [*_advice(verdict, counts.get("breaks", 0), policy), *coverage_advice(typed)],
         "timings": {},
         "interrupted": interrupted,
     }
@@ -98,19 +106,48 @@ def _group(host: Record, groups: dict[str, dict[str, list[str]]]) -> None:
             groups[group][reason["code"]].append(str(host["host"]))
 
 
-def _enumeration(parts: list[Record]) -> Record:
+def _enumeration(parts: list[Record], hosts: list[Record]) -> Record:
     enumerations = [p.get("enumeration") or {} for p in parts]
     statuses = [e.get("status") for e in enumerations]
     worst = next((s for s in _WORST_ENUMERATION if s in statuses), "failed")
     merged = {**enumerations[0], "status": worst}
     merged["complete"] = worst in ("complete", "skipped")
     merged["error"] = next((e.get("error") for e in enumerations if e.get("error")), None)
+    # Every shard enumerates the same way; only the names met while checking differ by shard.
+    merged["authoritative"] = all(e.get("authoritative") for e in enumerations)
+    sources = {k: v for k, v in (merged.get("per_source") or {}).items() if k not in _MET}
+    for kind in _MET:
+        met = sum(host.get("found_by") == [kind] for host in hosts)
+        if met:
+            sources[kind] = {"status": "complete", "names": met, "detail": ""}
+    merged["per_source"] = sources
     return merged
+
+
+_MET = (FoundBy.SAN.value, FoundBy.REDIRECT.value, FoundBy.CNAME.value)
 
 
 def _as_enumeration(domain: str, record: Record) -> Enumeration:
     status = EnumerationStatus(record.get("status", "failed"))
-    return Enumeration(domain, status, (), error=record.get("error"))
+    reports = tuple(
+        SourceReport(
+            FoundBy(name),
+            EnumerationStatus(report.get("status", "failed")),
+            int(report.get("names", 0)),
+            str(report.get("detail", "")),
+        )
+        for name, report in (record.get("per_source") or {}).items()
+        if name in FoundBy._value2member_map_
+    )
+    return Enumeration(
+        domain,
+        status,
+        (),
+        wildcards=tuple(record.get("wildcards") or ()),
+        error=record.get("error"),
+        per_source=reports,
+        authoritative=bool(record.get("authoritative")),
+    )
 
 
 def _wildcards(parts: list[Record]) -> list[Record]:

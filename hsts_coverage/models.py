@@ -41,6 +41,35 @@ class EnumerationStatus(StrEnum):
     SKIPPED = "skipped"  # --no-ct: only the names the user gave
 
 
+class FoundBy(StrEnum):
+    """How a name came to be scanned: the `found_by` of its host record."""
+
+    USER = "user"  # the domain itself, or a names file
+    CRTSH = "crtsh"
+    CERTSPOTTER = "certspotter"
+    ZONE_FILE = "zone-file"
+    AXFR = "axfr"
+    GUESS = "guess"  # a common label that resolved
+    SAN = "san"  # named by a certificate a host of the scan presented
+    REDIRECT = "redirect"  # a redirect of the scan went there
+    CNAME = "cname"  # a CNAME chain of the scan passed through it
+    WILDCARD_PROBE = "wildcard-probe"  # the random name that stands for a wildcard zone
+
+
+# Sources that list every name of a zone (when they cover the domain's own zone).
+AUTHORITATIVE_SOURCES = frozenset({FoundBy.ZONE_FILE, FoundBy.AXFR})
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    """How one source of names did: `status` as for the enumeration, `names` it found in scope."""
+
+    source: FoundBy
+    status: EnumerationStatus
+    names: int = 0
+    detail: str = ""  # e.g. "of 5000 labels tried" or why it failed
+
+
 @dataclass(frozen=True, slots=True)
 class CtFacts:
     """What certificate transparency says about one name."""
@@ -67,6 +96,10 @@ class Enumeration:
     rejected: Mapping[str, int] = field(default_factory=dict)
     error: str | None = None
     notes: tuple[str, ...] = ()  # what was done to complete it (e.g. a capped answer split)
+    found_by: Mapping[str, tuple[FoundBy, ...]] = field(default_factory=dict)  # name -> sources
+    per_source: tuple[SourceReport, ...] = ()  # every source asked, in the order asked
+    # A zone file or a transfer gave the domain's own zone: every name of it is in `names`.
+    authoritative: bool = False
 
 
 class DnsStatus(StrEnum):
@@ -219,6 +252,7 @@ class HostResult:
     verdict: HostVerdict
     ct: CtFacts | None
     elapsed_ms: float
+    found_by: tuple[FoundBy, ...] = ()
 
     @property
     def probe(self) -> Probe | None:

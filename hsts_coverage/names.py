@@ -163,6 +163,11 @@ def _unicode(name: str) -> str:
         return name
 
 
+def wildcard_probe_name(zone: str) -> str:
+    """A name under `zone` that no one registers, the same in every run (and every shard)."""
+    return f"hsts-coverage-{hashlib.sha256(zone.encode()).hexdigest()[:10]}.{zone}"
+
+
 def in_shard(name: str, shard: int, shards: int) -> bool:
     """Whether `name` belongs to slice `shard` (1..shards): a stable hash, the same on every
     machine and in every run, so that N scans of the N slices cover every name exactly once."""

@@ -10,7 +10,6 @@ every worker.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -29,13 +28,15 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     EnumerationStatus,
+    FoundBy,
     HostResult,
     Probe,
     WildcardZone,
 )
-from hsts_coverage.names import in_shard
+from hsts_coverage.names import in_shard, wildcard_probe_name
 from hsts_coverage.preload import ApexReport
 from hsts_coverage.sources.enumerate import enumerate_domain
+from hsts_coverage.sources.met import met_names, with_met_names
 from hsts_coverage.sources.session import ct_session
 from hsts_coverage.verdict import Tally, judge_dns, verdict_of, wildcard_finding
 from hsts_coverage.workers import worker_pool, workers_for
@@ -109,6 +110,7 @@ class _Scanner:
             verdict=verdict_of(findings, per_address),
             ct=domain.enumeration.ct.get(name),
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
+            found_by=domain.found_by.get(name, ()),
         )
 
     async def wildcard_zones(self, enumeration: Enumeration) -> tuple[WildcardZone, ...]:
@@ -123,18 +125,27 @@ class _Scanner:
         return tuple(found)
 
 
-def wildcard_probe_name(zone: str) -> str:
-    """A name under `zone` that no one registers, the same in every run (and every shard)."""
-    return f"hsts-coverage-{hashlib.sha256(zone.encode()).hexdigest()[:10]}.{zone}"
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Domain:
-    """What the workers need to know about the domain being scanned."""
+    """What the workers need to know about the domain being scanned.
+
+    `found_by` starts as the enumeration's and grows with the names met during the scan
+    (`meet`): SANs, redirect targets and CNAME chains under the domain, each scanned once, at
+    most `max_met` of them (beyond that the enumeration is truncated: they were not checked).
+    """
 
     enumeration: Enumeration
     wildcard_zones: tuple[WildcardZone, ...]
     shard: tuple[int, int] | None = None
+    max_met: int = 10_000
+    found_by: dict[str, tuple[FoundBy, ...]] = field(init=False)
+    met: dict[FoundBy, int] = field(init=False, default_factory=dict)  # names met, per kind
+    over_cap: int = 0  # names met after the cap, not scanned
+
+    def __post_init__(self) -> None:
+        self.found_by = dict(self.enumeration.found_by)
+        for zone in self.wildcard_zones:
+            self.found_by.setdefault(zone.probe_name, (FoundBy.WILDCARD_PROBE,))
 
     @property
     def name(self) -> str:
@@ -146,6 +157,27 @@ class Domain:
         if self.shard is None:
             return every
         return tuple(name for name in every if in_shard(name, *self.shard))
+
+    def meet(self, result: HostResult) -> list[str]:
+        """The names `result` shows that the scan has not met yet, now queued (in every shard:
+        the shard that checks a host is the only one that sees what it shows)."""
+        new: list[str] = []
+        for name, how in met_names(result, self.name):
+            if name in self.found_by:
+                continue
+            if sum(self.met.values()) >= self.max_met:
+                self.over_cap += 1
+                continue
+            self.found_by[name] = (how,)
+            self.met[how] = self.met.get(how, 0) + 1
+            new.append(name)
+        return new
+
+    def enumeration_so_far(self) -> Enumeration:
+        """The enumeration with the names met during the scan counted in."""
+        if not self.met and not self.over_cap:
+            return self.enumeration
+        return with_met_names(self.enumeration, self.found_by, self.met, self.over_cap)
 
 
 async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIterator[Event]:
@@ -193,6 +225,8 @@ class _DomainScan:
         enumeration = self.enumeration or Enumeration(
             self.domain, EnumerationStatus.FAILED, (), error="interrupted before enumeration"
         )
+        if self.target is not None:
+            enumeration = self.target.enumeration_so_far()
         zones = self.target.wildcard_zones if self.target else ()
         self.mark("finished")
         return self.tally.summary(
@@ -211,10 +245,12 @@ async def _scan_domain(scanner: _Scanner, progress: _DomainScan) -> AsyncIterato
         config=config,
         session=scanner.ct_session if config.use_ct else None,
         turn=scanner.ct_turn,
+        resolver=scanner.resolver,
+        permits=scanner.judge.policy.permits,
     )
     progress.mark("enumerated")
     zones = await scanner.wildcard_zones(progress.enumeration)
-    target = Domain(progress.enumeration, zones, config.shard)
+    target = Domain(progress.enumeration, zones, config.shard, config.max_met_names)
     progress.target = target
     yield DomainStarted(target.enumeration, len(target.names))
     async for result in _check_all(scanner, target):
@@ -262,18 +298,24 @@ async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[JudgeHost]:
 
 
 async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostResult]:
-    """Check every name of the domain; yield results in completion order."""
-    async with _judges(scanner, len(domain.names)) as judge:
-        async for result in _run_checks(scanner, domain, judge):
-            yield result
+    """Check every name of the domain, then the names those checks met, round after round
+    until no new name turns up; yield results in completion order."""
+    batch = list(domain.names)
+    async with _judges(scanner, len(batch)) as judge:
+        while batch:
+            met: list[str] = []
+            async for result in _run_checks(scanner, domain, judge, batch):
+                met += domain.meet(result)
+                yield result
+            batch = met
 
 
 async def _run_checks(
-    scanner: _Scanner, domain: Domain, judge: JudgeHost
+    scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
 ) -> AsyncIterator[HostResult]:
     """A bounded pool of `--concurrency` tasks pulls the names."""
-    names: Iterator[str] = iter(domain.names)
-    workers = min(scanner.config.concurrency, len(domain.names))
+    names: Iterator[str] = iter(batch)
+    workers = min(scanner.config.concurrency, len(batch))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
         maxsize=max(1, workers)
     )

@@ -106,13 +106,17 @@ class Resolver:
         for channel in (*self._retired, self._dns):
             await channel.close()
 
-    async def resolve(self, name: str) -> DnsAnswer:
-        """A and AAAA in one c-ares call (both queries in C, one answer back), CNAMEs followed."""
+    async def resolve(self, name: str, *, dangling: bool = True) -> DnsAnswer:
+        """A and AAAA in one c-ares call (both queries in C, one answer back), CNAMEs followed.
+        `dangling` False skips the CNAME look-up that finds where a name that does not resolve
+        points (one more query per NXDOMAIN, needless for a guessed name)."""
         try:
             result = await self._retrying(name)
         except _Transient as exc:
             return DnsAnswer(name, DnsStatus.ERROR, error=exc.message)
         except aiodns.error.DNSError as exc:
+            if not dangling:
+                return DnsAnswer(name, DnsStatus.NXDOMAIN, error=_message(exc))
             return await self._not_resolved(name, exc)
         addresses = tuple(dict.fromkeys(_text(node.addr[0]) for node in result.nodes))
         cnames = tuple(c.name.lower().rstrip(".") for c in result.cnames)
@@ -150,6 +154,20 @@ class Resolver:
                     raise _Transient(_TRANSIENT[code]) from exc
                 await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))  # full jitter
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def nameservers(self, zone: str) -> tuple[str, ...]:
+        """The NS names of `zone` (lower case, no trailing dot); () when there are none or DNS
+        fails (the caller says so: a zone transfer then has no server to ask)."""
+        try:
+            result = await self._dns.query_dns(zone + ".", "NS")
+        except aiodns.error.DNSError:
+            return ()
+        hosts = (
+            r.data.nsdname.lower().rstrip(".")
+            for r in result.answer
+            if isinstance(r.data, pycares.NSRecordData)
+        )
+        return tuple(dict.fromkeys(hosts))
 
     async def _cname_chain(self, name: str) -> tuple[str, ...]:
         """Follow CNAME records one query at a time (at most one more than allowed).

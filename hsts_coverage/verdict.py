@@ -235,6 +235,7 @@ class Tally:
         include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.sts)
         preload = apex.preload if apex else None
         todo = advice(verdict, self.counts[Status.BREAKS], preload, include_subdomains)
+        todo += coverage_advice(enumeration)
         return DomainSummary(
             domain=self.domain,
             verdict=verdict,
@@ -271,7 +272,36 @@ def decide(
         return Verdict.INCONCLUSIVE, "the certificate-transparency answer may be truncated"
     if counts.get(Status.UNKNOWN, 0):
         return Verdict.INCONCLUSIVE, f"{counts[Status.UNKNOWN]} host(s) could not be checked"
-    return Verdict.SAFE, "every known host keeps working under includeSubDomains"
+    if enumeration.authoritative:
+        return Verdict.SAFE, "every name in the zone keeps working under includeSubDomains"
+    return Verdict.SAFE, (
+        "every host found keeps working under includeSubDomains; without the zone (--zone-file "
+        "or --axfr), hosts that never had a certificate may be missing"
+    )
+
+
+_MAX_WILDCARDS_NAMED = 5
+
+
+def coverage_advice(enumeration: Enumeration) -> tuple[str, ...]:
+    """What the list of names covered, and, without the zone, what it cannot have covered."""
+    counts = ", ".join(f"{report.source.value} {report.names}" for report in enumeration.per_source)
+    found = f"Names came from: {counts}." if counts else ""
+    if enumeration.authoritative:
+        return (f"{found} The zone was read: every name in it was checked.".strip(),)
+    lines = [
+        f"{found} Hosts that never had a certificate (HTTP-only ones) are found only through "
+        "DNS: give the zone (--zone-file, an export from your DNS host) or allow a zone "
+        "transfer (--axfr) for a complete answer.".strip()
+    ]
+    wildcards = enumeration.wildcards[:_MAX_WILDCARDS_NAMED]
+    if wildcards:
+        more = len(enumeration.wildcards) - len(wildcards)
+        named = ", ".join(wildcards) + (f" and {more} more" if more > 0 else "")
+        lines.append(
+            f"{named} in CT: the hosts under a wildcard certificate are listed nowhere but in DNS."
+        )
+    return tuple(lines)
 
 
 def exit_code(verdicts: Iterable[Verdict]) -> int:

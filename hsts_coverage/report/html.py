@@ -297,7 +297,19 @@ def _enumeration(enumeration: Record) -> str:
     if enumeration.get("error"):
         text += f": {_e(enumeration['error'])}"
     notes = "".join(f"; {_e(note)}" for note in enumeration.get("notes") or [])
-    return f"{text}{notes})."
+    per_source = enumeration.get("per_source") or {}
+    counts = ", ".join(
+        f"{_e(name)} {_e((report or {}).get('names'))}" for name, report in per_source.items()
+    )
+    coverage = ""
+    if per_source:
+        coverage = (
+            " The domain's zone was read: every name in it was checked."
+            if enumeration.get("authoritative")
+            else " Without the zone (--zone-file or --axfr), hosts that never had a certificate "
+            "may be missing."
+        )
+    return f"{text}{notes}).{f' By source: {counts}.' if counts else ''}{coverage}"
 
 
 def _wildcards(zones: list[Record]) -> str:
@@ -521,6 +533,8 @@ def _host_cell(host: Record) -> str:
     addresses = ", ".join(str(a) for a in host.get("addresses") or [])
     content = f"<code>{_e(host.get('host'))}</code>"
     content += f'<div class="detail">{_e(addresses)}</div>' if addresses else ""
+    found_by = ", ".join(str(source) for source in host.get("found_by") or [])
+    content += f'<div class="detail">found by {_e(found_by)}</div>' if found_by else ""
     return _cell(content, host.get("host"), "host")
 
 
@@ -604,7 +618,7 @@ def _search_text(host: Record) -> str:
     """What the filter box matches: every visible fact of the row, lower-cased."""
     https = host.get("https") or {}
     certificate = https.get("certificate") or {}
-    words: list[object] = [host.get("host"), host.get("status")]
+    words: list[object] = [host.get("host"), host.get("status"), *(host.get("found_by") or [])]
     for reason in host.get("reasons") or []:
         words += [reason.get(k) for k in ("code", "detail", "chrome_error", "firefox_error")]
     words += [certificate.get("subject"), certificate.get("issuer")]

@@ -28,7 +28,9 @@ from hsts_coverage.preload import ApexReport, Response
 from hsts_coverage.report.header import header_json
 from hsts_coverage.verdict import EXIT_CODES, status_of
 
-SCHEMA_VERSION = 1
+# 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
+# and the user's names too), not only certificate transparency.
+SCHEMA_VERSION = 2
 
 EXIT_MEANINGS = {
     Verdict.SAFE: "0: safe to enable includeSubDomains for every host found",
@@ -78,6 +80,7 @@ def host_record(result: HostResult, now: datetime) -> Record:
             for address, findings in result.verdict.per_address
         ],
         "ct": _ct(result.ct),
+        "found_by": [source.value for source in result.found_by],
         "timings": _timings(result),
     }
 
@@ -120,6 +123,15 @@ def summary_record(summary: DomainSummary) -> Record:
             "rejected": dict(enumeration.rejected),
             "error": enumeration.error,
             "notes": list(enumeration.notes),
+            "authoritative": enumeration.authoritative,
+            "per_source": {
+                report.source.value: {
+                    "status": report.status.value,
+                    "names": report.names,
+                    "detail": report.detail,
+                }
+                for report in enumeration.per_source
+            },
         },
         "wildcard_dns": [
             {"zone": z.zone, "probe_name": z.probe_name, "addresses": sorted(z.addresses)}

@@ -21,7 +21,15 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from hsts_coverage.models import DomainSummary, EnumerationStatus, HostResult, Status, Verdict
+from hsts_coverage.models import (
+    DomainSummary,
+    EnumerationStatus,
+    FoundBy,
+    HostResult,
+    SourceReport,
+    Status,
+    Verdict,
+)
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import ApexReport, CheckStatus, Requirement
 from hsts_coverage.reasons import Reason, Severity
@@ -59,8 +67,12 @@ class TableReport:
     def add(self, result: HostResult) -> None:
         if result.verdict.status in (Status.OK, Status.NOT_AFFECTED):
             return
+        name = result.name
+        if result.found_by and not set(result.found_by) & _CT:
+            # Found through DNS or during the scan: the hosts CT alone would have missed.
+            name += f" (found by {', '.join(source.value for source in result.found_by)})"
         for finding in result.verdict.findings:
-            self._found.setdefault(finding.reason, []).append((result.name, finding.detail))
+            self._found.setdefault(finding.reason, []).append((name, finding.detail))
 
     def render(self, summary: DomainSummary) -> None:
         self.console.print(verdict_line(summary))
@@ -140,10 +152,30 @@ def _enumeration_line(summary: DomainSummary) -> Text:
         text += f", {e.attempts} attempt(s)); {e.status.value}"
     if e.wildcards:
         text += f"; wildcards in CT: {', '.join(e.wildcards)}"
+    if e.per_source:
+        counts = ", ".join(_source_text(report) for report in e.per_source)
+        text += f"\n  by source: {counts}"
+        text += (
+            "\n  authoritative: the domain's zone was read, every name in it was checked"
+            if e.authoritative
+            else "\n  not authoritative: no zone file or zone transfer (--zone-file, --axfr)"
+        )
     for note in e.notes:
         text += f"\n  {note}"
     style = "yellow" if e.status in (EnumerationStatus.FAILED, EnumerationStatus.TRUNCATED) else ""
     return Text(clean(text), style=style)
+
+
+_CT = frozenset({FoundBy.CRTSH, FoundBy.CERTSPOTTER})
+
+
+def _source_text(report: SourceReport) -> str:
+    text = f"{report.source.value} {report.names}"
+    if report.status is not EnumerationStatus.COMPLETE:
+        text += f" ({report.status.value}{': ' + report.detail if report.detail else ''})"
+    elif report.detail:
+        text += f" ({report.detail})"
+    return text
 
 
 _CHECK_STYLE = {

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hsts_coverage.models import CtFacts
+from hsts_coverage.models import CtFacts, FoundBy
 from hsts_coverage.names import Rejected, ScopedName, scope
 
 
@@ -69,7 +69,7 @@ class NameCollector:
 
     domain: str
     _seen: dict[str, _Seen] = field(default_factory=dict)
-    _given: set[str] = field(default_factory=set)
+    _found: dict[str, set[FoundBy]] = field(default_factory=dict)  # every name -> its sources
     _wildcards: set[str] = field(default_factory=set)
     rejected: Counter[str] = field(default_factory=Counter)
 
@@ -85,19 +85,32 @@ class NameCollector:
         """One CT entry: its `name_value` holds one name a line. Each name counts once per entry.
         `source` (e.g. "crt.sh") is recorded as one of the sources that named each name."""
         names = {n for n in (self._scoped(raw) for raw in name_value.split("\n")) if n}
+        found_by = _CT_SOURCES.get(source or "", FoundBy.CRTSH)
         for scoped in names:
             if scoped.wildcard:
                 self._wildcards.add(scoped.name)
             seen = self._seen.setdefault(scoped.name, _Seen())
             seen.add(issuer, not_before, not_after, source)
+            self._found.setdefault(scoped.name, set()).add(found_by)
 
-    def add_name(self, raw: str) -> bool:
-        """A name the user gave (names file, the apex); False if it was dropped."""
+    def add_name(self, raw: str, source: FoundBy = FoundBy.USER) -> bool:
+        """A name from a source other than CT (the apex, a names file, a zone, a guess); False
+        if it was dropped. `*.name` is recorded as a wildcard, and `name` is scanned."""
         scoped = self._scoped(raw)
         if scoped is None:
             return False
-        self._given.add(scoped.name)
+        if scoped.wildcard:
+            self._wildcards.add(scoped.name)
+        self._found.setdefault(scoped.name, set()).add(source)
         return True
+
+    def found_by(self) -> dict[str, tuple[FoundBy, ...]]:
+        """Every name -> the sources that found it, in FoundBy's order."""
+        return {name: _ordered(sources) for name, sources in self._found.items()}
+
+    def count(self, source: FoundBy) -> int:
+        """How many names `source` found (a name found by several counts for each)."""
+        return sum(source in sources for sources in self._found.values())
 
     def merge(self, other: NameCollector) -> None:
         """Take in what another collector for the same domain found."""
@@ -106,12 +119,13 @@ class NameCollector:
             mine.by_source.update(seen.by_source)
             mine.issuers |= seen.issuers
             mine.add_dates(seen.first_not_before, seen.last_not_after)
-        self._given |= other._given
+        for name, sources in other._found.items():
+            self._found.setdefault(name, set()).update(sources)
         self._wildcards |= other._wildcards
         self.rejected.update(other.rejected)
 
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._given | self._seen.keys(), key=_by_label_from_right))
+        return tuple(sorted(self._found, key=_by_label_from_right))
 
     def sources_of(self, name: str) -> tuple[str, ...]:
         """The sources whose certificates named `name`, sorted; () for a name only the user gave
@@ -132,6 +146,14 @@ class NameCollector:
                 self.rejected[result.value] += 1
             return None
         return result
+
+
+_CT_SOURCES = {"crt.sh": FoundBy.CRTSH, "certspotter": FoundBy.CERTSPOTTER}
+_ORDER = {source: rank for rank, source in enumerate(FoundBy)}
+
+
+def _ordered(sources: set[FoundBy]) -> tuple[FoundBy, ...]:
+    return tuple(sorted(sources, key=_ORDER.__getitem__))
 
 
 def _by_label_from_right(name: str) -> tuple[str, ...]:

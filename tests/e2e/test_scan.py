@@ -21,6 +21,7 @@ import pytest
 from hsts_coverage.lab.scenarios import SCENARIOS as ALL_SCENARIOS
 from hsts_coverage.lab.scenarios import Cert, Dns, Listen, Scenario
 from hsts_coverage.reasons import Reason
+from hsts_coverage.resolve import MAX_CNAME_CHAIN
 from tests.e2e.conftest import LabInfo
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +33,7 @@ TIMEOUT = "2"  # seconds; the lab's silent hosts cost one timeout each
 
 HOST_FIELDS = {
     "type", "host", "domain", "status", "reasons", "addresses", "probed_address", "dns",
-    "https", "http", "redirects", "per_address", "ct", "timings",
+    "https", "http", "redirects", "per_address", "ct", "found_by", "timings",
 }  # fmt: skip
 REASON_FIELDS = {
     "code", "severity", "summary", "chrome_error", "firefox_error", "detail", "fix",
@@ -61,7 +62,10 @@ class Run:
 
 
 def lab_options(lab: LabInfo, *, ca: bool = True, loopback: bool = True) -> list[str]:
+    """The real options that point a scan at the lab. Common labels are not guessed here (the
+    zone-lab tests cover guessing): these tests want exactly the lab's own names."""
     options = ["--ct-url", lab.ct_url, "--resolver", lab.resolver, "--timeout", TIMEOUT]
+    options += ["--no-guess"]
     options += ["--ca-bundle", lab.ca_bundle] if ca else []
     options += ["--allow-cidr", "127.0.0.0/8"] if loopback else []
     return options
@@ -98,9 +102,34 @@ def scanned_name(run: Run, scenario: Scenario, domain: str) -> str:
     return scenario.name(domain)
 
 
+def met_during_the_scan(domain: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Names no source lists that the lab scan meets in CNAME chains, each scanned in the same
+    run: name -> (status, reasons). Every link of the long chain is a name of its own: those
+    whose rest of the chain is over the resolver's limit are DNS errors, the others reach www's
+    address, whose certificate does not cover a name two labels deep."""
+    met = {
+        f"cname-loop-b.{domain}": ("unknown", ("dns_error",)),
+        f"deleted-bucket.{domain}": ("not_affected", ("no_dns",)),
+    }
+    chain = next(s for s in SCENARIOS if s.dns is Dns.CNAME_CHAIN)
+    for link in range(1, chain.chain_length + 1):
+        cnames = chain.chain_length - link + 1  # l<link+1> ... l<N>, then www
+        expected = ("unknown", ("dns_error",))
+        if cnames <= MAX_CNAME_CHAIN:
+            expected = ("breaks", ("cert_name_mismatch",))
+        met[f"l{link}.{chain.name(domain)}"] = expected
+    return met
+
+
 def test_every_lab_host_gets_its_expected_verdict(lab: LabInfo, lab_scan: Run) -> None:
     hosts = lab_scan.hosts()
-    assert sorted(hosts) == sorted(scanned_name(lab_scan, s, lab.domain) for s in SCENARIOS)
+    met = met_during_the_scan(lab.domain)
+    listed = [scanned_name(lab_scan, s, lab.domain) for s in SCENARIOS]
+    assert sorted(hosts) == sorted([*listed, *met])
+    for name, (status, reasons) in met.items():
+        record = hosts[name]
+        assert record["found_by"] == ["cname"], name
+        assert (record["status"], tuple(r["code"] for r in record["reasons"])) == (status, reasons)
     for scenario in SCENARIOS:
         record = hosts[scanned_name(lab_scan, scenario, lab.domain)]
         reasons = tuple(r["code"] for r in record["reasons"])
@@ -113,16 +142,23 @@ def test_exit_code_and_summary(lab_scan: Run) -> None:
     summary = lab_scan.summary()
     assert summary["verdict"] == "NOT SAFE"
     assert summary["exit_code"] == 1
+    expected = {
+        scanned_name(lab_scan, s, "hsts-lab.test"): (s.expect_status, s.expect_reasons)
+        for s in SCENARIOS
+    }
+    expected |= {
+        name: (status, tuple(Reason(r) for r in reasons))
+        for name, (status, reasons) in met_during_the_scan("hsts-lab.test").items()
+    }
     expected_counts: dict[str, int] = {}
-    for scenario in SCENARIOS:
-        expected_counts[scenario.expect_status] = expected_counts.get(scenario.expect_status, 0) + 1
+    for status, _ in expected.values():
+        expected_counts[status] = expected_counts.get(status, 0) + 1
     assert {k: v for k, v in summary["counts"].items() if v} == expected_counts
-    assert summary["hosts"] == len(SCENARIOS)
+    assert summary["hosts"] == len(expected)
     breaking: dict[str, list[str]] = {}
-    for scenario in SCENARIOS:
-        for reason in scenario.expect_reasons:
+    for name, (_, reasons) in expected.items():
+        for reason in reasons:
             if reason.severity.value == "breaks":
-                name = scanned_name(lab_scan, scenario, "hsts-lab.test")
                 breaking.setdefault(reason.value, []).append(name)
     assert summary["breaking"] == {reason: sorted(hosts) for reason, hosts in breaking.items()}
 
@@ -130,8 +166,11 @@ def test_exit_code_and_summary(lab_scan: Run) -> None:
 def test_enumeration_facts(lab: LabInfo, lab_scan: Run) -> None:
     enumeration = lab_scan.summary()["enumeration"]
     assert enumeration["status"] == "complete"
-    assert enumeration["sources"] == ["crt.sh"]
+    assert enumeration["sources"] == ["user", "crt.sh"]
     assert enumeration["attempts"] == 1
+    assert enumeration["authoritative"] is False
+    per_source = {name: report["names"] for name, report in enumeration["per_source"].items()}
+    assert per_source == {"user": 1, "crtsh": 55, "cname": len(met_during_the_scan(lab.domain))}
     assert enumeration["wildcards"] == [f"*.{lab.domain}", f"*.wild.{lab.domain}"]
     assert [z["zone"] for z in lab_scan.summary()["wildcard_dns"]] == [f"wild.{lab.domain}"]
     assert enumeration["rejected"] == {"email": 1, "ip_literal": 1, "invalid": 1, "out_of_scope": 2}
@@ -143,7 +182,7 @@ def test_enumeration_facts(lab: LabInfo, lab_scan: Run) -> None:
 def test_ndjson_records_have_the_documented_fields(lab_scan: Run) -> None:
     scan, *hosts, summary = lab_scan.records
     assert scan["type"] == "scan"
-    assert scan["schema_version"] == 1
+    assert scan["schema_version"] == 2
     assert set(scan) >= {"tool", "version", "started_at", "options"}
     assert summary["type"] == "summary"
     assert set(summary) == SUMMARY_FIELDS
@@ -371,7 +410,7 @@ def test_both_ct_sources_merge_their_names(lab: LabInfo, tmp_path: Path) -> None
     args = ["scan", lab.domain, *lab_options(lab), "--source", "crtsh,certspotter"]
     run = hsts_coverage([*args, "--certspotter-url", lab.ct_url, "--no-apex-check"], tmp_path)
     hosts = run.hosts()
-    assert len(hosts) == len(ALL_SCENARIOS)
+    assert len(hosts) == len(ALL_SCENARIOS) + len(met_during_the_scan(lab.domain))
     assert hosts[f"only-certspotter.{lab.domain}"]["ct"]["sources"] == ["certspotter"]
     assert hosts[f"only-certspotter.{lab.domain}"]["status"] == "ok"
     assert hosts[f"www.{lab.domain}"]["ct"]["sources"] == ["certspotter", "crt.sh"]

@@ -26,6 +26,7 @@ from hsts_coverage.models import (
     DnsStatus,
     Enumeration,
     EnumerationStatus,
+    FoundBy,
     Hop,
     HostResult,
     HttpFacts,
@@ -246,6 +247,7 @@ def test_reason_codes_by_severity(name: str, severity: Severity) -> None:
         ("dns_status", DnsStatus),
         ("walk_end", WalkEnd),
         ("enumeration_status", EnumerationStatus),
+        ("found_by", FoundBy),
         ("check_status", CheckStatus),
         ("issue_severity", IssueSeverity),
     ],
@@ -305,7 +307,7 @@ DELETE = object()
 
 BROKEN = [
     (0, ("type",), "report"),
-    (0, ("schema_version",), 2),
+    (0, ("schema_version",), 99),
     (0, ("started_at",), "2026-11-21 12:00"),
     (0, ("options", "concurrency"), 0),
     (0, ("options", "shard"), "0/4"),

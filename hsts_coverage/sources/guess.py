@@ -1,0 +1,101 @@
+"""Names that most often exist: common labels resolved under the domain.
+
+A host that never had a certificate is invisible to certificate transparency, yet `blog.`,
+`dev.`, `staging.`, `intranet.` exist under a great many domains. Without a zone file or a zone
+transfer, asking DNS for the common labels is the only way to find them.
+
+The shipped list (`data/subdomains-top1million-5000.txt`) is SecLists'
+`Discovery/DNS/subdomains-top1million-5000.txt` (MIT licence): the most frequent labels of a
+measured top-million list. `--guess-list FILE` replaces it.
+
+Only names that resolve become hosts. Under wildcard DNS every label resolves, so a guessed name
+whose addresses are the wildcard's own (the random-label probe's answer) is not a finding.
+NXDOMAIN answers are cheap, so guesses are resolved many at a time apart
+from the probes' limit (`--guess-concurrency`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from hsts_coverage.models import DnsAnswer, DnsStatus
+from hsts_coverage.resolve import Resolver
+
+_LIST = "subdomains-top1million-5000.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class Guesses:
+    tried: int
+    found: tuple[str, ...]  # names that resolved, not to the wildcard's addresses
+    wildcard_answered: int = 0  # names answered only by the zone's wildcard
+    errors: int = 0  # names whose DNS failed (SERVFAIL, time-out): neither found nor ruled out
+
+
+@cache
+def shipped_labels() -> tuple[str, ...]:
+    data = resources.files("hsts_coverage.sources").joinpath("data", _LIST)
+    return parse_labels(data.read_text(encoding="utf-8"))
+
+
+def parse_labels(text: str) -> tuple[str, ...]:
+    """Labels one a line (`#` comments, blank lines ignored), lower case, without duplicates."""
+    lines = (line.split("#", 1)[0].strip().lower().strip(".") for line in text.splitlines())
+    return tuple(dict.fromkeys(line for line in lines if line))
+
+
+def candidates(labels: Iterable[str], domain: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f"{label}.{domain}" for label in labels))
+
+
+async def guess(
+    names: Sequence[str],
+    resolver: Resolver,
+    *,
+    wildcard: frozenset[str] = frozenset(),
+    concurrency: int = 200,
+) -> Guesses:
+    """Resolve every name, `concurrency` at a time; keep those that really exist."""
+    answers = await _resolve_all(names, resolver, concurrency)
+    failed = [answer.name for answer in answers if answer.status is DnsStatus.ERROR]
+    if failed:
+        # A resolver that drops queries under load answers them at a gentler pace.
+        again = {a.name: a for a in await _resolve_all(failed, resolver, _RETRY_CONCURRENCY)}
+        answers = [again.get(answer.name, answer) for answer in answers]
+    return tally(len(names), answers, wildcard)
+
+
+_RETRY_CONCURRENCY = 10
+
+
+async def _resolve_all(
+    names: Sequence[str], resolver: Resolver, concurrency: int
+) -> list[DnsAnswer]:
+    pending = iter(names)
+    answers: list[DnsAnswer] = []
+
+    async def work() -> None:
+        for name in pending:  # one shared iterator: each name is asked once
+            answers.append(await resolver.resolve(name, dangling=False))
+
+    await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(names))))))
+    return answers
+
+
+def tally(tried: int, answers: Iterable[DnsAnswer], wildcard: frozenset[str]) -> Guesses:
+    """Pure: which answers are findings."""
+    found: list[str] = []
+    wildcard_answered = errors = 0
+    for answer in answers:
+        if answer.status is DnsStatus.ERROR:
+            errors += 1
+        elif answer.status is DnsStatus.RESOLVED:
+            if wildcard and set(answer.addresses) <= wildcard:
+                wildcard_answered += 1
+            else:
+                found.append(answer.name)
+    return Guesses(tried, tuple(sorted(found)), wildcard_answered, errors)
