@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LAB_BASE  ?= 127.77
 LAB_STATE := lab-state/lab.json
 
-.PHONY: help setup demo test check lint format typecheck lab clean system-deps
+.PHONY: help setup demo test check lint format typecheck lab clean system-deps bind
 
 help:
 	@echo "make demo   - start the local lab, scan it, print the report, stop the lab"
@@ -26,11 +26,22 @@ setup: $(STAMP)
 # Debian packages some tests drive: Chromium for the HTML report, shellcheck and systemd-analyze
 # for the examples. Installed when missing and possible (as root); without them those tests skip
 # (and fail under CI).
-system-deps:
+system-deps: bind
 	@command -v chromium >/dev/null && command -v shellcheck >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium shellcheck >/dev/null) ; } || \
 	  echo "make: chromium/shellcheck not installed: their tests will skip"
+
+# BIND's named serves the lab's zone lab (hsts_coverage/lab/bind.py): no lab starts without it.
+# It lives in /usr/sbin, outside a non-root PATH. The lab runs a named of its own, so the one the
+# package starts is stopped and disabled right after installing it: listening on every address,
+# it would take the lab's addresses as soon as they appear on lo.
+bind:
+	@command -v named >/dev/null || test -x /usr/sbin/named || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq bind9 >/dev/null) && \
+	    { systemctl disable --now named 2>/dev/null || service named stop 2>/dev/null || true; } ; } || \
+	  { echo "make: BIND's named is missing and cannot be installed (apt-get install bind9, as root)" >&2; exit 1; }
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
@@ -48,20 +59,21 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-lab: $(STAMP)
+lab: $(STAMP) bind
 	$(BIN)/python -m hsts_coverage.lab --base $(LAB_BASE)
 
-demo: $(STAMP)
+demo: $(STAMP) bind
 	@bash examples/demo.sh "$(BIN)" "$(LAB_BASE)"
 
 # The scanner against a naive baseline on an nginx fleet (hsts_coverage/bench); needs root.
 BENCH_HOSTS ?= 2000
 BENCH_ROUNDS ?= 3
 BENCH_RTT_MS ?= 0
-# The lab's own CT server needs no politeness interval (crt.sh gets the default of 1 s).
-BENCH_SCANNER_ARGS ?= --ct-interval 0
+# The lab's own CT server needs no politeness interval (crt.sh gets the default of 1 s); the
+# baseline guesses no names, so neither does the scanner here (guessing is timed on its own).
+BENCH_SCANNER_ARGS ?= --ct-interval 0 --no-guess
 .PHONY: bench
-bench: $(STAMP)
+bench: $(STAMP) bind
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light; }

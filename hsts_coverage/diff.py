@@ -66,11 +66,13 @@ class Diff:
 def diff_reports(old: Report, new: Report, horizon_days: int | None = None) -> Diff:
     horizon = horizon_days if horizon_days is not None else _horizon(new)
     before, after = _by_host(old.hosts), _by_host(new.hosts)
-    asked = _sources_asked(old)
+    asked, now = _sources_asked(old), _sources_asked(new)
     changes: list[HostChange] = []
     for key in sorted(before.keys() | after.keys()):
         host = after.get(key)
-        unseen = host is not None and _found_only_by_new_sources(host, asked.get(key[0], set()))
+        old_sources = asked.get(key[0], set())
+        added = now.get(key[0], set()) - old_sources
+        unseen = host is not None and _found_only_by_new_sources(host, old_sources, added)
         changes += host_changes(before.get(key), host, horizon, new_source=unseen)
     return Diff(old.path, new.path, tuple(changes), _verdicts(old, new), horizon)
 
@@ -136,13 +138,16 @@ def _sources_asked(report: Report) -> dict[str, set[str]]:
             sources = {
                 _LEGACY_SOURCES.get(str(s), str(s)) for s in enumeration.get("sources") or ()
             }
-            sources |= {"user", "wildcard-probe"}
-        asked[str(summary.get("domain", ""))] = sources | {"wildcard-probe"}
+            sources |= {"user"}
+        asked[str(summary.get("domain", ""))] = sources
     return asked
 
 
-def _found_only_by_new_sources(host: Record, asked: set[str]) -> bool:
+def _found_only_by_new_sources(host: Record, asked: set[str], added: set[str]) -> bool:
     found_by = set(host.get("found_by") or ())
+    if found_by == {"wildcard-probe"}:
+        # The random name of a wildcard zone: new when the zone may come from a new source.
+        return bool(added)
     return bool(found_by) and not found_by & asked
 
 

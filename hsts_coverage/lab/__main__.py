@@ -7,8 +7,10 @@
 Once every server listens it prints exactly one JSON line to stdout, `Lab.info`, and writes the
 same line to STATE_DIR/lab.json. Everything meant for people goes to stderr. SIGINT or SIGTERM
 stops every server; the exit status is then 0. It is 1 when the lab cannot start (an address in
-use, no permission for ports below 1024, no openssl CLI, a base outside 127.0.0.0/8, a fleet
-too large for RLIMIT_NOFILE).
+use, no permission for ports below 1024, no openssl CLI, no BIND `named` (Debian package
+bind9) or it does not come up, a base outside 127.0.0.0/8, a fleet too large for RLIMIT_NOFILE).
+The zone lab (`dns-lab.test`, see `hsts_coverage.lab.zonelab`) is always served, its zone by
+named on `{base}.0.54` (AXFR allowed) and `{base}.0.55` (AXFR refused).
 
 `--fleet N` adds the scale fleet (`fleet.test`, N hosts, see `hsts_coverage.lab.scale`), of
 which `--fleet-hang` percent (default 10) accept connections and never answer.
@@ -112,6 +114,16 @@ def _announce(lab: Lab) -> None:
         info["resolver"],
         info["ct_url"],
         info["ca_bundle"],
+    )
+    zone_lab = info["zone_lab"]
+    log.info(
+        "lab: %s: %d hosts on %s.5.*, zone file %s, named on %s (AXFR) and %s (AXFR refused)",
+        zone_lab["domain"],
+        len(zone_lab["hosts"]),
+        info["base"],
+        zone_lab["zone_file"],
+        zone_lab["axfr"],
+        zone_lab["axfr_refused"],
     )
     if lab.fleet is not None:
         log.info(

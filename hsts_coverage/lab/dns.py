@@ -21,7 +21,10 @@ followed into the answer):
   idle timeout, until the client leaves): the client times out;
 - a TRUNCATED name: over UDP an empty NOERROR answer with the TC bit set, for every type; over
   TCP the usual answer (its A record), so a resolver must retry over TCP to get the address;
-- the apex also answers SOA and NS;
+- the apex also answers SOA and NS (the zone's `nameserver`, by default `ns.DOMAIN`);
+- a node's other `records` (MX, SRV, TXT, ...: (qtype, dnslib rdata) pairs) answer their type;
+- AXFR and IXFR questions -> REFUSED, for every zone and any name, as recursive resolvers
+  answer them (zone transfers are for authoritative servers: the lab's BIND serves those);
 - a wildcard owner (`*.wild.DOMAIN`, RFC 4592) answers, with the question's name as owner, for
   any name that does not exist and whose closest existing ancestor is its parent
   (`x.wild.DOMAIN`, `a.b.wild.DOMAIN`; not `x.deep.wild.DOMAIN`, which `deep.wild.DOMAIN`
@@ -71,6 +74,8 @@ _QR_AND_OPCODE = 0xF800  # a response, or any opcode but QUERY
 _MAX_LABEL = 63  # larger length bytes are compression pointers or extended label types
 _CACHE_LIMIT = 200_000  # answers kept; a full cache starts over
 
+_TRANSFERS = frozenset({QTYPE.AXFR, QTYPE.IXFR})  # 252, 251
+
 CacheKey = tuple[bool, int, bytes]  # tcp, flags, question section
 
 
@@ -83,13 +88,15 @@ class Node:
     servfail: bool = False
     silent: bool = False  # never answered, over UDP or TCP
     truncated: bool = False  # over UDP: TC and no records; over TCP: the normal answer
+    records: tuple[tuple[int, Any], ...] = ()  # (qtype, dnslib rdata): MX, SRV, TXT, ...
 
 
 class Zone:
     """The lab zone: a plain name -> Node map that callers may extend with `add`."""
 
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, nameserver: str | None = None) -> None:
         self.domain = _canonical(domain)
+        self.nameserver = _canonical(nameserver or f"ns.{self.domain}")
         self.nodes: dict[str, Node] = {self.domain: Node()}
 
     def add(self, name: str, node: Node) -> None:
@@ -124,6 +131,9 @@ class Zone:
             reply.header.rcode = RCODE.NOTIMP
             return reply
         question = request.q
+        if question.qtype in _TRANSFERS:
+            reply.header.rcode = RCODE.REFUSED
+            return reply
         owner = question.qname
         name = _canonical(str(owner))
         if not self.contains(name):
@@ -168,6 +178,9 @@ class Zone:
         if qtype == QTYPE.A:
             for address in node.addresses:
                 yield RR(owner, QTYPE.A, ttl=TTL, rdata=A(address))
+        for rtype, rdata in node.records:
+            if rtype == qtype:
+                yield RR(owner, rtype, ttl=TTL, rdata=rdata)
         if name == self.domain and qtype == QTYPE.SOA:
             yield self._soa()
         if name == self.domain and qtype == QTYPE.NS:
@@ -179,7 +192,7 @@ class Zone:
         return RR(self.domain, QTYPE.SOA, ttl=TTL, rdata=rdata)
 
     def _nameserver(self) -> str:
-        return f"ns.{self.domain}"
+        return self.nameserver
 
 
 def _empty(reply: Any, rcode: int = RCODE.NOERROR) -> Any:

@@ -13,6 +13,10 @@ Everything is generated from the scenario table, on loopback addresses under `ba
   and routes, presenting `alt_cert` on 443;
 - `{base}.3.N` and `{base}.4.N`: the apex and www of the N-th policy site (www's address stays
   unused when the site has no www);
+- `{base}.5.N`: the zone lab's hosts (`dns-lab.test`, see `hsts_coverage.lab.zonelab`), the
+  N-th row with an address of its own; `{base}.0.54` and `{base}.0.55` port 53: BIND's `named`
+  serving that zone from `STATE_DIR/dns-lab.test.zone` (AXFR allowed on .54, refused on .55;
+  see `hsts_coverage.lab.bind`), which the lab's own DNS on `{base}.0.53` also answers for;
 - `{base}.9.1` and `{base}.10.1` onwards: the scale fleet, when `fleet` has hosts (see
   `hsts_coverage.lab.scale`); with `FleetServe.DNS` the lab binds nothing there and serves the
   fleet's DNS and CT only, and still writes the fleet's certificate
@@ -26,7 +30,10 @@ VALID certificate for the site, and `www_http()` on 80.
 lab-domain name that resolves to a lab address, CNAMEs (the long CNAME chain too) and
 wildcard-answered names included, -> its first address), `alt_addresses` (name -> its further
 addresses), `policy_sites` (domain -> {"apex": address, "www": address or null}), `fleet`
-({"domain": "fleet.test", "hosts": N, "hanging": [names]}, or null without a fleet) and the pid.
+({"domain": "fleet.test", "hosts": N, "hanging": [names]}, or null without a fleet), `zone_lab`
+({"domain": "dns-lab.test", "zone_file": path, "axfr": "{base}.0.54:53", "axfr_refused":
+"{base}.0.55:53", "hosts": {name: first address}}: every row of `ZONE_HOSTS`, a CNAME with its
+target's address, the wildcard owner `*.dev.dns-lab.test` included) and the pid.
 
 Starting raises the soft RLIMIT_NOFILE to the hard limit (or beyond it, when allowed and a large
 fleet needs it): each host costs two listening sockets, plus the connections clients hold.
@@ -48,6 +55,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hsts_coverage.lab.bind import Bind, find_named
 from hsts_coverage.lab.certs import CertKey, LabCertificates, generate
 from hsts_coverage.lab.ct import CtServer, ct_records
 from hsts_coverage.lab.dns import CHAIN_END, DnsServer, Zones, build_site_zone, build_zone
@@ -66,6 +74,19 @@ from hsts_coverage.lab.scenarios import (
     ct_certificates,
 )
 from hsts_coverage.lab.web import Site, WebHosts, tls_context
+from hsts_coverage.lab.zonelab import (
+    AXFR_HOST,
+    AXFR_REFUSED_HOST,
+    ZONE_DOMAIN,
+    ZONE_HOSTS,
+    Where,
+    ZoneHost,
+    build_dns_lab_zone,
+    zone_addresses,
+    zone_ct_certificates,
+    zone_hosts_info,
+    zone_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +104,8 @@ OWN_ADDRESS = frozenset({Dns.A, Dns.TRUNCATED})
 TLS_MODES = frozenset({Listen.TLS, Listen.TLS10, Listen.TLS_SILENT})
 # The one certificate of every fleet host (fleet.test and *.fleet.test).
 FLEET_CERT = CertKey(Cert.VALID, FLEET_DOMAIN)
+# The one certificate of every zone lab host (dns-lab.test and *.dns-lab.test).
+ZONE_CERT = CertKey(Cert.VALID, ZONE_DOMAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +195,15 @@ class Lab:
         self.alt_addresses = alt_addresses(base)
         self.site_addresses = site_addresses(base)
         self.fleet = fleet if fleet is not None and fleet.size else None
+        self.zone_addresses = zone_addresses(base)
+        self.zone_file = self.state_dir / f"{ZONE_DOMAIN}.zone"
+        self.bind = Bind(
+            self.state_dir,
+            ZONE_DOMAIN,
+            self.zone_file,
+            f"{base}.{AXFR_HOST}",
+            f"{base}.{AXFR_REFUSED_HOST}",
+        )
         self.web = WebHosts()
         self._ct: CtServer | None = None
         self._certs: LabCertificates | None = None
@@ -198,6 +230,13 @@ class Lab:
                 for domain, where in self.site_addresses.items()
             },
             "fleet": None if self.fleet is None else self.fleet.info(),
+            "zone_lab": {
+                "domain": ZONE_DOMAIN,
+                "zone_file": str(self.zone_file),
+                "axfr": f"{self.bind.transfer}:{DNS_PORT}",
+                "axfr_refused": f"{self.bind.refused}:{DNS_PORT}",
+                "hosts": zone_hosts_info(self.base),
+            },
             "pid": os.getpid(),
         }
 
@@ -222,7 +261,9 @@ class Lab:
         }
 
     async def start(self) -> None:
+        find_named()  # before anything else: without named the lab cannot start
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.zone_file.write_text(zone_text(self.base))
         plans = list(self.plans())
         listeners = sum(plan.https is not Listen.NOTHING for plan in plans)
         listeners += sum(plan.http is not Listen.NOTHING for plan in plans)
@@ -236,6 +277,8 @@ class Lab:
             await self._start_dns()
             await self._start_ct(self._certs)
             await self._start_web(self._certs, plans)
+            self._stack.push_async_callback(self.bind.stop)
+            await self.bind.start()
         except BaseException:
             await self.stop()
             raise
@@ -269,6 +312,9 @@ class Lab:
                 yield self._scenario_plan(scenario, alt, scenario.alt_cert)
         for site in POLICY_SITES:
             yield from self._site_plans(site, self.site_addresses[site.domain])
+        for host in ZONE_HOSTS:
+            if host.where is Where.OWN:
+                yield _zone_plan(host, self.zone_addresses[host.label])
         if self.fleet is not None and self.fleet.web:
             yield from _fleet_plans(self.fleet)
 
@@ -317,6 +363,7 @@ class Lab:
             build_site_zone(domain, where.apex, where.www)
             for domain, where in self.site_addresses.items()
         ]
+        zones.append(build_dns_lab_zone(self.base))
         if self.fleet is not None:
             zones.append(self.fleet.zone())
         dns = DnsServer(Zones(zones), f"{self.base}.0.53", DNS_PORT)
@@ -342,6 +389,8 @@ class Lab:
             # Continue the numbering, so that ids stay unique across domains as on crt.sh.
             start = sum(len(domain_records) for domain_records in records.values())
             records[site.domain] = ct_records(site_certificates(site), now, start=start)
+        start = sum(len(domain_records) for domain_records in records.values())
+        records[ZONE_DOMAIN] = ct_records(zone_ct_certificates(), now, start=start)
         if self.fleet is not None:
             start = sum(len(domain_records) for domain_records in records.values())
             certificates = self.fleet.ct_certificates()
@@ -412,6 +461,19 @@ def _fleet_plans(fleet: Fleet) -> Iterator[HostPlan]:
             http=http,
             http_routes=(("/", Reply(301, f"https://{host.name}/")),),
         )
+
+
+def _zone_plan(host: ZoneHost, address: str) -> HostPlan:
+    """A zone lab host: the domain's one certificate on 443 (if anything listens there)."""
+    return HostPlan(
+        address=address,
+        name=host.name(),
+        https=host.https,
+        cert=ZONE_CERT,
+        https_routes=host.https_routes(),
+        http=host.http,
+        http_routes=host.http_replies(),
+    )
 
 
 def _format(reply: Reply, domain: str) -> Reply:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
@@ -62,14 +62,20 @@ async def guess(
     """Resolve every name, `concurrency` at a time; keep those that really exist."""
     answers = await _resolve_all(names, resolver, concurrency)
     failed = [answer.name for answer in answers if answer.status is DnsStatus.ERROR]
-    if failed:
+    if failed and len(answers) == len(names):
         # A resolver that drops queries under load answers them at a gentler pace.
         again = {a.name: a for a in await _resolve_all(failed, resolver, _RETRY_CONCURRENCY)}
         answers = [again.get(answer.name, answer) for answer in answers]
-    return tally(len(names), answers, wildcard)
+    result = tally(len(names), answers, wildcard)
+    if len(answers) < len(names):  # given up on a failing resolver: the rest are unknown too
+        result = replace(result, errors=result.errors + len(names) - len(answers))
+    return result
 
 
 _RETRY_CONCURRENCY = 10
+# Give up when the resolver fails this many of the first answers, and most of them: a resolver
+# that is down would otherwise cost every label its retries.
+_GIVE_UP_AFTER = 50
 
 
 async def _resolve_all(
@@ -77,10 +83,16 @@ async def _resolve_all(
 ) -> list[DnsAnswer]:
     pending = iter(names)
     answers: list[DnsAnswer] = []
+    errors = 0
 
     async def work() -> None:
+        nonlocal errors
         for name in pending:  # one shared iterator: each name is asked once
-            answers.append(await resolver.resolve(name, dangling=False))
+            answer = await resolver.resolve(name, dangling=False)
+            answers.append(answer)
+            errors += answer.status is DnsStatus.ERROR
+            if errors >= _GIVE_UP_AFTER and errors * 2 > len(answers):
+                return
 
     await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(names))))))
     return answers

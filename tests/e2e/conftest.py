@@ -48,6 +48,9 @@ class LabInfo:
     policy_sites: dict[str, dict[str, str | None]] = field(default_factory=dict)
     # {"domain": "fleet.test", "hosts": N, "hanging": [names]}, or None without a fleet
     fleet: dict[str, Any] | None = None
+    # {"domain": "dns-lab.test", "zone_file": path, "axfr": "address:53", "axfr_refused":
+    # "address:53", "hosts": {name: first address}} (see hsts_coverage.lab.zonelab)
+    zone_lab: dict[str, Any] | None = None
     pid: int = 0  # the lab process
 
     def host(self, label: str) -> str:
