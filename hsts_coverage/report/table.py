@@ -152,18 +152,18 @@ def _enumeration_line(summary: DomainSummary) -> Text:
         text += f", {e.attempts} attempt(s)); {e.status.value}"
     if e.wildcards:
         text += f"; wildcards in CT: {', '.join(e.wildcards)}"
+    lines = [text]
     if e.per_source:
-        counts = ", ".join(_source_text(report) for report in e.per_source)
-        text += f"\n  by source: {counts}"
-        text += (
-            "\n  authoritative: the domain's zone was read, every name in it was checked"
+        lines.append("by source: " + ", ".join(_source_text(report) for report in e.per_source))
+        lines.append(
+            "authoritative: the domain's zone was read, every name in it was checked"
             if e.authoritative
-            else "\n  not authoritative: no zone file or zone transfer (--zone-file, --axfr)"
+            else "not authoritative: no zone file or zone transfer (--zone-file, --axfr)"
         )
-    for note in e.notes:
-        text += f"\n  {note}"
+    lines += e.notes
     style = "yellow" if e.status in (EnumerationStatus.FAILED, EnumerationStatus.TRUNCATED) else ""
-    return Text(clean(text), style=style)
+    # Each line cleaned on its own: clean() removes the newlines an untrusted note could carry.
+    return Text("\n  ".join(clean(line) for line in lines), style=style)
 
 
 _CT = frozenset({FoundBy.CRTSH, FoundBy.CERTSPOTTER})

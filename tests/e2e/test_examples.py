@@ -352,6 +352,7 @@ def lab_environment(lab: LabInfo, names: Path) -> dict[str, str]:
         "HSTS_COVERAGE_ALLOW_CIDR": "127.0.0.0/8",
         "HSTS_COVERAGE_TIMEOUT": TIMEOUT,
         "HSTS_COVERAGE_NO_CT": "1",
+        "HSTS_COVERAGE_NO_GUESS": "1",
         "HSTS_COVERAGE_NAMES_FILE": str(names),
     }
 

@@ -299,6 +299,7 @@ def test_options_from_the_environment(lab: LabInfo, tmp_path: Path) -> None:
         "HSTS_COVERAGE_CA_BUNDLE": lab.ca_bundle,
         "HSTS_COVERAGE_ALLOW_CIDR": "127.0.0.0/8",
         "HSTS_COVERAGE_NO_CT": "1",
+        "HSTS_COVERAGE_NO_GUESS": "1",
         "HSTS_COVERAGE_QUIET": "1",
     }
     run = hsts_coverage(["scan", lab.domain], tmp_path, env)
@@ -414,7 +415,7 @@ def test_both_ct_sources_merge_their_names(lab: LabInfo, tmp_path: Path) -> None
     assert hosts[f"only-certspotter.{lab.domain}"]["ct"]["sources"] == ["certspotter"]
     assert hosts[f"only-certspotter.{lab.domain}"]["status"] == "ok"
     assert hosts[f"www.{lab.domain}"]["ct"]["sources"] == ["certspotter", "crt.sh"]
-    assert run.summary()["enumeration"]["sources"] == ["crt.sh", "certspotter"]
+    assert run.summary()["enumeration"]["sources"] == ["user", "crt.sh", "certspotter"]
 
 
 def test_a_failing_source_is_never_safe(lab: LabInfo, tmp_path: Path) -> None:
