@@ -6,12 +6,20 @@ scan here goes to the lab's DNS (`--resolver`), and transfers go to the lab's BI
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import struct
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.rrset
+import orjson
 import pytest
 
+from hsts_coverage.config import Nameserver
 from hsts_coverage.lab.zonelab import WILDCARD_ZONE, ZONE_DOMAIN, ZONE_HOSTS
+from hsts_coverage.sources import axfr
 from tests.e2e.conftest import LabInfo
 from tests.e2e.test_scan import Run, hsts_coverage
 
@@ -181,3 +189,84 @@ def test_a_host_a_new_source_found_is_new_in_the_diff(lab: LabInfo, tmp_path: Pa
     assert diff.code == 0, diff.stdout  # nothing *newly* breaks: it was broken all along
     assert f"blog.{ZONE_DOMAIN}" in diff.stdout
     assert "a source the earlier scan did not use" in diff.stdout
+
+
+def test_shards_of_a_zone_scan_merge_into_the_whole(lab: LabInfo, tmp_path: Path) -> None:
+    zone_file = zone_lab(lab)["zone_file"]
+    whole = scan(lab, tmp_path, "--zone-file", zone_file)
+    shards = []
+    for k in (1, 2):
+        (tmp_path / str(k)).mkdir()
+        scan(lab, tmp_path / str(k), "--zone-file", zone_file, "--shard", f"{k}/2")
+        shards.append(str(tmp_path / str(k) / "report.ndjson"))
+    merged_path = tmp_path / "merged.ndjson"
+    merge = hsts_coverage(["merge", *shards, "-o", str(merged_path)], tmp_path)
+    assert merge.code == whole.code == 1, merge.stderr
+    lines = merged_path.read_bytes().splitlines()
+    merged = Run(merge.code, "", "", [orjson.loads(line) for line in lines])
+    assert verdicts(merged) == verdicts(whole)
+    assert {h: r["found_by"] for h, r in merged.hosts().items()} == {
+        h: r["found_by"] for h, r in whole.hosts().items()
+    }
+    enumeration, expected = merged.summary()["enumeration"], whole.summary()["enumeration"]
+    assert enumeration["authoritative"] is expected["authoritative"] is True
+    assert enumeration["per_source"] == expected["per_source"]
+    assert merged.summary()["advice"] == whole.summary()["advice"]
+
+
+class _AxfrServer:
+    """A name server on loopback that answers a transfer with `records` A records, endlessly
+    many with `records=None`, or never (`silent`)."""
+
+    def __init__(self, records: int | None, *, silent: bool = False) -> None:
+        self.records, self.silent = records, silent
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+            query = dns.message.from_wire(await reader.readexactly(length))
+            if self.silent:
+                await asyncio.sleep(60)
+            soa = dns.rrset.from_text(
+                ZONE_DOMAIN + ".", 60, "IN", "SOA", f"ns1.{ZONE_DOMAIN}. h.{ZONE_DOMAIN}. 1 2 3 4 5"
+            )
+            sent = 0
+            while self.records is None or sent < self.records:
+                response = dns.message.make_response(query)
+                response.answer = [soa] if sent == 0 else []
+                for _ in range(100):
+                    name = f"h{sent}.{ZONE_DOMAIN}."
+                    response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.1"))
+                    sent += 1
+                wire = response.to_wire()
+                writer.write(struct.pack("!H", len(wire)) + wire)
+                await writer.drain()
+                await asyncio.sleep(0)  # the client shares this event loop
+            response = dns.message.make_response(query)
+            response.answer = [soa]
+            wire = response.to_wire()
+            writer.write(struct.pack("!H", len(wire)) + wire)
+            await writer.drain()
+        writer.close()
+
+
+async def _transfer(server: _AxfrServer, max_records: int) -> str:
+    listener = await asyncio.start_server(server.serve, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        names = await axfr.transfer(
+            ZONE_DOMAIN, Nameserver("127.0.0.1", port), seconds=1.0, max_records=max_records
+        )
+        return f"{len(names.names)} names"
+    except axfr.AxfrError as exc:
+        return str(exc)
+    finally:
+        listener.close()
+
+
+async def test_a_transfer_is_bounded_in_size_and_time() -> None:
+    assert await _transfer(_AxfrServer(300), max_records=1000) == "300 names"
+    endless = await _transfer(_AxfrServer(None), max_records=1000)
+    assert endless.endswith("transfer stopped at more than 1000 records")
+    silent = await _transfer(_AxfrServer(1, silent=True), max_records=1000)
+    assert silent.endswith("no complete transfer within 1 s")

@@ -294,3 +294,23 @@ def test_a_host_only_a_new_source_found_is_new_not_newly_broken(
     assert diff.newly_breaking is newly_breaks
     if not newly_breaks:
         assert "a source the earlier scan did not use" in diff.of(Change.APPEARED)[0].detail
+
+
+def test_the_html_report_shows_sources_and_coverage() -> None:
+    from hsts_coverage.report.html import render_html
+
+    scan = {"type": "scan", "started_at": "2026-12-01T00:00:00Z", "options": {}}
+    record = {"type": "host", **host(f"blog.{DOMAIN}", "breaks", "guess")}
+    per_source = {"user": {"names": 1}, "guess": {"names": 1}}
+    summary = {
+        "type": "summary",
+        "domain": DOMAIN,
+        "verdict": "NOT SAFE",
+        "enumeration": {"status": "complete", "names": 2, "per_source": per_source},
+    }
+    page = render_html([scan, record, summary])
+    assert "found by guess" in page
+    assert "By source: user 1, guess 1." in page
+    assert "hosts that never had a certificate may be missing" in page
+    summary["enumeration"]["authoritative"] = True  # type: ignore[index]
+    assert "every name in it was checked" in render_html([scan, record, summary])
