@@ -13,7 +13,7 @@ import ssl
 import sys
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
@@ -51,6 +51,7 @@ from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
 
 if TYPE_CHECKING:
+    from hsts_coverage.report.metrics import ScanMetrics
     from hsts_coverage.report.table import ProgressView, TableReport
 
 PROG = "hsts-coverage"
@@ -157,6 +158,13 @@ def scan_command(
     html: Annotated[
         Path | None,
         typer.Option(envvar=f"{ENV}HTML", help="Also write a self-contained HTML report here."),
+    ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}METRICS",
+            help="Also write Prometheus metrics here (for node_exporter's textfile collector).",
+        ),
     ] = None,
     ct_url: Annotated[
         str,
@@ -290,6 +298,7 @@ def scan_command(
         shard=_shard(shard),
         baseline=_baseline(baseline),
         html=html,
+        metrics=_output_file(metrics, "--metrics"),
         ct_url=ct_url,
         sources=_sources(source),
         certspotter_url=certspotter_url,
@@ -561,6 +570,13 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
+def _output_file(path: Path | None, option: str) -> Path | None:
+    """A file the scan writes at its end: its folder must exist now, not after the scan."""
+    if path is not None and not path.parent.is_dir():
+        usage_error(f"{option} {path}: the folder {path.parent} does not exist")
+    return path
+
+
 def _baseline(path: Path | None) -> Report | None:
     return _report(path) if path is not None else None
 
@@ -632,7 +648,7 @@ async def _run(config: ScanConfig) -> int:
         except asyncio.CancelledError:
             if stop.signal is None:
                 raise  # not ours
-        outputs.finish()
+        outputs.finish(interrupted=stop.signal is not None)
     if stop.signal is not None:
         return 128 + stop.signal  # 130 for SIGINT, 143 for SIGTERM
     return exit_code(verdicts)
@@ -689,6 +705,7 @@ class _Outputs:
         self._records: list[Record] | None = [] if wanted else None
         self._now: datetime | None = None
         self._progress = _progress_view(config.progress)
+        self._metrics: ScanMetrics | None = None
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
@@ -720,6 +737,10 @@ class _Outputs:
     def _handle(self, event: Event) -> DomainSummary | None:
         if isinstance(event, ScanStarted):
             self._now = event.started_at
+            if self._config.metrics is not None:
+                from hsts_coverage.report.metrics import ScanMetrics
+
+                self._metrics = ScanMetrics(event.started_at)
             self._emit(scan_record(self._config, event.started_at))
         elif isinstance(event, DomainStarted):
             self._progress.start_domain(event.enumeration.domain, event.hosts)
@@ -748,11 +769,15 @@ class _Outputs:
     def _emit(self, record: Record) -> None:
         for writer in self._ndjson:
             writer.write(record)
+        if self._metrics is not None:
+            self._metrics.add(record)
         if self._records is not None:
             self._records.append(record)
 
-    def finish(self) -> None:
-        """What needs the whole scan: the JSON document, the diff against a baseline."""
+    def finish(self, *, interrupted: bool = False) -> None:
+        """What needs the whole scan: metrics, the JSON document, the diff against a baseline."""
+        if self._metrics is not None and self._config.metrics is not None:
+            self._write_metrics(self._metrics, self._config.metrics, interrupted)
         if self._records is None or not self._records:
             return
         this = parse_records(self._records, "this scan")
@@ -765,6 +790,13 @@ class _Outputs:
             from hsts_coverage.report.diffview import diff_text
 
             print(diff_text(diff_reports(self._config.baseline, this)))
+
+    @staticmethod
+    def _write_metrics(metrics: ScanMetrics, path: Path, interrupted: bool) -> None:
+        try:
+            metrics.write(path, datetime.now(UTC), interrupted=interrupted)
+        except OSError as exc:
+            print(f"{PROG}: cannot write the metrics {path}: {exc.strerror}", file=sys.stderr)
 
 
 def _table_report() -> TableReport:

@@ -71,6 +71,7 @@ class ScanConfig:
     shard: tuple[int, int] | None = None  # (K, N): scan only the K-th of N slices of the names
     baseline: Report | None = None  # an earlier report to compare this scan with
     html: Path | None = None  # also write the HTML report here
+    metrics: Path | None = None  # also write Prometheus text exposition here (textfile collector)
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
     ct_attempts: int = 5
