@@ -166,6 +166,13 @@ def scan_command(
             help="Also write Prometheus metrics here (for node_exporter's textfile collector).",
         ),
     ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}JUNIT",
+            help="Also write JUnit XML here: a suite per domain, a case per host (for CI).",
+        ),
+    ] = None,
     ct_url: Annotated[
         str,
         typer.Option(envvar=f"{ENV}CT_URL", help="crt.sh-compatible certificate-transparency URL."),
@@ -299,6 +306,7 @@ def scan_command(
         baseline=_baseline(baseline),
         html=html,
         metrics=_output_file(metrics, "--metrics"),
+        junit=_output_file(junit, "--junit"),
         ct_url=ct_url,
         sources=_sources(source),
         certspotter_url=certspotter_url,
@@ -700,6 +708,7 @@ class _Outputs:
         wanted = (
             config.baseline is not None
             or config.html is not None
+            or config.junit is not None
             or self._stdout_format is OutputFormat.JSON
         )
         self._records: list[Record] | None = [] if wanted else None
@@ -785,11 +794,22 @@ class _Outputs:
             _print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
         if self._config.html is not None:
             _write_html(self._config.html, self._records)
+        if self._config.junit is not None:
+            self._write_junit(self._config.junit, self._records)
         if self._config.baseline is not None and not self._stdout_closed:
             from hsts_coverage.diff import diff_reports
             from hsts_coverage.report.diffview import diff_text
 
             print(diff_text(diff_reports(self._config.baseline, this)))
+
+    @staticmethod
+    def _write_junit(path: Path, records: list[Record]) -> None:
+        from hsts_coverage.report.junit import write_junit
+
+        try:
+            write_junit(path, records)
+        except OSError as exc:
+            print(f"{PROG}: cannot write the JUnit report {path}: {exc.strerror}", file=sys.stderr)
 
     @staticmethod
     def _write_metrics(metrics: ScanMetrics, path: Path, interrupted: bool) -> None:

@@ -72,6 +72,7 @@ class ScanConfig:
     baseline: Report | None = None  # an earlier report to compare this scan with
     html: Path | None = None  # also write the HTML report here
     metrics: Path | None = None  # also write Prometheus text exposition here (textfile collector)
+    junit: Path | None = None  # also write JUnit XML here (a suite per domain, a case per host)
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
     ct_attempts: int = 5

@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 import yaml
+from junitparser import JUnitXml
 
 from tests.e2e.conftest import LabInfo
 from tests.e2e.test_scan import TIMEOUT, hsts_coverage, lab_options
@@ -464,6 +465,12 @@ def test_the_workflow_runs_on_pull_requests() -> None:
     assert job["defaults"]["run"]["shell"] == "bash"
     assert "hsts-coverage scan" in steps()["Scan"]["run"]
     assert "exit 1" in steps()["Verdict"]["run"]
+    publish = steps()["Publish the JUnit report"]
+    assert publish["uses"].startswith("mikepenz/action-junit-report@")
+    assert publish["with"]["report_paths"] in steps()["Scan"]["run"]
+    assert "--junit " + publish["with"]["report_paths"] in steps()["Scan"]["run"]
+    assert job["permissions"] == {"contents": "read", "checks": "write"}
+    assert publish["with"]["report_paths"] in steps()["Keep the report"]["with"]["path"]
     env = {k for k in job["env"] if k.startswith("HSTS_COVERAGE_")}
     assert env <= scan_option_variables()
 
@@ -509,6 +516,10 @@ def test_the_workflow_fails_when_the_lab_is_not_safe(
     assert scan.returncode == 0, scan.stderr
     assert (tmp_path / "output").read_text() == f"exit-code={expected}\n"
     assert "SAFE" in (tmp_path / "summary.md").read_text()
+    published = JUnitXml.fromfile(
+        str(tmp_path / "hsts-coverage.xml")
+    )  # what the publish step reads
+    assert sum(suite.failures for suite in published) == expected
     verdict = run_step("Verdict", tmp_path, env, scan_exit=str(expected))
     assert verdict.returncode == expected, verdict.stdout
     if expected:
