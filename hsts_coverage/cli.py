@@ -449,11 +449,26 @@ def merge_command(
 
 @app.command("html")
 def html_command(
-    report: Annotated[Path, typer.Argument(help="A report (NDJSON), e.g. a merged one.")],
+    reports: Annotated[
+        list[Path],
+        typer.Argument(help="A report (NDJSON), or several or folders of them for the history."),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the page.")],
 ) -> None:
-    """Render a report as one self-contained HTML page."""
-    _write_html(output, _report(report).records)
+    """Render a report as one self-contained HTML page; several reports as their history."""
+    paths = [
+        p for path in reports for p in (sorted(path.glob("*.ndjson")) if path.is_dir() else [path])
+    ]
+    if not paths:
+        usage_error(f"no report (*.ndjson) in {', '.join(map(str, reports))}")
+    if len(paths) == 1:
+        _write_html(output, _report(paths[0]).records)
+        return
+    from hsts_coverage.report.history import render_history
+
+    page = render_history([_report(path) for path in paths])
+    with _open(output, append=False) as stream:
+        stream.write(page.encode("utf-8"))
 
 
 @app.command("schema")
