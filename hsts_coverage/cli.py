@@ -31,9 +31,16 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.models import DomainSummary, HostResult, Verdict
+from hsts_coverage.models import DomainSummary, Enumeration, EnumerationStatus, HostResult, Verdict
 from hsts_coverage.names import DomainError, parse_domain
-from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, check_policy, scan
+from hsts_coverage.pipeline import (
+    DomainStarted,
+    Event,
+    ScanStarted,
+    check_policy,
+    enumerate_only,
+    scan,
+)
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
 from hsts_coverage.report.header import header_json, header_text
@@ -220,6 +227,13 @@ def scan_command(
             envvar=f"{ENV}NAMES_FILE", help="File of extra names, one a line (repeatable)."
         ),
     ] = None,
+    names_from: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}NAMES_FROM",
+            help="Scan the name list `hsts-coverage enumerate` wrote, without asking CT.",
+        ),
+    ] = None,
     resolver: ResolverOption = None,
     ca_bundle: CaBundleOption = None,
     allow_private: AllowPrivateOption = False,
@@ -300,8 +314,12 @@ def scan_command(
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
+    given = [*(domains or ()), *_read_lines(domains_file, "domains file")]
+    listed = _name_list(names_from, given, names_files)
     config = ScanConfig(
-        domains=_domains([*(domains or ()), *_read_lines(domains_file, "domains file")]),
+        domains=_domains(given or list(listed or ())),
+        names_from=names_from,
+        enumerations=listed,
         shard=_shard(shard),
         baseline=_baseline(baseline),
         html=html,
@@ -311,7 +329,7 @@ def scan_command(
         sources=_sources(source),
         certspotter_url=certspotter_url,
         certspotter_key=certspotter_key or None,
-        use_ct=not no_ct,
+        use_ct=not no_ct and names_from is None,
         ct_attempts=ct_attempts,
         ct_timeout=ct_timeout,
         names_files=names_files,
@@ -333,6 +351,85 @@ def scan_command(
         **_preload(preload_list),
     )
     raise typer.Exit(run_async(_run(config)))
+
+
+@app.command("enumerate")
+def enumerate_command(
+    domains: Annotated[list[str] | None, typer.Argument(help="Domains (example.com).")] = None,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Write the name list (NDJSON) here ('-': stdout)."),
+    ] = Path("-"),
+    domains_file: Annotated[
+        Path | None, typer.Option(envvar=f"{ENV}DOMAINS_FILE", help="File of domains, one a line.")
+    ] = None,
+    ct_url: Annotated[
+        str, typer.Option(envvar=f"{ENV}CT_URL", help="crt.sh-compatible CT search URL.")
+    ] = DEFAULT_CT_URL,
+    source: Annotated[
+        str, typer.Option(envvar=f"{ENV}SOURCE", help="CT sources: crtsh, certspotter.")
+    ] = "crtsh",
+    certspotter_url: Annotated[
+        str, typer.Option(envvar=f"{ENV}CERTSPOTTER_URL", help="Cert Spotter API base URL.")
+    ] = DEFAULT_CERTSPOTTER_URL,
+    certspotter_key: Annotated[
+        str | None,
+        typer.Option(envvar=f"{ENV}CERTSPOTTER_KEY", help="Cert Spotter key.", show_default=False),
+    ] = None,
+    ct_attempts: Annotated[
+        int, typer.Option(envvar=f"{ENV}CT_ATTEMPTS", min=1, help="Tries at a CT source.")
+    ] = 5,
+    ct_timeout: Annotated[
+        float, typer.Option(envvar=f"{ENV}CT_TIMEOUT", min=0.1, help="Seconds per CT request.")
+    ] = 60.0,
+    ct_interval: Annotated[
+        float, typer.Option(envvar=f"{ENV}CT_INTERVAL", min=0, help="Seconds between requests.")
+    ] = 1.0,
+    names_file: Annotated[
+        list[Path] | None,
+        typer.Option(envvar=f"{ENV}NAMES_FILE", help="File of extra names (repeatable)."),
+    ] = None,
+    resolver: ResolverOption = None,
+    user_agent: UserAgentOption = USER_AGENT,
+) -> None:
+    """Write every domain's names with where each came from, for `scan --names-from` (so that
+    the N shards of a scan do not each ask CT). Exit 0 when every list is complete, 3 if not."""
+    names_files = tuple(names_file or ())
+    config = ScanConfig(
+        domains=_domains([*(domains or ()), *_read_lines(domains_file, "domains file")]),
+        ct_url=ct_url,
+        sources=_sources(source),
+        certspotter_url=certspotter_url,
+        certspotter_key=certspotter_key or None,
+        ct_attempts=ct_attempts,
+        ct_timeout=ct_timeout,
+        ct_interval=ct_interval,
+        names_files=names_files,
+        extra_names=tuple(line for path in names_files for line in _read_names(path)),
+        **_reach(resolver, None, False, None, 10.0, user_agent),
+    )
+    raise typer.Exit(run_async(_enumerate(config, output)))
+
+
+async def _enumerate(config: ScanConfig, output: Path) -> int:
+    from hsts_coverage.sources.namelist import domain_records, header_record
+
+    complete = True
+    with _open(output, append=False) as stream:
+        writer = NdjsonWriter(stream)
+        writer.write(header_record())
+        async for enumeration in enumerate_only(config):
+            for record in domain_records(enumeration):
+                writer.write(record)
+            ok = enumeration.status in (EnumerationStatus.COMPLETE, EnumerationStatus.SKIPPED)
+            complete = complete and ok
+            error = f": {clean(enumeration.error)}" if enumeration.error else ""
+            print(
+                f"{clean(enumeration.domain)}: {len(enumeration.names)} names "
+                f"({enumeration.status.value}{error})",
+                file=sys.stderr,
+            )
+    return 0 if complete else 3
 
 
 class TextOrJson(StrEnum):
@@ -591,6 +688,26 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         usage_error(f"--shard {value!r}: give K/N with 1 <= K <= N, such as 2/8")
     return int(k), int(n)
+
+
+def _name_list(
+    path: Path | None, given: list[str], names_files: tuple[Path, ...]
+) -> dict[str, Enumeration] | None:
+    """The enumerations of a `--names-from` list; every domain asked for must be in it."""
+    if path is None:
+        return None
+    from hsts_coverage.sources.namelist import NameListError, read_name_list
+
+    if names_files:
+        usage_error("--names-from holds the names already: give --names-file to enumerate")
+    try:
+        listed = read_name_list(path)
+    except NameListError as exc:
+        usage_error(str(exc))
+    missing = [d for d in _domains(given) if d not in listed] if given else []
+    if missing:
+        usage_error(f"--names-from {path} has no names for {', '.join(missing)}")
+    return listed
 
 
 def _output_file(path: Path | None, option: str) -> Path | None:
