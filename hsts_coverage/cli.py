@@ -350,6 +350,11 @@ def scan_command(
         **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
         **_preload(preload_list),
     )
+    if config.shard_by == "domain" and config.shard and config.shard[1] > len(config.domains):
+        usage_error(
+            f"--shard {shard}: {len(config.domains)} domains make at most {len(config.domains)} "
+            "shards of whole domains (for more, enumerate and scan --names-from)"
+        )
     raise typer.Exit(run_async(_run(config)))
 
 

@@ -149,3 +149,9 @@ def test_a_name_list_cut_short_is_refused(lab: LabInfo, tmp_path: Path) -> None:
     assert "'www.evil.test' is not a name under" in run.stderr
     run = hsts_coverage(["scan", "other.test", "--names-from", str(names)], tmp_path)
     assert (run.code, "has no names for other.test" in run.stderr) == (2, True)
+
+
+def test_more_shards_than_domains_is_a_usage_error(tmp_path: Path) -> None:
+    run = hsts_coverage(["scan", "a.example", "b.example", "--shard", "3/3"], tmp_path)
+    assert run.code == 2
+    assert "2 domains make at most 2 shards of whole domains" in run.stderr
