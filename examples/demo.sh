@@ -4,7 +4,7 @@
 set -euo pipefail
 bin=${1:-.venv/bin}
 base=${2:-127.77}
-state=lab-state
+state="lab-state"
 report=demo-report.ndjson
 metrics=demo-metrics.prom
 junit=demo-junit.xml

@@ -20,7 +20,7 @@ _LEFT, _COLUMN, _PLOT_H, _TOP = 50, 64, 220, 16
 
 
 @dataclass(frozen=True, slots=True)
-class _Run:
+class Run:
     label: str  # the scan's started_at
     summary: Record | None
     hosts: dict[str, Record]
@@ -44,13 +44,13 @@ def _host_domains(report: Report) -> list[str]:
     return list(dict.fromkeys(str(h.get("domain")) for h in report.hosts))
 
 
-def _run(report: Report, domain: str) -> _Run:
+def _run(report: Report, domain: str) -> Run:
     summary = next((s for s in report.summaries if s.get("domain") == domain), None)
     hosts = {str(h.get("host")): h for h in report.hosts if h.get("domain") == domain}
-    return _Run(str(report.scan.get("started_at", "")), summary, hosts)
+    return Run(str(report.scan.get("started_at", "")), summary, hosts)
 
 
-def _section(domain: str, runs: list[_Run]) -> str:
+def _section(domain: str, runs: list[Run]) -> str:
     return (
         f'<section class="domain history"><h2>{_e(domain)}</h2>'
         f"<h3>Verdict per run</h3>{_verdicts(runs)}"
@@ -59,7 +59,7 @@ def _section(domain: str, runs: list[_Run]) -> str:
     )
 
 
-def _verdicts(runs: list[_Run]) -> str:
+def _verdicts(runs: list[Run]) -> str:
     cells = "".join(
         f'<tr data-run="{_e(run.label)}"><td>{_e(run.label)}</td><td>{_badge(run.summary)}</td>'
         f"<td>{_e((run.summary or {}).get('why', 'no summary: a partial report'))}</td></tr>"
@@ -75,7 +75,7 @@ def _badge(summary: Record | None) -> str:
     return f'<span class="verdict {css}">{_e(verdict)}</span>{interrupted}'
 
 
-def _counts(run: _Run) -> dict[str, int]:
+def _counts(run: Run) -> dict[str, int]:
     counts = (run.summary or {}).get("counts")
     if isinstance(counts, dict):
         return {s: int(counts.get(s, 0)) for s in STATUS_ORDER}
@@ -86,7 +86,7 @@ def _counts(run: _Run) -> dict[str, int]:
     return found
 
 
-def status_chart(runs: list[_Run]) -> str:
+def status_chart(runs: list[Run]) -> str:
     """Stacked columns, one per run (oldest left), worst status at the bottom."""
     tallest = max((sum(_counts(run).values()) for run in runs), default=0) or 1
     columns = []
@@ -123,7 +123,7 @@ def status_chart(runs: list[_Run]) -> str:
     )
 
 
-def first_broke(runs: list[_Run]) -> dict[str, str]:
+def first_broke(runs: list[Run]) -> dict[str, str]:
     """Host -> the run where it first broke, for every host that breaks in the newest run."""
     if not runs:
         return {}
@@ -138,7 +138,7 @@ def first_broke(runs: list[_Run]) -> dict[str, str]:
     return found
 
 
-def _first_broke(runs: list[_Run]) -> str:
+def _first_broke(runs: list[Run]) -> str:
     broke = first_broke(runs)
     if not broke:
         return '<p class="muted">None.</p>'
