@@ -24,13 +24,15 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # Debian packages some tests drive: Chromium for the HTML report, shellcheck and systemd-analyze
-# for the examples. Installed when missing and possible (as root); without them those tests skip
-# (and fail under CI).
+# for the examples, promtool (package prometheus) for the metrics and the alerting rules.
+# Installed when missing and possible (as root); without them those tests skip (and fail under CI).
 system-deps: bind
-	@command -v chromium >/dev/null && command -v shellcheck >/dev/null || \
+	@command -v chromium >/dev/null && command -v shellcheck >/dev/null && \
+	  command -v promtool >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq chromium shellcheck >/dev/null) ; } || \
-	  echo "make: chromium/shellcheck not installed: their tests will skip"
+	    apt-get install -y -qq chromium shellcheck prometheus \
+	    >/dev/null) ; } || \
+	  echo "make: chromium/shellcheck/promtool not installed: their tests will skip"
 
 # BIND's named serves the lab's zone lab (hsts_coverage/lab/bind.py): no lab starts without it.
 # It lives in /usr/sbin, outside a non-root PATH. The lab runs a named of its own, so the one the

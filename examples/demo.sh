@@ -4,8 +4,10 @@
 set -euo pipefail
 bin=${1:-.venv/bin}
 base=${2:-127.77}
-state=lab-state
+state="lab-state"
 report=demo-report.ndjson
+metrics=demo-metrics.prom
+junit=demo-junit.xml
 
 rm -f "$state/lab.json"
 "$bin/python" -m hsts_coverage.lab --base "$base" --state-dir "$state" >/dev/null &
@@ -20,10 +22,12 @@ done
 
 field() { "$bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$state/lab.json" "$1"; }
 args=(scan "$(field domain)" --ct-url "$(field ct_url)" --resolver "$(field resolver)"
-      --ca-bundle "$(field ca_bundle)" --allow-cidr 127.0.0.0/8 --timeout 3 --output "$report")
+      --ca-bundle "$(field ca_bundle)" --allow-cidr 127.0.0.0/8 --timeout 3 --output "$report"
+      --metrics "$metrics" --junit "$junit")
 echo "\$ hsts-coverage ${args[*]}"
 "$bin/hsts-coverage" "${args[@]}" && status=0 || status=$?
 echo "exit code $status (0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE); NDJSON report: $report ($(wc -l < "$report") records)"
+echo "Prometheus metrics: $metrics ($(grep -vc '^#' "$metrics") samples); JUnit XML: $junit ($(grep -c '<testcase' "$junit") test cases)"
 # The lab is built to be NOT SAFE: anything else means the demo itself is broken.
 [ "$status" -eq 1 ]
 

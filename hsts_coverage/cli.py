@@ -13,7 +13,7 @@ import ssl
 import sys
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
@@ -31,9 +31,16 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.models import DomainSummary, HostResult, Verdict
+from hsts_coverage.models import DomainSummary, Enumeration, EnumerationStatus, HostResult, Verdict
 from hsts_coverage.names import DomainError, parse_domain
-from hsts_coverage.pipeline import DomainStarted, Event, ScanStarted, check_policy, scan
+from hsts_coverage.pipeline import (
+    DomainStarted,
+    Event,
+    ScanStarted,
+    check_policy,
+    enumerate_only,
+    scan,
+)
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
 from hsts_coverage.report.header import header_json, header_text
@@ -53,6 +60,7 @@ from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_USAGE, exit_code
 
 if TYPE_CHECKING:
+    from hsts_coverage.report.metrics import ScanMetrics
     from hsts_coverage.report.table import ProgressView, TableReport
 
 PROG = "hsts-coverage"
@@ -134,6 +142,42 @@ PreloadListOption = Annotated[
 ]
 
 
+ZoneFileOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        envvar=f"{ENV}ZONE_FILE",
+        help="The domain's zone (RFC 1035 master file, as DNS hosts export it): every "
+        "name in it is scanned (repeatable).",
+    ),
+]
+AxfrOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar=f"{ENV}AXFR",
+        help="Zone transfer from this server, IP[:PORT], or 'auto' for the domain's own "
+        "NS servers (repeatable).",
+    ),
+]
+NoGuessOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-guess",
+        envvar=f"{ENV}NO_GUESS",
+        help="Do not resolve the common labels (blog, dev, staging, ...) under the domain.",
+    ),
+]
+GuessListOption = Annotated[
+    Path | None,
+    typer.Option(envvar=f"{ENV}GUESS_LIST", help="Labels to resolve instead of the shipped list."),
+]
+GuessConcurrencyOption = Annotated[
+    int,
+    typer.Option(
+        envvar=f"{ENV}GUESS_CONCURRENCY", min=1, help="DNS queries in flight while guessing."
+    ),
+]
+
+
 @app.command("scan")
 def scan_command(
     domains: Annotated[
@@ -159,6 +203,20 @@ def scan_command(
     html: Annotated[
         Path | None,
         typer.Option(envvar=f"{ENV}HTML", help="Also write a self-contained HTML report here."),
+    ] = None,
+    metrics: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}METRICS",
+            help="Also write Prometheus metrics here (for node_exporter's textfile collector).",
+        ),
+    ] = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}JUNIT",
+            help="Also write JUnit XML here: a suite per domain, a case per host (for CI).",
+        ),
     ] = None,
     ct_url: Annotated[
         str,
@@ -207,42 +265,18 @@ def scan_command(
             envvar=f"{ENV}NAMES_FILE", help="File of extra names, one a line (repeatable)."
         ),
     ] = None,
-    zone_file: Annotated[
-        list[Path] | None,
-        typer.Option(
-            envvar=f"{ENV}ZONE_FILE",
-            help="The domain's zone (RFC 1035 master file, as DNS hosts export it): every "
-            "name in it is scanned (repeatable).",
-        ),
-    ] = None,
-    axfr: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar=f"{ENV}AXFR",
-            help="Zone transfer from this server, IP[:PORT], or 'auto' for the domain's own "
-            "NS servers (repeatable).",
-        ),
-    ] = None,
-    no_guess: Annotated[
-        bool,
-        typer.Option(
-            "--no-guess",
-            envvar=f"{ENV}NO_GUESS",
-            help="Do not resolve the common labels (blog, dev, staging, ...) under the domain.",
-        ),
-    ] = False,
-    guess_list: Annotated[
+    zone_file: ZoneFileOption = None,
+    axfr: AxfrOption = None,
+    no_guess: NoGuessOption = False,
+    guess_list: GuessListOption = None,
+    guess_concurrency: GuessConcurrencyOption = 200,
+    names_from: Annotated[
         Path | None,
         typer.Option(
-            envvar=f"{ENV}GUESS_LIST", help="Labels to resolve instead of the shipped list."
+            envvar=f"{ENV}NAMES_FROM",
+            help="Scan the name list `hsts-coverage enumerate` wrote, without asking CT.",
         ),
     ] = None,
-    guess_concurrency: Annotated[
-        int,
-        typer.Option(
-            envvar=f"{ENV}GUESS_CONCURRENCY", min=1, help="DNS queries in flight while guessing."
-        ),
-    ] = 200,
     resolver: ResolverOption = None,
     ca_bundle: CaBundleOption = None,
     allow_private: AllowPrivateOption = False,
@@ -323,15 +357,18 @@ def scan_command(
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
-    zone_files = tuple(zone_file or ())
-    scanned = _domains([*(domains or ()), *_read_lines(domains_file, "domains file")])
-    axfr_servers, axfr_auto = _axfr(axfr or [])
+    given = [*(domains or ()), *_read_lines(domains_file, "domains file")]
+    listed = _name_list(names_from, given, names_files)
+    scanned = _domains(given or list(listed or ()))
+    if listed is not None and (zone_file or axfr):
+        usage_error(
+            "--names-from holds the names already: give --zone-file and --axfr to enumerate"
+        )
     config = ScanConfig(
         domains=scanned,
-        zone_files=zone_files,
-        zones=_zones(zone_files, scanned),
-        axfr_servers=axfr_servers,
-        axfr_auto=axfr_auto,
+        names_from=names_from,
+        enumerations=listed,
+        **_dns_sources(zone_file, axfr, scanned),
         guess=not no_guess,
         guess_list=guess_list,
         guess_labels=_guess_labels(guess_list),
@@ -339,11 +376,13 @@ def scan_command(
         shard=_shard(shard),
         baseline=_baseline(baseline),
         html=html,
+        metrics=_output_file(metrics, "--metrics"),
+        junit=_output_file(junit, "--junit"),
         ct_url=ct_url,
         sources=_sources(source),
         certspotter_url=certspotter_url,
         certspotter_key=certspotter_key or None,
-        use_ct=not no_ct,
+        use_ct=not no_ct and names_from is None,
         ct_attempts=ct_attempts,
         ct_timeout=ct_timeout,
         names_files=names_files,
@@ -364,7 +403,105 @@ def scan_command(
         **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
         **_preload(preload_list),
     )
+    if config.shard_by == "domain" and config.shard and config.shard[1] > len(config.domains):
+        usage_error(
+            f"--shard {shard}: {len(config.domains)} domains make at most {len(config.domains)} "
+            "shards of whole domains (for more, enumerate and scan --names-from)"
+        )
     raise typer.Exit(run_async(_run(config)))
+
+
+@app.command("enumerate")
+def enumerate_command(
+    domains: Annotated[list[str] | None, typer.Argument(help="Domains (example.com).")] = None,
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Write the name list (NDJSON) here ('-': stdout)."),
+    ] = Path("-"),
+    domains_file: Annotated[
+        Path | None, typer.Option(envvar=f"{ENV}DOMAINS_FILE", help="File of domains, one a line.")
+    ] = None,
+    ct_url: Annotated[
+        str, typer.Option(envvar=f"{ENV}CT_URL", help="crt.sh-compatible CT search URL.")
+    ] = DEFAULT_CT_URL,
+    source: Annotated[
+        str, typer.Option(envvar=f"{ENV}SOURCE", help="CT sources: crtsh, certspotter.")
+    ] = "crtsh",
+    certspotter_url: Annotated[
+        str, typer.Option(envvar=f"{ENV}CERTSPOTTER_URL", help="Cert Spotter API base URL.")
+    ] = DEFAULT_CERTSPOTTER_URL,
+    certspotter_key: Annotated[
+        str | None,
+        typer.Option(envvar=f"{ENV}CERTSPOTTER_KEY", help="Cert Spotter key.", show_default=False),
+    ] = None,
+    ct_attempts: Annotated[
+        int, typer.Option(envvar=f"{ENV}CT_ATTEMPTS", min=1, help="Tries at a CT source.")
+    ] = 5,
+    ct_timeout: Annotated[
+        float, typer.Option(envvar=f"{ENV}CT_TIMEOUT", min=0.1, help="Seconds per CT request.")
+    ] = 60.0,
+    ct_interval: Annotated[
+        float, typer.Option(envvar=f"{ENV}CT_INTERVAL", min=0, help="Seconds between requests.")
+    ] = 1.0,
+    names_file: Annotated[
+        list[Path] | None,
+        typer.Option(envvar=f"{ENV}NAMES_FILE", help="File of extra names (repeatable)."),
+    ] = None,
+    zone_file: ZoneFileOption = None,
+    axfr: AxfrOption = None,
+    no_guess: NoGuessOption = False,
+    guess_list: GuessListOption = None,
+    guess_concurrency: GuessConcurrencyOption = 200,
+    resolver: ResolverOption = None,
+    allow_private: AllowPrivateOption = False,
+    allow_cidr: AllowCidrOption = None,
+    timeout: TimeoutOption = 10.0,
+    user_agent: UserAgentOption = USER_AGENT,
+) -> None:
+    """Write every domain's names with where each came from, for `scan --names-from` (so that
+    the N shards of a scan do not each ask CT). Exit 0 when every list is complete, 3 if not."""
+    names_files = tuple(names_file or ())
+    scanned = _domains([*(domains or ()), *_read_lines(domains_file, "domains file")])
+    config = ScanConfig(
+        domains=scanned,
+        **_dns_sources(zone_file, axfr, scanned),
+        guess=not no_guess,
+        guess_list=guess_list,
+        guess_labels=_guess_labels(guess_list),
+        guess_concurrency=guess_concurrency,
+        ct_url=ct_url,
+        sources=_sources(source),
+        certspotter_url=certspotter_url,
+        certspotter_key=certspotter_key or None,
+        ct_attempts=ct_attempts,
+        ct_timeout=ct_timeout,
+        ct_interval=ct_interval,
+        names_files=names_files,
+        extra_names=tuple(line for path in names_files for line in _read_names(path)),
+        **_reach(resolver, None, allow_private, allow_cidr, timeout, user_agent),
+    )
+    raise typer.Exit(run_async(_enumerate(config, output)))
+
+
+async def _enumerate(config: ScanConfig, output: Path) -> int:
+    from hsts_coverage.sources.namelist import domain_records, header_record
+
+    complete = True
+    with _open(output, append=False) as stream:
+        writer = NdjsonWriter(stream)
+        writer.write(header_record())
+        async for enumeration in enumerate_only(config):
+            for record in domain_records(enumeration):
+                writer.write(record)
+            ok = enumeration.status in (EnumerationStatus.COMPLETE, EnumerationStatus.SKIPPED)
+            complete = complete and ok
+            error = f": {clean(enumeration.error)}" if enumeration.error else ""
+            print(
+                f"{clean(enumeration.domain)}: {len(enumeration.names)} names "
+                f"({enumeration.status.value}{error})",
+                file=sys.stderr,
+            )
+    return 0 if complete else 3
 
 
 class TextOrJson(StrEnum):
@@ -481,11 +618,26 @@ def merge_command(
 
 @app.command("html")
 def html_command(
-    report: Annotated[Path, typer.Argument(help="A report (NDJSON), e.g. a merged one.")],
+    reports: Annotated[
+        list[Path],
+        typer.Argument(help="A report (NDJSON), or several or folders of them for the history."),
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the page.")],
 ) -> None:
-    """Render a report as one self-contained HTML page."""
-    _write_html(output, _report(report).records)
+    """Render a report as one self-contained HTML page; several reports as their history."""
+    paths = [
+        p for path in reports for p in (sorted(path.glob("*.ndjson")) if path.is_dir() else [path])
+    ]
+    if not paths:
+        usage_error(f"no report (*.ndjson) in {', '.join(map(str, reports))}")
+    if len(paths) == 1:
+        _write_html(output, _report(paths[0]).records)
+        return
+    from hsts_coverage.report.history import render_history
+
+    page = render_history([_report(path) for path in paths])
+    with _open(output, append=False) as stream:
+        stream.write(page.encode("utf-8"))
 
 
 @app.command("schema")
@@ -610,6 +762,20 @@ def _shard(value: str | None) -> tuple[int, int] | None:
     return int(k), int(n)
 
 
+def _dns_sources(
+    zone_files: list[Path] | None, axfr: list[str] | None, domains: tuple[str, ...]
+) -> dict[str, Any]:
+    """The zone-file and zone-transfer options, checked: ScanConfig's fields for them."""
+    paths = tuple(zone_files or ())
+    servers, auto = _axfr(axfr or [])
+    return {
+        "zone_files": paths,
+        "zones": _zones(paths, domains),
+        "axfr_servers": servers,
+        "axfr_auto": auto,
+    }
+
+
 def _zones(paths: tuple[Path, ...], domains: tuple[str, ...]) -> tuple[tuple[str, ZoneNames], ...]:
     try:
         return tuple(read_zone_file(path, domains) for path in paths)
@@ -632,6 +798,33 @@ def _guess_labels(path: Path | None) -> tuple[str, ...] | None:
     if not labels:
         usage_error(f"guess list {path} holds no labels")
     return labels
+
+
+def _name_list(
+    path: Path | None, given: list[str], names_files: tuple[Path, ...]
+) -> dict[str, Enumeration] | None:
+    """The enumerations of a `--names-from` list; every domain asked for must be in it."""
+    if path is None:
+        return None
+    from hsts_coverage.sources.namelist import NameListError, read_name_list
+
+    if names_files:
+        usage_error("--names-from holds the names already: give --names-file to enumerate")
+    try:
+        listed = read_name_list(path)
+    except NameListError as exc:
+        usage_error(str(exc))
+    missing = [d for d in _domains(given) if d not in listed] if given else []
+    if missing:
+        usage_error(f"--names-from {path} has no names for {', '.join(missing)}")
+    return listed
+
+
+def _output_file(path: Path | None, option: str) -> Path | None:
+    """A file the scan writes at its end: its folder must exist now, not after the scan."""
+    if path is not None and not path.parent.is_dir():
+        usage_error(f"{option} {path}: the folder {path.parent} does not exist")
+    return path
 
 
 def _baseline(path: Path | None) -> Report | None:
@@ -705,7 +898,7 @@ async def _run(config: ScanConfig) -> int:
         except asyncio.CancelledError:
             if stop.signal is None:
                 raise  # not ours
-        outputs.finish()
+        outputs.finish(interrupted=stop.signal is not None)
     if stop.signal is not None:
         return 128 + stop.signal  # 130 for SIGINT, 143 for SIGTERM
     return exit_code(verdicts)
@@ -757,11 +950,13 @@ class _Outputs:
         wanted = (
             config.baseline is not None
             or config.html is not None
+            or config.junit is not None
             or self._stdout_format is OutputFormat.JSON
         )
         self._records: list[Record] | None = [] if wanted else None
         self._now: datetime | None = None
         self._progress = _progress_view(config.progress)
+        self._metrics: ScanMetrics | None = None
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
@@ -793,6 +988,10 @@ class _Outputs:
     def _handle(self, event: Event) -> DomainSummary | None:
         if isinstance(event, ScanStarted):
             self._now = event.started_at
+            if self._config.metrics is not None:
+                from hsts_coverage.report.metrics import ScanMetrics
+
+                self._metrics = ScanMetrics(event.started_at)
             self._emit(scan_record(self._config, event.started_at))
         elif isinstance(event, DomainStarted):
             self._progress.start_domain(event.enumeration.domain, event.hosts)
@@ -821,11 +1020,15 @@ class _Outputs:
     def _emit(self, record: Record) -> None:
         for writer in self._ndjson:
             writer.write(record)
+        if self._metrics is not None:
+            self._metrics.add(record)
         if self._records is not None:
             self._records.append(record)
 
-    def finish(self) -> None:
-        """What needs the whole scan: the JSON document, the diff against a baseline."""
+    def finish(self, *, interrupted: bool = False) -> None:
+        """What needs the whole scan: metrics, the JSON document, the diff against a baseline."""
+        if self._metrics is not None and self._config.metrics is not None:
+            self._write_metrics(self._metrics, self._config.metrics, interrupted)
         if self._records is None or not self._records:
             return
         this = parse_records(self._records, "this scan")
@@ -833,11 +1036,29 @@ class _Outputs:
             _print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
         if self._config.html is not None:
             _write_html(self._config.html, self._records)
+        if self._config.junit is not None:
+            self._write_junit(self._config.junit, self._records)
         if self._config.baseline is not None and not self._stdout_closed:
             from hsts_coverage.diff import diff_reports
             from hsts_coverage.report.diffview import diff_text
 
             print(diff_text(diff_reports(self._config.baseline, this)))
+
+    @staticmethod
+    def _write_junit(path: Path, records: list[Record]) -> None:
+        from hsts_coverage.report.junit import write_junit
+
+        try:
+            write_junit(path, records)
+        except OSError as exc:
+            print(f"{PROG}: cannot write the JUnit report {path}: {exc.strerror}", file=sys.stderr)
+
+    @staticmethod
+    def _write_metrics(metrics: ScanMetrics, path: Path, interrupted: bool) -> None:
+        try:
+            metrics.write(path, datetime.now(UTC), interrupted=interrupted)
+        except OSError as exc:
+            print(f"{PROG}: cannot write the metrics {path}: {exc.strerror}", file=sys.stderr)
 
 
 def _table_report() -> TableReport:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hsts_coverage import __version__
 
 if TYPE_CHECKING:
+    from hsts_coverage.models import Enumeration
     from hsts_coverage.preload import PreloadEntry
     from hsts_coverage.report.reader import Report
     from hsts_coverage.sources.zone import ZoneNames
@@ -81,6 +82,10 @@ class ScanConfig:
     shard: tuple[int, int] | None = None  # (K, N): scan only the K-th of N slices of the names
     baseline: Report | None = None  # an earlier report to compare this scan with
     html: Path | None = None  # also write the HTML report here
+    metrics: Path | None = None  # also write Prometheus text exposition here (textfile collector)
+    junit: Path | None = None  # also write JUnit XML here (a suite per domain, a case per host)
+    names_from: Path | None = None  # a name list of `hsts-coverage enumerate`: CT is not asked
+    enumerations: Mapping[str, Enumeration] | None = field(default=None, repr=False)  # read from it
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
     ct_attempts: int = 5
@@ -92,6 +97,20 @@ class ScanConfig:
     output_format: OutputFormat = OutputFormat.TABLE
     quiet: bool = False
     progress: bool = True
+
+    @property
+    def shard_by(self) -> str | None:
+        """How `shard` slices the scan: whole domains when there are several (each enumerated
+        once, in one shard), else the names (of a name list, or of the one domain)."""
+        if self.shard is None:
+            return None
+        return "domain" if len(self.domains) > 1 and self.names_from is None else "name"
+
+    def in_this_shard(self, index: int) -> bool:
+        """Whether the `index`-th domain is scanned here: whole domains go round the shards."""
+        if self.shard_by != "domain" or self.shard is None:
+            return True
+        return index % self.shard[1] == self.shard[0] - 1
 
     def host_budget(self, addresses: int) -> float:
         """Seconds a host's probes may take once its name has resolved: the HTTPS and HTTP
@@ -124,5 +143,7 @@ class ScanConfig:
             "max_redirects": self.max_redirects,
             "max_addresses": self.max_addresses,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            "shard_by": self.shard_by,
+            "names_from": str(self.names_from) if self.names_from else None,
             "preload_list": str(self.preload_list) if self.preload_list else "hstspreload",
         }

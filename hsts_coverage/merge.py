@@ -1,9 +1,10 @@
 """Pure: combine the reports of a sharded scan (`--shard K/N`) into one report.
 
 Every host record is kept once; each domain's summary is computed again from them, with the same
-rules as a single scan (`verdict.decide`). The apex's policy comes from the shard that checked it
-(the first). All N shards of one scan must be there: a missing slice would be hosts never
-checked, and the merged verdict could claim SAFE without them.
+rules as a single scan (`verdict.decide`); with shards of whole domains (`shard_by: domain`) each
+domain's summary is already complete in its one shard and is kept as it is. The apex's policy
+comes from the shard that checked it (the first). All N shards of one scan must be there: a
+missing slice would be hosts never checked, and the merged verdict could claim SAFE without them.
 """
 
 from __future__ import annotations
@@ -34,9 +35,23 @@ def merge_reports(reports: list[Report]) -> list[Record]:
     hosts = _unique_hosts(reports)
     scan = {**reports[0].scan, "merged_from": shards}
     scan["options"] = {**scan.get("options", {}), "shard": None}
+    if (scan["options"].get("shard_by")) == "domain":
+        scan["options"]["shard_by"] = None
+        return [scan, *hosts, *_gathered(reports)]
     domains = list(dict.fromkeys(s["domain"] for r in reports for s in r.summaries))
     summaries = [_summary(d, hosts, [s for r in reports for s in r.summaries]) for d in domains]
     return [scan, *hosts, *summaries]
+
+
+def _gathered(reports: list[Report]) -> list[Record]:
+    """Shards of whole domains: each domain's summary is complete in its shard, kept as it is.
+    Every domain the scan was given must have one, or its hosts were never checked."""
+    found = {s.get("domain"): s for r in reports for s in r.summaries}
+    expected = list((reports[0].scan.get("options") or {}).get("domains") or found)
+    missing = [str(d) for d in expected if d not in found]
+    if missing:
+        raise ReportError(f"no shard has a summary of {', '.join(missing)}: not merging")
+    return [found[d] for d in expected]
 
 
 def _check_shards(reports: list[Report]) -> list[str]:

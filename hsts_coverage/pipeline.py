@@ -189,7 +189,9 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
     now = datetime.now(UTC)
     yield ScanStarted(now)
     async with _scanner(config, now) as scanner:
-        for domain in config.domains:
+        for index, domain in enumerate(config.domains):
+            if not config.in_this_shard(index):
+                continue  # a whole domain of another shard
             progress = _DomainScan(domain)
             try:
                 async for event in _scan_domain(scanner, progress):
@@ -240,17 +242,11 @@ class _DomainScan:
 
 async def _scan_domain(scanner: _Scanner, progress: _DomainScan) -> AsyncIterator[Event]:
     config = scanner.config
-    progress.enumeration = await enumerate_domain(
-        progress.domain,
-        config=config,
-        session=scanner.ct_session if config.use_ct else None,
-        turn=scanner.ct_turn,
-        resolver=scanner.resolver,
-        permits=scanner.judge.policy.permits,
-    )
+    progress.enumeration = await _enumeration(scanner, progress.domain)
     progress.mark("enumerated")
     zones = await scanner.wildcard_zones(progress.enumeration)
-    target = Domain(progress.enumeration, zones, config.shard, config.max_met_names)
+    shard = config.shard if config.shard_by == "name" else None  # else: whole domains
+    target = Domain(progress.enumeration, zones, shard, config.max_met_names)
     progress.target = target
     yield DomainStarted(target.enumeration, len(target.names))
     async for result in _check_all(scanner, target):
@@ -258,9 +254,31 @@ async def _scan_domain(scanner: _Scanner, progress: _DomainScan) -> AsyncIterato
         progress.tally.add(result)
         yield result
     progress.mark("hosts_done")
-    if config.check_apex and (config.shard is None or config.shard[0] == 1):
+    if config.check_apex and (shard is None or shard[0] == 1):
         progress.apex = await scanner.apex(progress.domain)  # once, not in every shard
     yield progress.summary()
+
+
+async def _enumeration(scanner: _Scanner, domain: str) -> Enumeration:
+    """The domain's names: from the name list of `--names-from` (CT is not asked), or found now."""
+    config = scanner.config
+    if config.enumerations is not None:
+        return config.enumerations[domain]
+    return await enumerate_domain(
+        domain,
+        config=config,
+        session=scanner.ct_session if config.use_ct else None,
+        turn=scanner.ct_turn,
+        resolver=scanner.resolver,
+        permits=scanner.judge.policy.permits,
+    )
+
+
+async def enumerate_only(config: ScanConfig) -> AsyncIterator[Enumeration]:
+    """Only the enumeration of every domain, for `hsts-coverage enumerate`."""
+    async with _scanner(config, datetime.now(UTC)) as scanner:
+        for domain in config.domains:
+            yield await _enumeration(scanner, domain)
 
 
 def _uncancel() -> None:

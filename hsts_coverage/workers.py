@@ -218,7 +218,8 @@ async def worker_pool(
     workers: list[_Worker] = []
     changed = asyncio.Event()
     try:
-        shared = replace(config, preload_entries=None, baseline=None)  # not needed to probe
+        # Not needed to probe (and a --names-from list may be large).
+        shared = replace(config, preload_entries=None, baseline=None, enumerations=None)
         for _ in range(count):
             workers.append(await _start(shared, now, changed))
         yield WorkerPool(local, workers, changed)

@@ -21,8 +21,10 @@ import html
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from hsts_coverage.report.expiry import MARK_DAYS, expiry_chart
 from hsts_coverage.report.text import clean
 
 Record = Mapping[str, Any]
@@ -67,6 +69,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
 .chart svg { width: 100%; height: auto; max-width: 640px; }
+.expiry { margin-top: 16px; } .expiry svg { width: 100%; height: auto; max-width: 1000px; }
+.history svg { width: 100%; height: auto; max-width: 1000px; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border-bottom: 1px solid var(--line); padding: 6px 8px; text-align: left;
   vertical-align: top; }
@@ -156,10 +160,23 @@ for (const box of document.querySelectorAll("div.hosts")) {
 
 def render_html(records: Sequence[Record]) -> str:
     """The whole page for a scan's records (any number of domains)."""
+    title = "HSTS coverage: " + ", ".join(d.name for d in _group(records)[1])
+    return _page(title, report_body(records))
+
+
+def report_body(records: Sequence[Record]) -> str:
+    """The page's content for one scan: the masthead and a section per domain."""
     scan, domains = _group(records)
-    body = _masthead(scan, domains) + "".join(_section(domain) for domain in domains)
-    title = "HSTS coverage: " + ", ".join(d.name for d in domains)
-    return _page(title, body)
+    now = _started_at(scan)
+    return _masthead(scan, domains) + "".join(_section(domain, now) for domain in domains)
+
+
+def _started_at(scan: Record | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str((scan or {}).get("started_at")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 # -- grouping the records --------------------------------------------------------------------------
@@ -245,7 +262,7 @@ def _verdict_badge(summary: Record | None) -> str:
     return f'<span class="verdict {css}">{_e(verdict)}</span>'
 
 
-def _section(domain: _Domain) -> str:
+def _section(domain: _Domain, now: datetime | None) -> str:
     hosts = sorted(domain.hosts.values(), key=_row_order)
     parts = [
         f'<section class="domain"><h2>{_e(domain.name)} {_verdict_badge(domain.summary)}</h2>',
@@ -254,6 +271,7 @@ def _section(domain: _Domain) -> str:
         _policy(domain.summary.get("policy") if domain.summary else None, domain.name),
         _charts(hosts),
         "</div>",
+        _expiry(hosts, now),
         _fixes(hosts),
         _host_table(hosts),
         "</section>\n",
@@ -429,6 +447,21 @@ def bar_chart(title: str, bars: Sequence[tuple[str, int, str]]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{_e(title)}" '
         f'viewBox="0 0 {label_w + bar_w + 60} {height}" font-size="12" '
         f'font-family="system-ui, sans-serif" fill="#1f2328">{"".join(rows)}</svg>'
+    )
+
+
+# -- certificate expiry ----------------------------------------------------------------------------
+
+
+def _expiry(hosts: list[Record], now: datetime | None) -> str:
+    if now is None:
+        return ""
+    marks = ", ".join(f"{d} days" for d in MARK_DAYS)
+    return (
+        '<div class="card expiry"><h3>Certificate expiry</h3>'
+        f"<p class=\"muted\">Each host's certificate on one time axis, from the scan's start "
+        f"({_e(now.isoformat())}), with marks at {marks}; expired first.</p>"
+        f"{expiry_chart(hosts, now)}</div>"
     )
 
 

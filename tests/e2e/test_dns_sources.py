@@ -220,34 +220,43 @@ class _AxfrServer:
 
     def __init__(self, records: int | None, *, silent: bool = False) -> None:
         self.records, self.silent = records, silent
+        self.stop = asyncio.Event()
+        self.sessions: list[asyncio.Task[None]] = []
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.sessions.append(task)
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            (length,) = struct.unpack("!H", await reader.readexactly(2))
-            query = dns.message.from_wire(await reader.readexactly(length))
-            if self.silent:
-                await asyncio.sleep(60)
-            soa = dns.rrset.from_text(
-                ZONE_DOMAIN + ".", 60, "IN", "SOA", f"ns1.{ZONE_DOMAIN}. h.{ZONE_DOMAIN}. 1 2 3 4 5"
-            )
-            sent = 0
-            while self.records is None or sent < self.records:
-                response = dns.message.make_response(query)
-                response.answer = [soa] if sent == 0 else []
-                for _ in range(100):
-                    name = f"h{sent}.{ZONE_DOMAIN}."
-                    response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.1"))
-                    sent += 1
-                wire = response.to_wire()
-                writer.write(struct.pack("!H", len(wire)) + wire)
-                await writer.drain()
-                await asyncio.sleep(0)  # the client shares this event loop
+            await self._answer(reader, writer)
+        writer.close()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        (length,) = struct.unpack("!H", await reader.readexactly(2))
+        query = dns.message.from_wire(await reader.readexactly(length))
+        if self.silent:
+            await self.stop.wait()
+            return
+        soa = dns.rrset.from_text(
+            ZONE_DOMAIN + ".", 60, "IN", "SOA", f"ns1.{ZONE_DOMAIN}. h.{ZONE_DOMAIN}. 1 2 3 4 5"
+        )
+        sent = 0
+        while (self.records is None or sent < self.records) and not self.stop.is_set():
             response = dns.message.make_response(query)
-            response.answer = [soa]
+            response.answer = [soa] if sent == 0 else []
+            for _ in range(100):
+                name = f"h{sent}.{ZONE_DOMAIN}."
+                response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.1"))
+                sent += 1
             wire = response.to_wire()
             writer.write(struct.pack("!H", len(wire)) + wire)
             await writer.drain()
-        writer.close()
+            await asyncio.sleep(0)  # the client shares this event loop
+        response = dns.message.make_response(query)
+        response.answer = [soa]
+        wire = response.to_wire()
+        writer.write(struct.pack("!H", len(wire)) + wire)
+        await writer.drain()
 
 
 async def _transfer(server: _AxfrServer, max_records: int) -> str:
@@ -261,7 +270,9 @@ async def _transfer(server: _AxfrServer, max_records: int) -> str:
     except axfr.AxfrError as exc:
         return str(exc)
     finally:
+        server.stop.set()
         listener.close()
+        await asyncio.gather(*server.sessions)
 
 
 async def test_a_transfer_is_bounded_in_size_and_time() -> None:

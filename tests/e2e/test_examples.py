@@ -38,9 +38,11 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 import yaml
+from junitparser import JUnitXml
 
 from tests.e2e.conftest import LabInfo
 from tests.e2e.test_scan import TIMEOUT, hsts_coverage, lab_options
+from tests.e2e.test_shard_domains import ct_searches
 
 pytestmark = pytest.mark.e2e
 
@@ -465,6 +467,12 @@ def test_the_workflow_runs_on_pull_requests() -> None:
     assert job["defaults"]["run"]["shell"] == "bash"
     assert "hsts-coverage scan" in steps()["Scan"]["run"]
     assert "exit 1" in steps()["Verdict"]["run"]
+    publish = steps()["Publish the JUnit report"]
+    assert publish["uses"].startswith("mikepenz/action-junit-report@")
+    assert publish["with"]["report_paths"] in steps()["Scan"]["run"]
+    assert "--junit " + publish["with"]["report_paths"] in steps()["Scan"]["run"]
+    assert job["permissions"] == {"contents": "read", "checks": "write"}
+    assert publish["with"]["report_paths"] in steps()["Keep the report"]["with"]["path"]
     env = {k for k in job["env"] if k.startswith("HSTS_COVERAGE_")}
     assert env <= scan_option_variables()
 
@@ -510,6 +518,10 @@ def test_the_workflow_fails_when_the_lab_is_not_safe(
     assert scan.returncode == 0, scan.stderr
     assert (tmp_path / "output").read_text() == f"exit-code={expected}\n"
     assert "SAFE" in (tmp_path / "summary.md").read_text()
+    published = JUnitXml.fromfile(
+        str(tmp_path / "hsts-coverage.xml")
+    )  # what the publish step reads
+    assert sum(suite.failures for suite in published) == expected
     verdict = run_step("Verdict", tmp_path, env, scan_exit=str(expected))
     assert verdict.returncode == expected, verdict.stdout
     if expected:
@@ -542,6 +554,7 @@ def cronjobs() -> list[dict[str, Any]]:
 def test_the_manifests_are_the_expected_kinds() -> None:
     assert sorted(manifests()) == [
         "ConfigMap/hsts-coverage",
+        "CronJob/hsts-coverage-enumerate",
         "CronJob/hsts-coverage-merge",
         "CronJob/hsts-coverage-scan",
         "PersistentVolumeClaim/hsts-coverage-reports",
@@ -550,7 +563,7 @@ def test_the_manifests_are_the_expected_kinds() -> None:
         assert document["apiVersion"] == ("batch/v1" if document["kind"] == "CronJob" else "v1")
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 2])
 def test_each_cronjob_is_well_formed(index: int) -> None:
     cronjob = cronjobs()[index]
     fields = cronjob["spec"]["schedule"].split()
@@ -582,6 +595,10 @@ def test_the_scan_is_an_indexed_job_with_one_shard_per_index() -> None:
     script = container_script(manifests()["CronJob/hsts-coverage-scan"])
     assert '--shard "$((JOB_COMPLETION_INDEX + 1))/$SHARDS"' in script
     assert "shard-$JOB_COMPLETION_INDEX.ndjson" in script
+    assert 'hsts-coverage scan --names-from "$names"' in script  # CT is not asked per shard
+    enumerate = container_script(manifests()["CronJob/hsts-coverage-enumerate"])
+    assert "hsts-coverage enumerate $DOMAINS" in enumerate
+    assert "/reports/names/$(date -u +%F).ndjson" in enumerate
     merge = container_script(manifests()["CronJob/hsts-coverage-merge"])
     assert "hsts-coverage merge" in merge
     assert "hsts-coverage diff" in merge
@@ -594,7 +611,7 @@ def container_script(cronjob: dict[str, Any]) -> str:
     return script
 
 
-@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("index", [0, 1, 2])
 def test_the_cronjob_scripts_are_clean_sh(index: int, tmp_path: Path) -> None:
     path = tmp_path / "script.sh"
     path.write_text(container_script(cronjobs()[index]))
@@ -616,8 +633,21 @@ def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> N
         "DOMAINS": lab.domain,
         "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
     }
-    scripts = [container_script(c).replace("/reports", str(reports)) for c in cronjobs()]
-    merge, scan = sorted(scripts, key=lambda s: "merge" not in s)
+    env["HSTS_COVERAGE_USER_AGENT"] = agent = "hsts-coverage-tests/kubernetes"
+    scripts = {
+        name.removeprefix("CronJob/hsts-coverage-"): container_script(c).replace(
+            "/reports", str(reports)
+        )
+        for name, c in manifests().items()
+        if name.startswith("CronJob/")
+    }
+    merge, scan = scripts["merge"], scripts["scan"]
+    orphan = subprocess.run(
+        ["sh", "-c", scan], env={**env, "JOB_COMPLETION_INDEX": "0"}, capture_output=True
+    )
+    assert orphan.returncode == 4  # no name list yet: the shard fails instead of scanning nothing
+    done = subprocess.run(["sh", "-c", scripts["enumerate"]], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
     for index in range(int(config["SHARDS"])):
         shard = {**env, "JOB_COMPLETION_INDEX": str(index)}
         done = subprocess.run(["sh", "-c", scan], env=shard, capture_output=True, text=True)
@@ -628,6 +658,8 @@ def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> N
     records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
     full = hsts_coverage(["scan", lab.domain, *lab_options(lab)], tmp_path)
     assert sorted(r["host"] for r in records if r["type"] == "host") == sorted(full.hosts())
+    assert ct_searches(lab, agent) == [lab.domain]  # once a night, not once per shard
+    assert list((reports / "names").iterdir()) == []  # the night's list is cleaned up
 
 
 def lab_options_environment(lab: LabInfo) -> dict[str, str]:

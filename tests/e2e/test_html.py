@@ -14,17 +14,22 @@ the reason, except under CI (`CI` set), where a missing browser is a failed setu
 from __future__ import annotations
 
 import copy
+import io
 import os
 import re
 import shutil
 from collections.abc import Iterator
+from operator import sub
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from PIL import Image
 
 from hsts_coverage.report.html import render_html
 from tests.e2e.conftest import LabInfo
+from tests.e2e.test_diff_shard import scan_names
 from tests.e2e.test_scan import hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
@@ -276,3 +281,120 @@ def test_several_domains_get_a_section_each(
     second = tab.page.locator("div.hosts").nth(1).locator("tbody tr:visible").count()
     assert second == len(hosts_of(records))  # each table filters on its own
     tab.close()
+
+
+# -- the certificate-expiry view and the history page ----------------------------------------------
+
+BREAKS_RED = (0xC6, 0x28, 0x28)
+OK_GREEN = (0x2E, 0x7D, 0x32)
+
+
+def colour_pixels(png: bytes, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of a screenshot have (nearly) this colour: proof that it was drawn."""
+    colours = Image.open(io.BytesIO(png)).convert("RGB").getcolors(maxcolors=1 << 24) or []
+    return sum(n for n, pixel in colours if max(map(abs, map(sub, pixel, rgb))) <= 8)
+
+
+def test_the_expiry_view_has_every_certificate_on_one_axis(
+    opened: Opened, records: Records
+) -> None:
+    page = opened.page
+    rows = page.eval_on_selector_all(
+        'svg[aria-label="Certificate expiry"] g.cert',
+        """rows => rows.map(g => ({host: g.dataset.host, band: g.dataset.band,
+            days: Number(g.dataset.days), x: g.querySelector("circle").getBBox().x}))""",
+    )
+    with_certificate = [h for h in hosts_of(records) if (h["https"] or {}).get("certificate")]
+    assert sorted(r["host"] for r in rows) == sorted(h["host"] for h in with_certificate)
+    expired = {h["host"] for h in with_certificate if h["https"]["certificate"]["days_left"] < 0}
+    assert {r["host"] for r in rows[: len(expired)]} == expired  # expired first
+    assert {r["band"] for r in rows[: len(expired)]} == {"expired"}
+    assert [r["days"] for r in rows] == sorted(r["days"] for r in rows)
+    xs = [r["x"] for r in rows]
+    assert xs == sorted(xs)  # one axis: later is further right
+    marks = page.eval_on_selector_all(
+        'svg[aria-label="Certificate expiry"] g.mark',
+        "marks => marks.map(g => [g.dataset.days, g.querySelector('line').getBBox().x])",
+    )
+    assert [days for days, _ in marks] == ["now", "3", "7", "14"]
+    assert [x for _, x in marks] == sorted(x for _, x in marks)
+    assert any(r["band"] == "3" for r in rows)  # the lab's certificate that expires in 3 days
+    shot = page.locator("div.expiry svg").screenshot()
+    assert colour_pixels(shot, BREAKS_RED) > 50  # expired dots drawn
+    assert colour_pixels(shot, OK_GREEN) > 50
+
+
+def test_without_certificates_there_is_no_expiry_chart(
+    browser: Browser, records: Records, tmp_path: Path
+) -> None:
+    """The negative twin: the pixels above come from certificates, not from the page around."""
+    bare = copy.deepcopy(records)
+    for host in hosts_of(bare):
+        if host["https"]:
+            host["https"]["certificate"] = None
+    tab = Opened(browser, render_html(bare), tmp_path / "bare.html")
+    assert tab.page.locator('svg[aria-label="Certificate expiry"]').count() == 0
+    assert "No host served a certificate." in str(tab.page.text_content("div.expiry"))
+    tab.close()
+
+
+@pytest.fixture(scope="module")
+def history(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """Three nightly reports in one folder: SAFE, then expired breaks, then self-signed too."""
+    tmp = tmp_path_factory.mktemp("history")
+    runs = [("www",), ("www", "expired"), ("www", "expired", "self-signed")]
+    folder = tmp / "reports"
+    folder.mkdir()
+    started = []
+    for night, labels in enumerate(runs, 1):
+        report = scan_names(lab, tmp, f"night{night}", *labels).rename(
+            folder / f"2026-01-0{night}.ndjson"
+        )
+        started.append(orjson.loads(report.read_bytes().splitlines()[0])["started_at"])
+    page = tmp / "history.html"
+    run = hsts_coverage(["html", str(folder), "-o", str(page)], tmp)
+    assert run.code == 0, run.stderr
+    return page, started
+
+
+def test_the_history_draws_every_run(
+    browser: Browser, lab: LabInfo, history: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    page_path, started = history
+    tab = Opened(browser, page_path.read_text(), tmp_path / "history.html")
+    page = tab.page
+    section = page.locator("section.history")
+    verdicts = section.locator("table.verdicts .verdict").all_text_contents()
+    assert verdicts == ["SAFE", "NOT SAFE", "NOT SAFE"]
+    columns = page.eval_on_selector_all(
+        'svg[aria-label="Hosts per status per run"] g.run',
+        """runs => runs.map(g => [g.dataset.run, Object.fromEntries(
+            Array.from(g.querySelectorAll("rect")).map(
+                r => [r.dataset.status, [Number(r.dataset.count), r.getBBox().height]]))])""",
+    )
+    assert [run for run, _ in columns] == started
+    assert [c["breaks"][0] for _, c in columns] == [0, 1, 2]
+    assert [c["ok"][0] for _, c in columns] == [2, 2, 2]  # the apex and www
+    unit = columns[2][1]["ok"][1] / 2
+    assert columns[2][1]["breaks"][1] == pytest.approx(2 * unit, abs=0.2)  # heights are counts
+    broke = dict(
+        page.eval_on_selector_all(
+            "table.first-broke tbody tr",
+            "rows => rows.map(r => [r.dataset.host, r.dataset.firstBroke])",
+        )
+    )
+    assert broke == {f"expired.{lab.domain}": started[1], f"self-signed.{lab.domain}": started[2]}
+    shot = page.locator('svg[aria-label="Hosts per status per run"]').screenshot()
+    assert colour_pixels(shot, BREAKS_RED) > 100
+    assert colour_pixels(shot, OK_GREEN) > 100
+    assert page.locator("div.hosts").count() == 1  # the newest run's report below
+    assert tab.requests == [page.url]
+    assert tab.console == []
+    page.screenshot(path=tmp_path / "history.png", full_page=True)
+    tab.close()
+
+
+def test_a_folder_without_reports_is_a_usage_error(tmp_path: Path) -> None:
+    run = hsts_coverage(["html", str(tmp_path), "-o", str(tmp_path / "x.html")], tmp_path)
+    assert run.code == 2
+    assert "no report (*.ndjson) in" in run.stderr
