@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -29,12 +30,15 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     EnumerationStatus,
+    Finding,
     HostResult,
     Probe,
     WildcardZone,
 )
 from hsts_coverage.names import in_shard
 from hsts_coverage.preload import ApexReport
+from hsts_coverage.reasons import Reason
+from hsts_coverage.report.text import clean
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.session import ct_session
 from hsts_coverage.verdict import Tally, judge_dns, verdict_of, wildcard_finding
@@ -93,7 +97,18 @@ class _Scanner:
         )
 
     async def check(self, name: str, domain: Domain, judge: JudgeHost) -> HostResult:
+        """One host, inside the boundary every host passes: an unexpected exception (a bug, or
+        a hostile input no one foresaw) makes this host `unknown` (`internal_error`), never the
+        end of the scan."""
         started = time.perf_counter()
+        try:
+            return await self._check(name, domain, judge, started)
+        except Exception as exc:  # the boundary: any bug becomes data
+            return _internal_error(name, domain, exc, started)
+
+    async def _check(
+        self, name: str, domain: Domain, judge: JudgeHost, started: float
+    ) -> HostResult:
         dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
@@ -121,6 +136,29 @@ class _Scanner:
             if answer.status is DnsStatus.RESOLVED:
                 found.append(WildcardZone(zone, probe_name, frozenset(answer.addresses)))
         return tuple(found)
+
+
+def _internal_error(name: str, domain: Domain, exc: Exception, started: float) -> HostResult:
+    detail = f"{type(exc).__name__}: {exc}"
+    print(
+        f"hsts-coverage: internal error while checking {clean(name)}: {clean(detail)}"
+        " (the host is unknown; please report this bug)",
+        file=sys.stderr,
+    )
+    finding = Finding(Reason.INTERNAL_ERROR, detail)
+    return HostResult(
+        name=name,
+        domain=domain.name,
+        dns=DnsAnswer(name, DnsStatus.ERROR, error="not finished: internal error"),
+        probes=(),
+        verdict=verdict_of((finding,), ()),
+        ct=domain.enumeration.ct.get(name),
+        elapsed_ms=_ms_since(started),
+    )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def wildcard_probe_name(zone: str) -> str:

@@ -251,6 +251,14 @@ class Reason(StrEnum):
         "unknown: the host answers too slowly to tell",
         "look at why the host (or its redirects) answers so slowly, or raise --timeout",
     )
+    INTERNAL_ERROR = (
+        "internal_error",
+        Severity.UNKNOWN,
+        "the scanner failed on this host (a bug): it was not judged",
+        "unknown: the scanner could not tell",
+        "unknown: the scanner could not tell",
+        "report the bug with the detail (the error's type and message), then scan again",
+    )
     # -- info: worth knowing, does not change the status -----------------------------------------
     DANGLING_CNAME = (
         "dangling_cname",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
+from hsts_coverage.models import Probe
 from tests.e2e.conftest import LabInfo
 from tests.e2e.test_scan import hsts_coverage, lab_options
 
@@ -60,3 +62,39 @@ def test_hostile_strings_never_reach_the_terminal_raw(lab: LabInfo, tmp_path: Pa
     assert "(subject CN=evil," in run.stdout  # shown, with its escape sequences removed
     subject = run.hosts()[f"hostile.{lab.domain}"]["https"]["certificate"]["subject"]
     assert "\x1b[2J\x1b[31mevil" in subject  # the report keeps the exact value (RFC 4514 form)
+
+
+def test_a_host_whose_check_raises_is_unknown_and_the_scan_goes_on(
+    lab: LabInfo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hsts_coverage import cli
+    from hsts_coverage.probe import Prober
+
+    broken = f"www.{lab.domain}"
+    real_probe = Prober.probe
+
+    async def probe(self: Prober, name: str, address: str, domain: str) -> Probe:
+        if name == broken:
+            raise ZeroDivisionError("an arbitrary bug")
+        return await real_probe(self, name, address, domain)
+
+    monkeypatch.setattr(Prober, "probe", probe)
+    report = tmp_path / "report.ndjson"
+    names = names_file(tmp_path, lab, "www", "expired")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", names]
+    monkeypatch.setattr("sys.argv", ["hsts-coverage", *args, "--workers", "0", "-o", str(report)])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1  # NOT SAFE: expired.* still breaks, the scan went on
+    records = [orjson.loads(line) for line in report.read_bytes().splitlines()]
+    hosts = {r["host"]: r for r in records if r["type"] == "host"}
+    assert hosts[broken]["status"] == "unknown"
+    assert [r["code"] for r in hosts[broken]["reasons"]] == ["internal_error"]
+    assert hosts[broken]["reasons"][0]["detail"] == "ZeroDivisionError: an arbitrary bug"
+    assert hosts[f"expired.{lab.domain}"]["status"] == "breaks"
+    (summary,) = (r for r in records if r["type"] == "summary")
+    assert summary["unknown"] == {"internal_error": [broken]}
+    assert "please report" in capsys.readouterr().err
