@@ -166,6 +166,7 @@ class WalkEnd(StrEnum):
     LOOP = "loop"
     TOO_MANY = "too_many"
     TARGET_BREAKS = "target_breaks"
+    INVALID_REDIRECT = "invalid_redirect"  # a Location no browser follows (ERR_INVALID_REDIRECT)
     UNVERIFIED = "unverified"  # a target on a private address: not followed
 
 

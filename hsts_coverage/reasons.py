@@ -160,6 +160,14 @@ class Reason(StrEnum):
         "the target's error (see detail)",
         "fix HTTPS on the redirect target, or redirect somewhere that works",
     )
+    INVALID_REDIRECT = (
+        "invalid_redirect",
+        Severity.BREAKS,
+        "HTTPS redirects to a Location that is not a URL (a port over 65535, an open bracket)",
+        "ERR_INVALID_REDIRECT",
+        "the redirect response's own page (nothing to follow)",
+        "send a Location that is a valid absolute or relative URL",
+    )
     HTTPS_ERROR_STATUS = (
         "https_error_status",
         Severity.BREAKS,
