@@ -1,6 +1,8 @@
 """The command line: options -> ScanConfig -> pipeline -> reports; errors -> one line + exit code.
 
-Exit codes: 0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE or a source failure, 2 usage error, 130 on Ctrl-C.
+Exit codes: 0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE or a source failure, 2 usage error, 5 a failed
+run (a bug or a report that could not be written; the partial report stays in its temporary
+file), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from hsts_coverage.report.records import (
 )
 from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.tls import verified_context
-from hsts_coverage.verdict import EXIT_USAGE, exit_code
+from hsts_coverage.verdict import EXIT_FAILED, EXIT_USAGE, exit_code
 
 if TYPE_CHECKING:
     from hsts_coverage.report.table import ProgressView, TableReport
@@ -699,8 +701,10 @@ class _Outputs:
         self._stack.callback(self._progress.end_domain)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stack.close()
+    def __exit__(self, *exc_info: Any) -> None:
+        # The exception goes on to each output: a failed run must not rename its partial report
+        # into place as if it had finished.
+        self._stack.__exit__(*exc_info)
 
     @property
     def _stdout_format(self) -> OutputFormat | None:
@@ -836,6 +840,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
+    except OSError as exc:  # a report that cannot be written: a full disk, a closed device
+        _fail(f"the run failed: {clean(exc)}", EXIT_FAILED)
+    except Exception as exc:  # a bug outside every host's boundary
+        detail = clean(f"{type(exc).__name__}: {exc}")
+        _fail(f"internal error: {detail} (please report this bug)", EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -57,6 +57,9 @@ _WALK_REASON = {
 
 EXIT_CODES = {Verdict.SAFE: 0, Verdict.NOT_SAFE: 1, Verdict.INCONCLUSIVE: 3}
 EXIT_USAGE = 2
+# The run failed (a bug, a report that could not be written): its report is partial and stays
+# in the temporary file. Not 1 (NOT SAFE) nor 4 (the cron wrapper's failed notification).
+EXIT_FAILED = 5
 
 
 def verdict_of(
