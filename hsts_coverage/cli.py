@@ -557,10 +557,14 @@ def _workers(value: str, rate: float) -> int | None:
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    k, slash, n = value.partition("/")
-    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
-        usage_error(f"--shard {value!r}: give K/N with 1 <= K <= N, such as 2/8")
-    return int(k), int(n)
+    from hsts_coverage.merge import MAX_SHARDS, parse_shard
+
+    shard = parse_shard(value.strip())
+    if shard is None:
+        usage_error(
+            f"--shard {value[:40]!r}: give K/N with 1 <= K <= N <= {MAX_SHARDS}, such as 2/8"
+        )
+    return shard
 
 
 def _baseline(path: Path | None) -> Report | None:

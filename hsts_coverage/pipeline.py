@@ -239,6 +239,7 @@ class _DomainScan:
             apex=self.apex,
             interrupted=interrupted,
             timings=self.marks,
+            shard=self.target.shard if self.target else None,
         )
 
 

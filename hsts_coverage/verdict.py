@@ -234,8 +234,9 @@ class Tally:
         apex: ApexReport | None = None,
         interrupted: bool = False,
         timings: Mapping[str, float] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> DomainSummary:
-        verdict, why = decide(self.counts, enumeration, interrupted=interrupted)
+        verdict, why = decide(self.counts, enumeration, interrupted=interrupted, shard=shard)
         include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.sts)
         preload = apex.preload if apex else None
         todo = advice(verdict, self.counts[Status.BREAKS], preload, include_subdomains)
@@ -262,11 +263,18 @@ class Tally:
 
 
 def decide(
-    counts: dict[Status, int], enumeration: Enumeration, *, interrupted: bool = False
+    counts: dict[Status, int],
+    enumeration: Enumeration,
+    *,
+    interrupted: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> tuple[Verdict, str]:
     """SAFE only with proof; one host that breaks is enough for NOT SAFE."""
     if counts.get(Status.BREAKS, 0):
         return Verdict.NOT_SAFE, f"{counts[Status.BREAKS]} host(s) would break"
+    if shard is not None and not sum(counts.values()):
+        k, n = shard
+        return Verdict.INCONCLUSIVE, f"shard {k}/{n} holds none of the names: merge the {n} reports"
     if interrupted:
         return Verdict.INCONCLUSIVE, "the scan was interrupted before every host was checked"
     if enumeration.status is EnumerationStatus.FAILED:

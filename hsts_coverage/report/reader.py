@@ -66,12 +66,52 @@ def _collect(records: Iterable[tuple[int, Record]], name: str) -> Report:
         elif report is None:
             raise ReportError(f"{name} line {number}: a {kind!r} record before any scan record")
         elif kind == "host":
-            report.hosts.append(record)
+            report.hosts.append(_shaped(record, _HOST_SHAPE, name, number))
         elif kind == "summary":
-            report.summaries.append(record)
+            report.summaries.append(_shaped(record, _SUMMARY_SHAPE, name, number))
     if report is None:
         raise ReportError(f"{name} is not an hsts-coverage report (no scan record)")
     return report
+
+
+def _statuses() -> frozenset[str]:
+    from hsts_coverage.models import Status
+
+    return frozenset(Status)
+
+
+def _reasons(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(r, dict) and isinstance(r.get("code"), str) for r in value
+    )
+
+
+# field -> test of its value, for the fields the readers (diff, merge) rely on; absent optional
+# fields are fine (older reports), present ones must have their type.
+_HOST_SHAPE: dict[str, tuple[bool, Any]] = {
+    "host": (True, lambda v: isinstance(v, str)),
+    "domain": (True, lambda v: isinstance(v, str)),
+    "status": (True, lambda v: v in _statuses()),
+    "reasons": (True, _reasons),
+}
+_SUMMARY_SHAPE: dict[str, tuple[bool, Any]] = {
+    "domain": (True, lambda v: isinstance(v, str)),
+    "verdict": (False, lambda v: v in ("SAFE", "NOT SAFE", "INCONCLUSIVE")),
+    "interrupted": (False, lambda v: isinstance(v, bool)),
+    "enumeration": (False, lambda v: v is None or isinstance(v, dict)),
+    "wildcard_dns": (
+        False,
+        lambda v: isinstance(v, list) and all(isinstance(z, dict) and "zone" in z for z in v),
+    ),
+    "policy": (False, lambda v: v is None or isinstance(v, dict)),
+}
+
+
+def _shaped(record: Record, shape: dict[str, tuple[bool, Any]], name: str, number: int) -> Record:
+    for key, (required, valid) in shape.items():
+        if (key in record and not valid(record[key])) or (required and key not in record):
+            raise ReportError(f"{name} line {number}: a {record['type']} record of the wrong shape")
+    return record
 
 
 def _record(line: bytes, name: str, number: int) -> Record:
