@@ -242,7 +242,7 @@ def scan_command(
         typer.Option(
             "--all-addresses/--first-address",
             envvar=f"{ENV}ALL_ADDRESSES",
-            help="Probe every address of a host (up to 4), or only the first.",
+            help="Probe every address of a host (up to 16), or only the first.",
         ),
     ] = True,
     expiry_days: Annotated[
@@ -307,7 +307,7 @@ def scan_command(
         rate=rate,
         ct_interval=ct_interval,
         expiry_days=expiry_days,
-        max_addresses=4 if all_addresses else 1,
+        max_addresses=16 if all_addresses else 1,
         check_apex=not no_apex_check,
         output=output,
         append=append,

@@ -93,6 +93,9 @@ class DnsAnswer:
     cname_chain: tuple[str, ...] = ()
     dangling_target: str | None = None  # the last CNAME target, when it does not resolve
     error: str | None = None
+    # Resolved, but one record type failed after every retry ("AAAA: SERVFAIL"): the addresses
+    # it would have given are not known.
+    partial_error: str | None = None
 
 
 class Outcome(StrEnum):

@@ -41,7 +41,7 @@ from hsts_coverage.reasons import Reason
 from hsts_coverage.report.text import clean
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.session import ct_session
-from hsts_coverage.verdict import Tally, judge_dns, verdict_of, wildcard_finding
+from hsts_coverage.verdict import Tally, judge_dns, partial_dns, verdict_of, wildcard_finding
 from hsts_coverage.workers import worker_pool, workers_for
 
 
@@ -115,6 +115,7 @@ class _Scanner:
         per_address: tuple[AddressFindings, ...] = ()
         if not findings:
             findings, probes, per_address = await judge(dns, domain.name)
+            findings += partial_dns(dns)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,

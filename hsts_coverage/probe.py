@@ -11,6 +11,7 @@ general HTTP client, which is what a scan of thousands of hosts spends its CPU o
 from __future__ import annotations
 
 import asyncio
+import errno
 import ssl
 import time
 from collections.abc import Callable
@@ -95,7 +96,12 @@ def _invalid_response(exc: BaseException) -> Failure:
 
 
 def _broken(exc: BaseException) -> Failure:
-    return Failure(Outcome.ERROR, None, f"connection failed: {exc or type(exc).__name__}")
+    detail = f"connection failed: {exc or type(exc).__name__}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
+        # No route from here (an IPv6 address on a machine without IPv6): the scanner's network,
+        # not the host, so the host is unknown rather than broken.
+        return Failure(Outcome.ERROR, Reason.NO_ROUTE, detail)
+    return Failure(Outcome.ERROR, None, detail)
 
 
 # Exceptions -> outcomes. Most specific first: the first isinstance match wins.

@@ -259,6 +259,22 @@ class Reason(StrEnum):
         "unknown: the host answers too slowly to tell",
         "look at why the host (or its redirects) answers so slowly, or raise --timeout",
     )
+    ADDRESSES_NOT_PROBED = (
+        "addresses_not_probed",
+        Severity.UNKNOWN,
+        "the name has more addresses than the scan probed (16, or 1 with --first-address)",
+        "unknown: depends on the address the browser picks",
+        "unknown: depends on the address the browser picks",
+        "scan with --all-addresses (the default); past 16 addresses, check the others apart",
+    )
+    NO_ROUTE = (
+        "no_route",
+        Severity.UNKNOWN,
+        "the scanner's network has no route to the address (often: no IPv6 where it runs)",
+        "unknown: the scanner could not reach the address",
+        "unknown: the scanner could not reach the address",
+        "scan from a network with a route to the address (IPv6 connectivity)",
+    )
     INTERNAL_ERROR = (
         "internal_error",
         Severity.UNKNOWN,

@@ -87,6 +87,12 @@ def judge_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
     return ()
 
 
+def partial_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
+    """An address family that failed beside one that answered: what it holds is not known, so
+    the host is unknown unless the addresses it has already make it break."""
+    return (Finding(Reason.DNS_ERROR, dns.partial_error),) if dns.partial_error else ()
+
+
 def wildcard_finding(dns: DnsAnswer, zones: Iterable[WildcardZone]) -> tuple[Finding, ...]:
     """A name whose addresses are exactly a wildcard's is (most likely) answered by it."""
     for zone in zones:
@@ -130,7 +136,7 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
 
 
 def _tls_failure(https: HttpsFacts) -> Finding:
-    if https.reason is Reason.HTTPS_INVALID_RESPONSE:
+    if https.reason in (Reason.HTTPS_INVALID_RESPONSE, Reason.NO_ROUTE):
         return Finding(https.reason, https.detail)
     # The version is the one a permissive retry negotiated: only a server that really speaks
     # nothing newer than TLS 1.1 gets the version reason (browsers removed 1.0/1.1 in 2020).

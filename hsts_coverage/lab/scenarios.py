@@ -22,6 +22,7 @@ class Dns(StrEnum):
     CNAME = "cname"  # a CNAME to `cname_target` (a name under the lab domain)
     NXDOMAIN = "nxdomain"
     SERVFAIL = "servfail"
+    AAAA_SERVFAIL = "aaaa_servfail"  # an A record on its own address; AAAA queries get SERVFAIL
     FIXED = "fixed"  # an A record on `fixed_address` (outside loopback: never connected to)
     WILDCARD = "wildcard"  # no record of its own: answered by the `*.` scenario above it
     SILENT = "silent"  # the DNS server never answers queries for this name (a timeout)
@@ -97,7 +98,7 @@ class Scenario:
     expect_reasons: tuple[Reason, ...]
     dns: Dns = Dns.A
     cname_target: str | None = None  # a label under the lab domain (for Dns.CNAME)
-    fixed_address: str | None = None
+    fixed_address: str | None = None  # Dns.FIXED's address; with Dns.A, a second one
     https: Listen = Listen.TLS
     cert: Cert = Cert.VALID
     http: Listen = Listen.PLAIN
@@ -296,6 +297,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         (Reason.PRIVATE_ADDRESS,),
         dns=Dns.FIXED,
         fixed_address="169.254.169.254",
+    ),
+    Scenario(
+        "aaaa-servfail",
+        "A answers, AAAA fails (SERVFAIL) after retries: the IPv6 side is not known",
+        "unknown",
+        (Reason.DNS_ERROR,),
+        dns=Dns.AAAA_SERVFAIL,
+    ),
+    Scenario(
+        "half-private",
+        "a lab address and 10.0.0.5: the private one is never probed, so the host is not known",
+        "unknown",
+        (Reason.PRIVATE_ADDRESS,),
+        fixed_address="10.0.0.5",
     ),
     # -- browser-faithful certificate and TLS verdicts --------------------------------------------
     Scenario(
