@@ -8,17 +8,20 @@ file), 130 on Ctrl-C.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import ipaddress
 import os
 import signal
 import ssl
+import stat
 import sys
+import uuid
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar, cast
 
 import orjson
 import typer
@@ -287,6 +290,8 @@ def scan_command(
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
+    if output is not None and html is not None and _same_file(output, html):
+        usage_error(f"--output and --html name the same file ({output}): the page would replace it")
     config = ScanConfig(
         domains=_domains([*(domains or ()), *_read_lines(domains_file, "domains file")]),
         shard=_shard(shard),
@@ -458,9 +463,15 @@ def _write_html(path: Path, records: list[Record]) -> None:
 
 def _report(path: Path) -> Report:
     try:
-        return read_report(path)
+        report = read_report(path)
     except ReportError as exc:
         usage_error(str(exc))
+    if report.skipped:
+        print(
+            f"{PROG}: {path}: {report.skipped} line(s) that are not records skipped",
+            file=sys.stderr,
+        )
+    return report
 
 
 def _print_json(document: object) -> None:
@@ -565,6 +576,15 @@ def _shard(value: str | None) -> tuple[int, int] | None:
             f"--shard {value[:40]!r}: give K/N with 1 <= K <= N <= {MAX_SHARDS}, such as 2/8"
         )
     return shard
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a == Path("-") or b == Path("-"):
+        return False
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def _baseline(path: Path | None) -> Report | None:
@@ -695,6 +715,7 @@ class _Outputs:
         self._records: list[Record] | None = [] if wanted else None
         self._now: datetime | None = None
         self._progress = _progress_view(config.progress)
+        self._scan_id = uuid.uuid4().hex
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
@@ -754,6 +775,7 @@ class _Outputs:
             self._table.render(summary)
 
     def _emit(self, record: Record) -> None:
+        record["scan_id"] = self._scan_id  # groups this run's records in an --append log
         for writer in self._ndjson:
             writer.write(record)
         if self._records is not None:
@@ -808,28 +830,81 @@ def _discard_stdout() -> None:
 
 @contextmanager
 def _open(path: Path, *, append: bool) -> Iterator[BinaryIO]:
-    """The report file. Written through a temporary file renamed into place at the end, so the
-    final name never holds half a report; with `append`, lines are added to the file as they
-    come (for a log that cron keeps adding to)."""
+    """The report file. A regular file (or a new name) is written through a temporary file
+    renamed into place at the end, so the final name never holds half a report; anything else
+    (`/dev/null`, `/dev/stdout`, a FIFO) is written to as a stream, never replaced. With
+    `append`, lines are added to the file as they come (for a log that cron keeps adding to),
+    under an exclusive lock, starting on a fresh line."""
     if path == Path("-"):
         yield sys.stdout.buffer
         return
-    target = path if append else path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        stream = target.open("ab" if append else "wb")
-    except OSError as exc:
-        usage_error(f"cannot write {target}: {exc.strerror}")
-    with stream:
+    if append:
+        with _appending(path) as stream:
+            yield stream
+        return
+    final = _regular_target(path)
+    if final is None:
+        with _opened(path, "wb") as stream:
+            yield stream
+        return
+    target = final.with_name(f".{final.name}.{os.getpid()}.part")
+    with _opened(target, "wb") as stream:
         try:
             yield stream
         except BaseException:
-            if not append:
-                print(f"{PROG}: partial report kept in {target}", file=sys.stderr)
+            print(f"{PROG}: partial report kept in {target}", file=sys.stderr)
             raise
         stream.flush()
         os.fsync(stream.fileno())
-    if not append:
-        os.replace(target, path)
+    os.replace(target, final)
+
+
+def _regular_target(path: Path) -> Path | None:
+    """Where to rename a finished report: the path (through its symlinks), or None for a path
+    that is not a regular file (a device, a FIFO), which must not be replaced."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        usage_error(f"cannot write {path}: {exc.strerror}")
+    return path.resolve() if stat.S_ISREG(mode) else None
+
+
+@contextmanager
+def _opened(path: Path, mode: str) -> Iterator[BinaryIO]:
+    try:
+        stream = path.open(mode)
+    except OSError as exc:
+        usage_error(f"cannot write {path}: {exc.strerror}")
+    with stream:
+        yield cast(BinaryIO, stream)
+
+
+@contextmanager
+def _appending(path: Path) -> Iterator[BinaryIO]:
+    with _opened(path, "ab") as stream:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            usage_error(f"{path} is being appended to by another scan: one writer at a time")
+        except OSError:
+            pass  # a file that takes no lock (a device): nothing to share it with
+        if _ends_mid_line(path):
+            stream.write(b"\n")  # a torn last line stays alone on its line, for readers to skip
+        yield stream
+        stream.flush()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    try:
+        with path.open("rb") as log:
+            if not stat.S_ISREG(os.fstat(log.fileno()).st_mode) or not log.seek(0, os.SEEK_END):
+                return False
+            log.seek(-1, os.SEEK_END)
+            return log.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 def main() -> None:

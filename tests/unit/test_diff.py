@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from hsts_coverage.diff import Change, host_changes
@@ -41,3 +42,27 @@ def test_host_changes(
     old: dict[str, Any] | None, new: dict[str, Any] | None, changes: list[Change]
 ) -> None:
     assert [c.change for c in host_changes(old, new, horizon=14)] == changes
+
+
+def test_a_log_of_two_interleaved_runs_is_read_by_scan_id() -> None:
+    from hsts_coverage.report.reader import parse_report
+
+    def line(record: dict[str, object]) -> bytes:
+        return orjson.dumps(record)
+
+    scan = {"type": "scan", "schema_version": 1}
+    host = {"type": "host", "domain": "example.com", "status": "ok", "reasons": []}
+    lines = [
+        line({**scan, "scan_id": "a"}),
+        line({**host, "host": "a1.example.com", "scan_id": "a"}),
+        line({**scan, "scan_id": "b"}),
+        line({**host, "host": "a2.example.com", "scan_id": "a"}),
+        b'{"type": "host", "ho',  # torn
+        line({**host, "host": "b1.example.com", "scan_id": "b"}),
+        line({"type": "summary", "domain": "example.com", "scan_id": "a"}),
+    ]
+    report = parse_report(lines, "log")
+    assert report.scan["scan_id"] == "b"
+    assert [h["host"] for h in report.hosts] == ["b1.example.com"]
+    assert report.summaries == []  # run a's summary is not run b's
+    assert report.skipped == 1
