@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import ipaddress
+import math
 import os
 import signal
 import ssl
@@ -290,6 +291,12 @@ def scan_command(
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
+    for flag, number in (
+        ("--ct-timeout", ct_timeout),
+        ("--rate", rate),
+        ("--ct-interval", ct_interval),
+    ):
+        _finite(flag, number)
     if output is not None and html is not None and _same_file(output, html):
         usage_error(f"--output and --html name the same file ({output}): the page would replace it")
     config = ScanConfig(
@@ -495,8 +502,8 @@ def _reach(
         "ca_bundle": _ca_bundle(ca_bundle),
         "allow_private": allow_private,
         "allow_cidrs": tuple(_network(c) for c in allow_cidr or ()),
-        "timeout": timeout,
-        "user_agent": user_agent,
+        "timeout": _finite("--timeout", timeout),
+        "user_agent": _user_agent(user_agent),
     }
 
 
@@ -553,11 +560,29 @@ def _sources(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_SOURCE_NAMES[name] for name in names))
 
 
+MAX_WORKERS = 64  # processes beside the main one; more only costs start-up and memory
+
+
+def _finite(flag: str, value: float) -> float:
+    if not math.isfinite(value):
+        usage_error(f"{flag} {value}: give a finite number of seconds (or per second)")
+    return value
+
+
+def _user_agent(value: str) -> str:
+    # Sent as a header field: printable ASCII only, so no CR/LF can add a header of its own.
+    if not (value.isascii() and value.isprintable() and value.strip()):
+        usage_error(
+            "--user-agent: give printable ASCII text (no control characters or line breaks)"
+        )
+    return value
+
+
 def _workers(value: str, rate: float) -> int | None:
     if value == "auto":
         return None
-    if not value.isdigit():
-        usage_error(f"--workers {value!r}: give a number of processes (0 for none) or auto")
+    if not value.isascii() or not value.isdigit() or len(value) > 4 or int(value) > MAX_WORKERS:
+        usage_error(f"--workers {value[:20]!r}: give 0 to {MAX_WORKERS} processes, or auto")
     if int(value) and rate:
         usage_error(
             "--workers and --rate do not go together: the rate bounds the scan, not the CPU"
@@ -612,6 +637,8 @@ def _nameserver(value: str) -> Nameserver:
     elif host.count(":") == 1:
         host, port_text = host.split(":")
         port = _port(value, port_text)
+    if "%" in host:  # fe80::1%lo: c-ares takes no scope id
+        usage_error(f"--resolver {value!r}: an address with a scope id (%) is not supported")
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -620,7 +647,7 @@ def _nameserver(value: str) -> Nameserver:
 
 
 def _port(value: str, text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536):
         usage_error(f"--resolver {value!r} has an invalid port")
     return int(text)
 
