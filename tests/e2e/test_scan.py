@@ -32,7 +32,7 @@ TIMEOUT = "2"  # seconds; the lab's silent hosts cost one timeout each
 
 HOST_FIELDS = {
     "type", "host", "domain", "status", "reasons", "addresses", "probed_address", "dns",
-    "https", "http", "redirects", "per_address", "ct", "timings",
+    "https", "http", "redirects", "per_address", "ct", "timings", "scan_id",
 }  # fmt: skip
 REASON_FIELDS = {
     "code", "severity", "summary", "chrome_error", "firefox_error", "detail", "fix",
@@ -40,7 +40,7 @@ REASON_FIELDS = {
 SUMMARY_FIELDS = {
     "type", "domain", "verdict", "exit_code", "exit_meaning", "why", "hosts", "counts",
     "breaking", "warnings", "unknown", "enumeration", "wildcard_dns", "policy", "advice",
-    "timings", "interrupted",
+    "timings", "interrupted", "scan_id",
 }  # fmt: skip
 
 
