@@ -440,6 +440,15 @@ def test_the_units_have_the_expected_structure() -> None:
     assert timer["Install"]["WantedBy"] == "timers.target"
 
 
+def test_a_failed_scan_fails_the_unit() -> None:
+    """The unit runs the wrapper, which exits 5 when the scan failed (tested above); systemd
+    fails a oneshot unit on any exit status but 0, unless told otherwise: it is not."""
+    service = unit(SERVICE)["Service"]
+    assert not service["ExecStart"].startswith("-")  # "-" would ignore a failure
+    assert "5" not in service.get("SuccessExitStatus", "").split()
+    assert "5" not in service.get("RestartPreventExitStatus", "").split()
+
+
 def verify(tmp_path: Path, service_text: str) -> subprocess.CompletedProcess[str]:
     """`systemd-analyze verify` on both units, ExecStart pointed at the wrapper in this tree."""
     analyze = shutil.which("systemd-analyze")
