@@ -1,5 +1,33 @@
-"""`python -m hsts_coverage` runs the command line."""
+"""`python -m hsts_coverage` (and the `hsts-coverage` command) runs the command line.
 
-from hsts_coverage.cli import main
+Loading the command line takes a few tenths of a second. Ctrl-C during that time is held back
+until it is loaded (an interrupt in the middle of a compiled extension's initialisation, such as
+orjson's, can crash the interpreter), then ends the run with the same one line and exit code 130
+as later, not a traceback.
+"""
 
-main()
+import signal
+import sys
+
+
+def run() -> None:
+    held = {signal.SIGINT}
+    try:
+        _mask(signal.SIG_BLOCK, held)
+        try:
+            from hsts_coverage.cli import main
+        finally:
+            _mask(signal.SIG_UNBLOCK, held)  # a Ctrl-C held back arrives here
+        main()
+    except KeyboardInterrupt:
+        print("hsts-coverage: error: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def _mask(how: int, signals: set[signal.Signals]) -> None:
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(how, signals)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,22 +1,28 @@
 """The command line: options -> ScanConfig -> pipeline -> reports; errors -> one line + exit code.
 
-Exit codes: 0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE or a source failure, 2 usage error, 130 on Ctrl-C.
+Exit codes: 0 SAFE, 1 NOT SAFE, 3 INCONCLUSIVE or a source failure, 2 usage error, 5 a failed
+run (a bug or a report that could not be written; the partial report stays in its temporary
+file), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import ipaddress
+import math
 import os
 import signal
 import ssl
+import stat
 import sys
+import uuid
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NoReturn, TypeVar, cast
 
 import orjson
 import typer
@@ -57,7 +63,7 @@ from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.sources.guess import parse_labels
 from hsts_coverage.sources.zone import ZoneFileError, ZoneNames, read_zone_file
 from hsts_coverage.tls import verified_context
-from hsts_coverage.verdict import EXIT_USAGE, exit_code
+from hsts_coverage.verdict import EXIT_FAILED, EXIT_USAGE, exit_code
 
 if TYPE_CHECKING:
     from hsts_coverage.report.metrics import ScanMetrics
@@ -312,7 +318,7 @@ def scan_command(
         typer.Option(
             "--all-addresses/--first-address",
             envvar=f"{ENV}ALL_ADDRESSES",
-            help="Probe every address of a host (up to 4), or only the first.",
+            help="Probe every address of a host (up to 16), or only the first.",
         ),
     ] = True,
     expiry_days: Annotated[
@@ -357,6 +363,14 @@ def scan_command(
 ) -> None:
     """Scan DOMAINS: enumerate subdomains, probe each, and say whether includeSubDomains is safe."""
     names_files = tuple(names_file or ())
+    for flag, number in (
+        ("--ct-timeout", ct_timeout),
+        ("--rate", rate),
+        ("--ct-interval", ct_interval),
+    ):
+        _finite(flag, number)
+    if output is not None and html is not None and _same_file(output, html):
+        usage_error(f"--output and --html name the same file ({output}): the page would replace it")
     given = [*(domains or ()), *_read_lines(domains_file, "domains file")]
     listed = _name_list(names_from, given, names_files)
     scanned = _domains(given or list(listed or ()))
@@ -393,7 +407,7 @@ def scan_command(
         rate=rate,
         ct_interval=ct_interval,
         expiry_days=expiry_days,
-        max_addresses=4 if all_addresses else 1,
+        max_addresses=16 if all_addresses else 1,
         check_apex=not no_apex_check,
         output=output,
         append=append,
@@ -657,9 +671,15 @@ def _write_html(path: Path, records: list[Record]) -> None:
 
 def _report(path: Path) -> Report:
     try:
-        return read_report(path)
+        report = read_report(path)
     except ReportError as exc:
         usage_error(str(exc))
+    if report.skipped:
+        print(
+            f"{PROG}: {path}: {report.skipped} line(s) that are not records skipped",
+            file=sys.stderr,
+        )
+    return report
 
 
 def _print_json(document: object) -> None:
@@ -683,8 +703,8 @@ def _reach(
         "ca_bundle": _ca_bundle(ca_bundle),
         "allow_private": allow_private,
         "allow_cidrs": tuple(_network(c) for c in allow_cidr or ()),
-        "timeout": timeout,
-        "user_agent": user_agent,
+        "timeout": _finite("--timeout", timeout),
+        "user_agent": _user_agent(user_agent),
     }
 
 
@@ -741,11 +761,29 @@ def _sources(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_SOURCE_NAMES[name] for name in names))
 
 
+MAX_WORKERS = 64  # processes beside the main one; more only costs start-up and memory
+
+
+def _finite(flag: str, value: float) -> float:
+    if not math.isfinite(value):
+        usage_error(f"{flag} {value}: give a finite number of seconds (or per second)")
+    return value
+
+
+def _user_agent(value: str) -> str:
+    # Sent as a header field: printable ASCII only, so no CR/LF can add a header of its own.
+    if not (value.isascii() and value.isprintable() and value.strip()):
+        usage_error(
+            "--user-agent: give printable ASCII text (no control characters or line breaks)"
+        )
+    return value
+
+
 def _workers(value: str, rate: float) -> int | None:
     if value == "auto":
         return None
-    if not value.isdigit():
-        usage_error(f"--workers {value!r}: give a number of processes (0 for none) or auto")
+    if not value.isascii() or not value.isdigit() or len(value) > 4 or int(value) > MAX_WORKERS:
+        usage_error(f"--workers {value[:20]!r}: give 0 to {MAX_WORKERS} processes, or auto")
     if int(value) and rate:
         usage_error(
             "--workers and --rate do not go together: the rate bounds the scan, not the CPU"
@@ -756,10 +794,23 @@ def _workers(value: str, rate: float) -> int | None:
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    k, slash, n = value.partition("/")
-    if not (slash and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
-        usage_error(f"--shard {value!r}: give K/N with 1 <= K <= N, such as 2/8")
-    return int(k), int(n)
+    from hsts_coverage.merge import MAX_SHARDS, parse_shard
+
+    shard = parse_shard(value.strip())
+    if shard is None:
+        usage_error(
+            f"--shard {value[:40]!r}: give K/N with 1 <= K <= N <= {MAX_SHARDS}, such as 2/8"
+        )
+    return shard
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a == Path("-") or b == Path("-"):
+        return False
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def _dns_sources(
@@ -852,6 +903,8 @@ def _nameserver(value: str, option: str = "--resolver") -> Nameserver:
     elif host.count(":") == 1:
         host, port_text = host.split(":")
         port = _port(value, port_text, option)
+    if "%" in host:  # fe80::1%lo: c-ares takes no scope id
+        usage_error(f"{option} {value!r}: an address with a scope id (%) is not supported")
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -860,7 +913,7 @@ def _nameserver(value: str, option: str = "--resolver") -> Nameserver:
 
 
 def _port(value: str, text: str, option: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 0 < int(text) < 65536):
         usage_error(f"{option} {value!r} has an invalid port")
     return int(text)
 
@@ -957,6 +1010,7 @@ class _Outputs:
         self._now: datetime | None = None
         self._progress = _progress_view(config.progress)
         self._metrics: ScanMetrics | None = None
+        self._scan_id = uuid.uuid4().hex
 
     def __enter__(self) -> _Outputs:
         if self._config.output is not None:
@@ -967,8 +1021,10 @@ class _Outputs:
         self._stack.callback(self._progress.end_domain)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stack.close()
+    def __exit__(self, *exc_info: Any) -> None:
+        # The exception goes on to each output: a failed run must not rename its partial report
+        # into place as if it had finished.
+        self._stack.__exit__(*exc_info)
 
     @property
     def _stdout_format(self) -> OutputFormat | None:
@@ -1018,6 +1074,7 @@ class _Outputs:
             self._table.render(summary)
 
     def _emit(self, record: Record) -> None:
+        record["scan_id"] = self._scan_id  # groups this run's records in an --append log
         for writer in self._ndjson:
             writer.write(record)
         if self._metrics is not None:
@@ -1094,28 +1151,81 @@ def _discard_stdout() -> None:
 
 @contextmanager
 def _open(path: Path, *, append: bool) -> Iterator[BinaryIO]:
-    """The report file. Written through a temporary file renamed into place at the end, so the
-    final name never holds half a report; with `append`, lines are added to the file as they
-    come (for a log that cron keeps adding to)."""
+    """The report file. A regular file (or a new name) is written through a temporary file
+    renamed into place at the end, so the final name never holds half a report; anything else
+    (`/dev/null`, `/dev/stdout`, a FIFO) is written to as a stream, never replaced. With
+    `append`, lines are added to the file as they come (for a log that cron keeps adding to),
+    under an exclusive lock, starting on a fresh line."""
     if path == Path("-"):
         yield sys.stdout.buffer
         return
-    target = path if append else path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        stream = target.open("ab" if append else "wb")
-    except OSError as exc:
-        usage_error(f"cannot write {target}: {exc.strerror}")
-    with stream:
+    if append:
+        with _appending(path) as stream:
+            yield stream
+        return
+    final = _regular_target(path)
+    if final is None:
+        with _opened(path, "wb") as stream:
+            yield stream
+        return
+    target = final.with_name(f".{final.name}.{os.getpid()}.part")
+    with _opened(target, "wb") as stream:
         try:
             yield stream
         except BaseException:
-            if not append:
-                print(f"{PROG}: partial report kept in {target}", file=sys.stderr)
+            print(f"{PROG}: partial report kept in {target}", file=sys.stderr)
             raise
         stream.flush()
         os.fsync(stream.fileno())
-    if not append:
-        os.replace(target, path)
+    os.replace(target, final)
+
+
+def _regular_target(path: Path) -> Path | None:
+    """Where to rename a finished report: the path (through its symlinks), or None for a path
+    that is not a regular file (a device, a FIFO), which must not be replaced."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        usage_error(f"cannot write {path}: {exc.strerror}")
+    return path.resolve() if stat.S_ISREG(mode) else None
+
+
+@contextmanager
+def _opened(path: Path, mode: str) -> Iterator[BinaryIO]:
+    try:
+        stream = path.open(mode)
+    except OSError as exc:
+        usage_error(f"cannot write {path}: {exc.strerror}")
+    with stream:
+        yield cast(BinaryIO, stream)
+
+
+@contextmanager
+def _appending(path: Path) -> Iterator[BinaryIO]:
+    with _opened(path, "ab") as stream:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            usage_error(f"{path} is being appended to by another scan: one writer at a time")
+        except OSError:
+            pass  # a file that takes no lock (a device): nothing to share it with
+        if _ends_mid_line(path):
+            stream.write(b"\n")  # a torn last line stays alone on its line, for readers to skip
+        yield stream
+        stream.flush()
+
+
+def _ends_mid_line(path: Path) -> bool:
+    try:
+        with path.open("rb") as log:
+            if not stat.S_ISREG(os.fstat(log.fileno()).st_mode) or not log.seek(0, os.SEEK_END):
+                return False
+            log.seek(-1, os.SEEK_END)
+            return log.read(1) != b"\n"
+    except OSError:
+        return False
 
 
 def main() -> None:
@@ -1130,6 +1240,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
+    except OSError as exc:  # a report that cannot be written: a full disk, a closed device
+        _fail(f"the run failed: {clean(exc)}", EXIT_FAILED)
+    except Exception as exc:  # a bug outside every host's boundary
+        detail = clean(f"{type(exc).__name__}: {exc}")
+        _fail(f"internal error: {detail} (please report this bug)", EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)
 
 

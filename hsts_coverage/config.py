@@ -76,8 +76,8 @@ class ScanConfig:
     ct_interval: float = 1.0  # seconds between two requests to a CT source
     timeout: float = 10.0
     expiry_days: int = 14
-    max_redirects: int = 10
-    max_addresses: int = 4  # addresses probed per host (1: only the first)
+    max_redirects: int = 20  # Chrome's limit (redirects.MAX_REDIRECTS)
+    max_addresses: int = 16  # addresses probed per host (1: only the first); the rest: unknown
     check_apex: bool = True  # the apex's policy and preload readiness, in every summary
     shard: tuple[int, int] | None = None  # (K, N): scan only the K-th of N slices of the names
     baseline: Report | None = None  # an earlier report to compare this scan with

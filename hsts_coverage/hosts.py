@@ -57,11 +57,28 @@ class HostJudge:
             return (Finding(Reason.CHECK_TIMEOUT, detail),), (), ()
         expiry = self.config.expiry_days
         findings, per_address = judge_probes(probes, dns.name, now=self.now, expiry_days=expiry)
-        return findings, probes, per_address
+        return findings + _left_out(dns.addresses, permitted, chosen), probes, per_address
 
     async def _probe(self, name: str, addresses: list[str], domain: str) -> tuple[Probe, ...]:
         # One address after the other: the probe pins the name to one address at a time.
         return tuple([await self.prober.probe(name, address, domain) for address in addresses])
+
+
+def _left_out(
+    addresses: tuple[str, ...], permitted: list[str], chosen: list[str]
+) -> tuple[Finding, ...]:
+    """What was not checked is never counted as fine: a private address beside public ones, and
+    the addresses past the limit, each make the host unknown (unless a probed one breaks)."""
+    found = []
+    private = [a for a in addresses if a not in permitted]
+    if private:
+        detail = f"{', '.join(private)}: not a public address, not probed"
+        found.append(Finding(Reason.PRIVATE_ADDRESS, detail))
+    skipped = permitted[len(chosen) :]
+    if skipped:
+        detail = f"{len(skipped)} address(es) not probed: {', '.join(skipped[:8])}"
+        found.append(Finding(Reason.ADDRESSES_NOT_PROBED, detail))
+    return tuple(found)
 
 
 @asynccontextmanager

@@ -212,8 +212,11 @@ def parse_head(head: bytes, tls: tuple[str | None, Certificate | None] = (None, 
 
 
 def _content_length(head: Head) -> int:
-    value = head.get("content-length")
-    return int(value) if value and value.isdigit() else MAX_BODY + 1  # else: until EOF
+    value = head.get("content-length") or ""
+    # ASCII digits only (`²` is a digit to str.isdigit), and few enough for int() to take.
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return MAX_BODY + 1  # none, or not a number: until EOF, within MAX_BODY
 
 
 def _with_body(head: Head, body: bytes) -> Head:

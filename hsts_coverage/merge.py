@@ -3,12 +3,16 @@
 Every host record is kept once; each domain's summary is computed again from them, with the same
 rules as a single scan (`verdict.decide`); with shards of whole domains (`shard_by: domain`) each
 domain's summary is already complete in its one shard and is kept as it is. The apex's policy
-comes from the shard that checked it (the first). All N shards of one scan must be there: a
-missing slice would be hosts never checked, and the merged verdict could claim SAFE without them.
+comes from the shard that checked it (the first). All N shards of one scan must be there, each
+exactly once and all of the same N (else a usage error): a missing slice would be hosts never
+checked, and the merged verdict could claim SAFE without them. A shard that did not end a domain
+with a summary, or was interrupted, makes that domain INCONCLUSIVE. Records of the wrong shape
+are a `ReportError`, not a crash.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -28,18 +32,37 @@ from hsts_coverage.verdict import EXIT_CODES, coverage_advice, decide
 Record = dict[str, Any]
 _GROUPS = {"breaks": "breaking", "warn": "warnings", "unknown": "unknown"}
 _WORST_ENUMERATION = ("failed", "truncated", "complete", "skipped")
+MAX_SHARDS = 10_000  # --shard K/N and merge: N at most this
+_LABEL = re.compile(r"([1-9][0-9]{0,4})/([1-9][0-9]{0,4})")
+
+
+def parse_shard(label: str) -> tuple[int, int] | None:
+    """`K/N` with 1 <= K <= N <= MAX_SHARDS, or None."""
+    match = _LABEL.fullmatch(label)
+    if match is None:
+        return None
+    k, n = int(match.group(1)), int(match.group(2))
+    return (k, n) if k <= n <= MAX_SHARDS else None
 
 
 def merge_reports(reports: list[Report]) -> list[Record]:
     shards = _check_shards(reports)
+    try:
+        return _merge(reports, shards)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ReportError(f"a report has records of the wrong shape ({exc!r})") from None
+
+
+def _merge(reports: list[Report], shards: list[str]) -> list[Record]:
     hosts = _unique_hosts(reports)
     scan = {**reports[0].scan, "merged_from": shards}
-    scan["options"] = {**scan.get("options", {}), "shard": None}
+    scan["options"] = {**(scan.get("options") or {}), "shard": None}
     if (scan["options"].get("shard_by")) == "domain":
         scan["options"]["shard_by"] = None
         return [scan, *hosts, *_gathered(reports)]
-    domains = list(dict.fromkeys(s["domain"] for r in reports for s in r.summaries))
-    summaries = [_summary(d, hosts, [s for r in reports for s in r.summaries]) for d in domains]
+    domains = list(dict.fromkeys(str(s["domain"]) for r in reports for s in r.summaries))
+    domains += [d for d in dict.fromkeys(str(h["domain"]) for h in hosts) if d not in domains]
+    summaries = [_summary(d, hosts, _parts(d, reports, shards)) for d in domains]
     return [scan, *hosts, *summaries]
 
 
@@ -55,17 +78,40 @@ def _gathered(reports: list[Report]) -> list[Record]:
 
 
 def _check_shards(reports: list[Report]) -> list[str]:
-    labels = [str((r.scan.get("options") or {}).get("shard") or "") for r in reports]
+    options = [r.scan.get("options") for r in reports]
+    labels = [str(o.get("shard") or "") if isinstance(o, dict) else "" for o in options]
     if not reports or not all(labels):
         raise ReportError("merge takes the reports of one sharded scan (--shard K/N)")
-    total = {label.split("/")[1] for label in labels}
+    parsed = [parse_shard(label) for label in labels]
+    for label, shard in zip(labels, parsed, strict=True):
+        if shard is None:
+            raise ReportError(f"shard label {label[:40]!r}: not K/N with 1 <= K <= N <= 10000")
+    total = {shard[1] for shard in parsed if shard}
     if len(total) != 1:
         raise ReportError(f"these reports come from different shardings: {', '.join(labels)}")
-    count = int(total.pop())
-    missing = sorted(set(range(1, count + 1)) - {int(label.split("/")[0]) for label in labels})
+    count = total.pop()
+    seen = [shard[0] for shard in parsed if shard]
+    twice = sorted({k for k in seen if seen.count(k) > 1})
+    if twice:
+        raise ReportError(f"shard(s) {', '.join(f'{k}/{count}' for k in twice)} given twice")
+    missing = sorted(set(range(1, count + 1)) - set(seen))
     if missing:
         raise ReportError(f"shard(s) {', '.join(f'{m}/{count}' for m in missing)} missing")
-    return sorted(set(labels), key=lambda label: int(label.split("/")[0]))
+    return [f"{k}/{count}" for k in sorted(seen)]
+
+
+def _parts(domain: str, reports: list[Report], shards: list[str]) -> list[Record]:
+    """Each shard's summary of `domain`; a shard without one gets an interrupted stand-in."""
+    parts = []
+    for report in reports:
+        label = str(report.scan["options"]["shard"])
+        found = [s for s in report.summaries if s.get("domain") == domain]
+        if found:
+            parts.append(found[-1])
+        else:
+            error = f"shard {label} has no summary for {domain} (it did not finish)"
+            parts.append({"domain": domain, "interrupted": True, "unfinished": error})
+    return parts
 
 
 def _unique_hosts(reports: list[Report]) -> list[Record]:
@@ -85,13 +131,16 @@ def _summary(domain: str, hosts: list[Record], shard_summaries: list[Record]) ->
         counts[host["status"]] = counts.get(host["status"], 0) + 1
         _group(host, groups)
     enumeration = _enumeration(parts, mine)
-    interrupted = any(p.get("interrupted") for p in parts)
+    interrupted = any(bool(p.get("interrupted")) for p in parts)
     typed = _as_enumeration(domain, enumeration)
     verdict, why = decide(
         {Status(k): v for k, v in counts.items() if k in Status._value2member_map_},
         typed,
         interrupted=interrupted,
     )
+    unfinished = [str(p["unfinished"]) for p in parts if "unfinished" in p]
+    if unfinished and verdict is Verdict.INCONCLUSIVE:
+        why = "; ".join(unfinished)
     policy = next((p["policy"] for p in parts if p.get("policy")), None)
     return {
         "type": "summary",
@@ -122,7 +171,8 @@ def _group(host: Record, groups: dict[str, dict[str, list[str]]]) -> None:
 
 
 def _enumeration(parts: list[Record], hosts: list[Record]) -> Record:
-    enumerations = [p.get("enumeration") or {} for p in parts]
+    enumerations = [dict(p.get("enumeration") or {}) for p in parts if "unfinished" not in p]
+    enumerations = enumerations or [{"status": "failed"}]
     statuses = [e.get("status") for e in enumerations]
     worst = next((s for s in _WORST_ENUMERATION if s in statuses), "failed")
     merged = {**enumerations[0], "status": worst}

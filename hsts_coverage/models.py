@@ -126,6 +126,9 @@ class DnsAnswer:
     cname_chain: tuple[str, ...] = ()
     dangling_target: str | None = None  # the last CNAME target, when it does not resolve
     error: str | None = None
+    # Resolved, but one record type failed after every retry ("AAAA: SERVFAIL"): the addresses
+    # it would have given are not known.
+    partial_error: str | None = None
 
 
 class Outcome(StrEnum):
@@ -199,6 +202,7 @@ class WalkEnd(StrEnum):
     LOOP = "loop"
     TOO_MANY = "too_many"
     TARGET_BREAKS = "target_breaks"
+    INVALID_REDIRECT = "invalid_redirect"  # a Location no browser follows (ERR_INVALID_REDIRECT)
     UNVERIFIED = "unverified"  # a target on a private address: not followed
 
 

@@ -60,7 +60,18 @@ def normalise(raw: str) -> str | Rejected:
             name = idna.encode(name, uts46=True).decode("ascii")
         except idna.IDNAError:
             return Rejected.INVALID
-    return name if _is_hostname(name) else Rejected.INVALID
+    if not _is_hostname(name) or ("xn--" in name and not _valid_a_labels(name)):
+        return Rejected.INVALID
+    return name
+
+
+def _valid_a_labels(name: str) -> bool:
+    # An ASCII-looking name may carry punycode that decodes to nothing (`xn--zz`): IDNA checks it.
+    try:
+        idna.decode(name)
+    except (idna.IDNAError, UnicodeError):
+        return False
+    return True
 
 
 def scope(raw: str, domain: str) -> ScopedName | Rejected:

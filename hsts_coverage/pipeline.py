@@ -10,6 +10,7 @@ every worker.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
@@ -28,6 +29,7 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     EnumerationStatus,
+    Finding,
     FoundBy,
     HostResult,
     Probe,
@@ -35,10 +37,12 @@ from hsts_coverage.models import (
 )
 from hsts_coverage.names import in_shard, wildcard_probe_name
 from hsts_coverage.preload import ApexReport
+from hsts_coverage.reasons import Reason
+from hsts_coverage.report.text import clean
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.met import met_names, with_met_names
 from hsts_coverage.sources.session import ct_session
-from hsts_coverage.verdict import Tally, judge_dns, verdict_of, wildcard_finding
+from hsts_coverage.verdict import Tally, judge_dns, partial_dns, verdict_of, wildcard_finding
 from hsts_coverage.workers import worker_pool, workers_for
 
 
@@ -94,13 +98,25 @@ class _Scanner:
         )
 
     async def check(self, name: str, domain: Domain, judge: JudgeHost) -> HostResult:
+        """One host, inside the boundary every host passes: an unexpected exception (a bug, or
+        a hostile input no one foresaw) makes this host `unknown` (`internal_error`), never the
+        end of the scan."""
         started = time.perf_counter()
+        try:
+            return await self._check(name, domain, judge, started)
+        except Exception as exc:  # the boundary: any bug becomes data
+            return _internal_error(name, domain, exc, started)
+
+    async def _check(
+        self, name: str, domain: Domain, judge: JudgeHost, started: float
+    ) -> HostResult:
         dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
         if not findings:
             findings, probes, per_address = await judge(dns, domain.name)
+            findings += partial_dns(dns)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,
@@ -123,6 +139,30 @@ class _Scanner:
             if answer.status is DnsStatus.RESOLVED:
                 found.append(WildcardZone(zone, probe_name, frozenset(answer.addresses)))
         return tuple(found)
+
+
+def _internal_error(name: str, domain: Domain, exc: Exception, started: float) -> HostResult:
+    detail = f"{type(exc).__name__}: {exc}"
+    print(
+        f"hsts-coverage: internal error while checking {clean(name)}: {clean(detail)}"
+        " (the host is unknown; please report this bug)",
+        file=sys.stderr,
+    )
+    finding = Finding(Reason.INTERNAL_ERROR, detail)
+    return HostResult(
+        name=name,
+        domain=domain.name,
+        dns=DnsAnswer(name, DnsStatus.ERROR, error="not finished: internal error"),
+        probes=(),
+        verdict=verdict_of((finding,), ()),
+        ct=domain.enumeration.ct.get(name),
+        elapsed_ms=_ms_since(started),
+        found_by=domain.found_by.get(name, ()),
+    )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 @dataclass(slots=True)
@@ -237,6 +277,7 @@ class _DomainScan:
             apex=self.apex,
             interrupted=interrupted,
             timings=self.marks,
+            shard=self.target.shard if self.target else None,
         )
 
 

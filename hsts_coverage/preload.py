@@ -46,6 +46,9 @@ class Requirement:
     detail: str = ""
 
 
+INVALID_REDIRECT = "ERR_INVALID_REDIRECT"  # the error of a Location no browser follows
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """One response on the way from a start URL (redirects are not followed by the server)."""
@@ -119,6 +122,9 @@ def _redirect_chains(facts: ApexFacts) -> Requirement:
         if len(targets) > MAX_PRELOAD_REDIRECTS:
             failures.append("redirects.too_many")
             details.append(f"{chain[0].url}: {len(targets)} redirects")
+        if chain and chain[-1].error.startswith(INVALID_REDIRECT):  # no browser follows it
+            failures.append("redirects.follow_error")
+            details.append(f"{chain[-2].url}: {chain[-1].error}")
         skip_first = chain is facts.http_chain  # http:// -> https:// is the point of it
         failures += _insecure_hops(targets[1:] if skip_first else targets, skip_first)
     status = CheckStatus.FAIL if failures else CheckStatus.PASS

@@ -11,14 +11,14 @@ general HTTP client, which is what a scan of thousands of hosts spends its CPU o
 from __future__ import annotations
 
 import asyncio
+import errno
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
-from yarl import URL
+from ada_url import URL
 
 from hsts_coverage.http1 import Head, Request, ResponseError, fetch
 from hsts_coverage.limits import ConnectionLimits
@@ -32,12 +32,13 @@ from hsts_coverage.models import (
     RedirectWalk,
     WalkEnd,
 )
-from hsts_coverage.preload import Response
+from hsts_coverage.preload import INVALID_REDIRECT, Response
 from hsts_coverage.reasons import Reason
 from hsts_coverage.redirects import (
     StepKind,
     is_redirect,
     next_step,
+    resolve_location,
     visit_key,
     without_credentials,
 )
@@ -95,7 +96,12 @@ def _invalid_response(exc: BaseException) -> Failure:
 
 
 def _broken(exc: BaseException) -> Failure:
-    return Failure(Outcome.ERROR, None, f"connection failed: {exc or type(exc).__name__}")
+    detail = f"connection failed: {exc or type(exc).__name__}"
+    if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
+        # No route from here (an IPv6 address on a machine without IPv6): the scanner's network,
+        # not the host, so the host is unknown rather than broken.
+        return Failure(Outcome.ERROR, Reason.NO_ROUTE, detail)
+    return Failure(Outcome.ERROR, None, detail)
 
 
 # Exceptions -> outcomes. Most specific first: the first isinstance match wins.
@@ -162,14 +168,13 @@ class Prober:
     async def _get(
         self, url: str, context: ssl.SSLContext | None = None, *, want_body: bool = False
     ) -> Head:
-        # urlsplit, not yarl: yarl decodes IDNA on `.host`.
-        target = urlsplit(url)
-        path = target.path or "/"
+        # Only URLs the WHATWG parser accepted come here (`resolve_location`), A-labels as sent.
+        target = URL(url)
         return await self._get_at(
-            (target.hostname or "").rstrip("."),
-            secure=target.scheme == "https",
-            port=target.port,
-            path=f"{path}?{target.query}" if target.query else path,
+            target.hostname.rstrip("."),
+            secure=target.protocol == "https:",
+            port=int(target.port) if target.port else None,
+            path=(target.pathname or "/") + target.search,
             context=context,
             want_body=want_body,
         )
@@ -221,8 +226,14 @@ class Prober:
         """Follow redirects exactly as given (no HSTS upgrade), up to `hops` of them."""
         chain = [await self.fetch(url)]
         while len(chain) <= hops and is_redirect(chain[-1].status) and chain[-1].location:
-            step = urljoin(chain[-1].url, chain[-1].location)
-            if not step.startswith(("http://", "https://")) or step in (r.url for r in chain):
+            location = chain[-1].location
+            target = resolve_location(chain[-1].url, location)
+            if target is None:  # a browser refuses to follow it: the chain fails here
+                error = f"{INVALID_REDIRECT}: {location!r} is not a URL a browser follows"
+                chain.append(Response(location, None, error=error))
+                break
+            step = target.href
+            if target.protocol not in ("http:", "https:") or step in (r.url for r in chain):
                 break
             chain.append(await self.fetch(step))
         return tuple(chain)
@@ -263,7 +274,9 @@ class Prober:
         hidden: tuple[Finding, ...] = ()
         if failure.verify_code in SECURITY_LEVEL_CODES:
             hidden = await self._hidden_failures(name)
-        reason = failure.reason
+        reason, detail = failure.reason, failure.detail
+        if cert is None and version is not None:  # the handshake worked, the DER did not decode
+            detail += "; the certificate it presents could not be decoded"
         if reason is None and failure.outcome is Outcome.TIMEOUT:
             reason = Reason.HTTPS_TIMEOUT
         elif reason is None and failure.outcome is Outcome.REFUSED:
@@ -271,7 +284,7 @@ class Prober:
         return HttpsFacts(
             failure.outcome,
             reason=reason,
-            detail=failure.detail,
+            detail=detail,
             tls_version=version,
             cert=cert,
             verify_code=failure.verify_code,
@@ -309,7 +322,8 @@ class Prober:
 
     async def _fetch_issuer(self, url: str) -> bytes | None:
         # The URL comes from an untrusted certificate: same address guard, size and time limits.
-        if URL(url).scheme != "http":
+        target = resolve_location(url, url)
+        if target is None or target.protocol != "http:":
             return None
         try:
             head = await self._get(url, want_body=True)
@@ -348,8 +362,10 @@ class Prober:
             step = next_step(current, location, domain)
             if step.kind is StepKind.LEFT_SCOPE:
                 return RedirectWalk(WalkEnd.LEFT_SCOPE, tuple(hops), step.url)
-            if step.kind is StepKind.INVALID:
+            if step.kind is StepKind.NOT_HTTP:
                 return RedirectWalk(WalkEnd.PAGE, tuple(hops), step.detail)
+            if step.kind is StepKind.INVALID:
+                return RedirectWalk(WalkEnd.INVALID_REDIRECT, tuple(hops), step.detail)
             if visit_key(step.url) in visited:
                 return _cycle(tuple(hops), location, step.url, step.upgraded)
             visited.add(visit_key(step.url))

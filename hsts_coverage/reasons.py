@@ -160,6 +160,14 @@ class Reason(StrEnum):
         "the target's error (see detail)",
         "fix HTTPS on the redirect target, or redirect somewhere that works",
     )
+    INVALID_REDIRECT = (
+        "invalid_redirect",
+        Severity.BREAKS,
+        "HTTPS redirects to a Location that is not a URL (a port over 65535, an open bracket)",
+        "ERR_INVALID_REDIRECT",
+        "the redirect response's own page (nothing to follow)",
+        "send a Location that is a valid absolute or relative URL",
+    )
     HTTPS_ERROR_STATUS = (
         "https_error_status",
         Severity.BREAKS,
@@ -250,6 +258,30 @@ class Reason(StrEnum):
         "unknown: the host answers too slowly to tell",
         "unknown: the host answers too slowly to tell",
         "look at why the host (or its redirects) answers so slowly, or raise --timeout",
+    )
+    ADDRESSES_NOT_PROBED = (
+        "addresses_not_probed",
+        Severity.UNKNOWN,
+        "the name has more addresses than the scan probed (16, or 1 with --first-address)",
+        "unknown: depends on the address the browser picks",
+        "unknown: depends on the address the browser picks",
+        "scan with --all-addresses (the default); past 16 addresses, check the others apart",
+    )
+    NO_ROUTE = (
+        "no_route",
+        Severity.UNKNOWN,
+        "the scanner's network has no route to the address (often: no IPv6 where it runs)",
+        "unknown: the scanner could not reach the address",
+        "unknown: the scanner could not reach the address",
+        "scan from a network with a route to the address (IPv6 connectivity)",
+    )
+    INTERNAL_ERROR = (
+        "internal_error",
+        Severity.UNKNOWN,
+        "the scanner failed on this host (a bug): it was not judged",
+        "unknown: the scanner could not tell",
+        "unknown: the scanner could not tell",
+        "report the bug with the detail (the error's type and message), then scan again",
     )
     # -- info: worth knowing, does not change the status -----------------------------------------
     DANGLING_CNAME = (

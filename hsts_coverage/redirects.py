@@ -11,17 +11,20 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from yarl import URL
+from ada_url import URL
 
 from hsts_coverage.names import in_scope
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Chrome's limit (net::URLRequest, kMaxRedirects): the 21st redirect is ERR_TOO_MANY_REDIRECTS.
+MAX_REDIRECTS = 20
 
 
 class StepKind(StrEnum):
     FETCH = "fetch"  # a covered https:// URL to request next
     LEFT_SCOPE = "left_scope"  # outside the domain: HSTS does not follow it there
-    INVALID = "invalid"  # a Location no browser can follow
+    NOT_HTTP = "not_http"  # another scheme (mailto:, an app's): nothing for HSTS to follow
+    INVALID = "invalid"  # not a URL by the WHATWG rules: Chrome's ERR_INVALID_REDIRECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,40 +39,58 @@ def is_redirect(status: int | None) -> bool:
     return status in REDIRECT_STATUSES
 
 
+def resolve_location(current: str, location: str) -> URL | None:
+    """`location` resolved against `current` as browsers do (the WHATWG URL standard, by ada),
+    without fragment and credentials; None when a browser refuses it (ERR_INVALID_REDIRECT)."""
+    try:
+        target = URL(location, base=current)
+    except ValueError:
+        return None
+    target.hash = ""
+    return _without_userinfo(target)
+
+
 def next_step(current: str, location: str, domain: str) -> Step:
     """Resolve `location` against `current` and apply the HSTS upgrade for covered hosts."""
-    try:
-        # Credentials in a Location are neither sent nor written into reports.
-        target = URL(current).join(URL(location.strip())).with_fragment(None).with_user(None)
-    except (ValueError, TypeError) as exc:
-        return Step(StepKind.INVALID, location, detail=f"malformed Location: {exc}")
-    host = (target.host or "").lower().rstrip(".")
-    if target.scheme not in ("http", "https") or not host:
-        return Step(StepKind.INVALID, str(target), detail="Location is not an http(s) URL")
+    target = resolve_location(current, location)
+    if target is None:
+        detail = f"ERR_INVALID_REDIRECT: {location!r} is not a URL a browser follows"
+        return Step(StepKind.INVALID, location, detail=detail)
+    host = target.hostname.rstrip(".")
+    if target.protocol not in ("http:", "https:") or not host:
+        return Step(StepKind.NOT_HTTP, target.href, detail="Location is not an http(s) URL")
     if not in_scope(host, domain):
-        return Step(StepKind.LEFT_SCOPE, str(target))
-    if target.scheme == "http":
-        port = 443 if target.port in (None, 80) else target.port
-        return Step(StepKind.FETCH, str(target.with_scheme("https").with_port(port)), True)
-    return Step(StepKind.FETCH, str(target))
+        return Step(StepKind.LEFT_SCOPE, target.href)
+    if target.protocol == "http:":
+        target.protocol = "https:"  # RFC 6797 section 8.3: port 80 (the default) becomes 443
+        return Step(StepKind.FETCH, target.href, True)
+    return Step(StepKind.FETCH, target.href)
 
 
 def visit_key(url: str) -> str:
     """URLs that a browser treats as the same request (default port, no fragment)."""
-    parsed = URL(url)
-    return str(parsed.with_fragment(None).with_port(parsed.port))
+    parsed = resolve_location(url, url)
+    return parsed.href if parsed is not None else url
 
 
 def without_credentials(location: str) -> str:
     """A Location as it may be written into a report: any user:password@ removed."""
     try:
         url = URL(location)
-    except (ValueError, TypeError):
+    except ValueError:
         return _USERINFO.sub(r"\1", location)
-    if url.user is None and url.password is None:
+    if not url.username and not url.password:
         return location
-    return str(url.with_user(None))
+    return _without_userinfo(url).href
 
 
-# scheme://user:pass@host -> scheme://host, for strings yarl cannot parse
-_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#@]*@")
+def _without_userinfo(url: URL) -> URL:
+    # Credentials in a Location are neither sent nor written into reports.
+    if url.username or url.password:
+        url.username = ""
+        url.password = ""
+    return url
+
+
+# [scheme:]//user:pass@host -> [scheme:]//host, for strings that are not absolute URLs
+_USERINFO = re.compile(r"^((?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//)[^/?#@]*@")

@@ -107,23 +107,43 @@ class Resolver:
             await channel.close()
 
     async def resolve(self, name: str, *, dangling: bool = True) -> DnsAnswer:
-        """A and AAAA in one c-ares call (both queries in C, one answer back), CNAMEs followed.
-        `dangling` False skips the CNAME look-up that finds where a name that does not resolve
-        points (one more query per NXDOMAIN, needless for a guessed name)."""
-        try:
-            result = await self._retrying(name)
-        except _Transient as exc:
-            return DnsAnswer(name, DnsStatus.ERROR, error=exc.message)
-        except aiodns.error.DNSError as exc:
+        """A and AAAA side by side, each with its own retries, CNAMEs followed. `dangling` False
+        skips the CNAME look-up that finds where a name that does not resolve points (one more
+        query per NXDOMAIN, needless for a guessed name).
+
+        Two c-ares calls, not one of family AF_UNSPEC: that one answers with the A records when
+        the AAAA query times out or fails, and the failure is lost. An AAAA failure beside A
+        records is kept in `partial_error` (the host is then unknown unless it breaks anyway)."""
+        a, aaaa = await asyncio.gather(
+            self._family(name, socket.AF_INET), self._family(name, socket.AF_INET6)
+        )
+        results = [r for r in (a, aaaa) if isinstance(r, pycares.AddrInfoResult)]
+        if not results:
+            if isinstance(a, _Transient) or isinstance(aaaa, _Transient):
+                failed = a if isinstance(a, _Transient) else aaaa
+                return DnsAnswer(name, DnsStatus.ERROR, error=str(failed))
+            assert isinstance(a, aiodns.error.DNSError)
             if not dangling:
-                return DnsAnswer(name, DnsStatus.NXDOMAIN, error=_message(exc))
-            return await self._not_resolved(name, exc)
-        addresses = tuple(dict.fromkeys(_text(node.addr[0]) for node in result.nodes))
-        cnames = tuple(c.name.lower().rstrip(".") for c in result.cnames)
+                return DnsAnswer(name, DnsStatus.NXDOMAIN, error=_message(a))
+            return await self._not_resolved(name, a)
+        nodes = [node for result in results for node in result.nodes]
+        addresses = tuple(dict.fromkeys(_text(node.addr[0]) for node in nodes))
+        cnames = tuple(c.name.lower().rstrip(".") for c in results[0].cnames)
         if problem := chain_problem(name, cnames):
             return DnsAnswer(name, DnsStatus.ERROR, cname_chain=cnames, error=problem)
         status = DnsStatus.RESOLVED if addresses else DnsStatus.NO_ADDRESS
-        return DnsAnswer(name, status, addresses, cnames)
+        partial = None
+        if isinstance(a, _Transient) or isinstance(aaaa, _Transient):
+            partial = f"A: {a}" if isinstance(a, _Transient) else f"AAAA: {aaaa}"
+        return DnsAnswer(name, status, addresses, cnames, partial_error=partial)
+
+    async def _family(
+        self, name: str, family: socket.AddressFamily
+    ) -> pycares.AddrInfoResult | _Transient | aiodns.error.DNSError:
+        try:
+            return await self._retrying(name, family)
+        except (_Transient, aiodns.error.DNSError) as exc:
+            return exc
 
     async def _not_resolved(self, name: str, exc: aiodns.error.DNSError) -> DnsAnswer:
         code = exc.args[0] if exc.args else None
@@ -137,13 +157,13 @@ class Resolver:
         dangling = cnames[-1] if cnames else None
         return DnsAnswer(name, status, cname_chain=cnames, dangling_target=dangling)
 
-    async def _retrying(self, name: str) -> pycares.AddrInfoResult:
+    async def _retrying(self, name: str, family: socket.AddressFamily) -> pycares.AddrInfoResult:
         # A plain loop, not tenacity: this runs for every host, and building a retry controller
         # per query costs more CPU than the query itself. The trailing dot: no search domains.
         for attempt in range(1, self._attempts + 1):
             channel = self._dns
             try:
-                return await channel.getaddrinfo(name + ".", family=socket.AF_UNSPEC)
+                return await channel.getaddrinfo(name + ".", family=family)
             except aiodns.error.DNSError as exc:
                 code = exc.args[0] if exc.args else None
                 if code not in _TRANSIENT:

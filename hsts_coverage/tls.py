@@ -202,13 +202,19 @@ _MONTHS = {
 
 
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certificate | None:
-    """An unverified peer certificate's facts (see `certificate_der`)."""
+    """An unverified peer certificate's facts (see `certificate_der`), or None when there is
+    none or it cannot be decoded: OpenSSL accepts DER that cryptography refuses (an encoded
+    default such as `critical FALSE`, UTCTime without seconds, ...). The verification failure
+    itself came from OpenSSL and stands; only the certificate's facts are missing then."""
     der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
     if not der:
         return None
     from hsts_coverage.certificate_der import parse_certificate  # loads cryptography
 
-    return parse_certificate(der)
+    try:
+        return parse_certificate(der)
+    except ValueError:  # cryptography's parse errors, on loading or on reading a field
+        return None
 
 
 async def read_leaf(

@@ -51,11 +51,15 @@ _WALK_REASON = {
     WalkEnd.LOOP: Reason.REDIRECT_LOOP,
     WalkEnd.TOO_MANY: Reason.REDIRECT_LOOP,
     WalkEnd.TARGET_BREAKS: Reason.REDIRECT_TARGET_BREAKS,
+    WalkEnd.INVALID_REDIRECT: Reason.INVALID_REDIRECT,
     WalkEnd.UNVERIFIED: Reason.PRIVATE_ADDRESS,
 }
 
 EXIT_CODES = {Verdict.SAFE: 0, Verdict.NOT_SAFE: 1, Verdict.INCONCLUSIVE: 3}
 EXIT_USAGE = 2
+# The run failed (a bug, a report that could not be written): its report is partial and stays
+# in the temporary file. Not 1 (NOT SAFE) nor 4 (the cron wrapper's failed notification).
+EXIT_FAILED = 5
 
 
 def verdict_of(
@@ -81,6 +85,12 @@ def judge_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
             findings.append(Finding(Reason.DANGLING_CNAME, f"CNAME -> {dns.dangling_target}"))
         return tuple(findings)
     return ()
+
+
+def partial_dns(dns: DnsAnswer) -> tuple[Finding, ...]:
+    """An address family that failed beside one that answered: what it holds is not known, so
+    the host is unknown unless the addresses it has already make it break."""
+    return (Finding(Reason.DNS_ERROR, dns.partial_error),) if dns.partial_error else ()
 
 
 def wildcard_finding(dns: DnsAnswer, zones: Iterable[WildcardZone]) -> tuple[Finding, ...]:
@@ -126,7 +136,7 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
 
 
 def _tls_failure(https: HttpsFacts) -> Finding:
-    if https.reason is Reason.HTTPS_INVALID_RESPONSE:
+    if https.reason in (Reason.HTTPS_INVALID_RESPONSE, Reason.NO_ROUTE):
         return Finding(https.reason, https.detail)
     # The version is the one a permissive retry negotiated: only a server that really speaks
     # nothing newer than TLS 1.1 gets the version reason (browsers removed 1.0/1.1 in 2020).
@@ -230,8 +240,9 @@ class Tally:
         apex: ApexReport | None = None,
         interrupted: bool = False,
         timings: Mapping[str, float] | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> DomainSummary:
-        verdict, why = decide(self.counts, enumeration, interrupted=interrupted)
+        verdict, why = decide(self.counts, enumeration, interrupted=interrupted, shard=shard)
         include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.sts)
         preload = apex.preload if apex else None
         todo = advice(verdict, self.counts[Status.BREAKS], preload, include_subdomains)
@@ -259,11 +270,18 @@ class Tally:
 
 
 def decide(
-    counts: dict[Status, int], enumeration: Enumeration, *, interrupted: bool = False
+    counts: dict[Status, int],
+    enumeration: Enumeration,
+    *,
+    interrupted: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> tuple[Verdict, str]:
     """SAFE only with proof; one host that breaks is enough for NOT SAFE."""
     if counts.get(Status.BREAKS, 0):
         return Verdict.NOT_SAFE, f"{counts[Status.BREAKS]} host(s) would break"
+    if shard is not None and not sum(counts.values()):
+        k, n = shard
+        return Verdict.INCONCLUSIVE, f"shard {k}/{n} holds none of the names: merge the {n} reports"
     if interrupted:
         return Verdict.INCONCLUSIVE, "the scan was interrupted before every host was checked"
     if enumeration.status is EnumerationStatus.FAILED:

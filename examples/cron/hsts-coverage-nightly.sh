@@ -19,8 +19,9 @@
 # and systemd keeps in the journal. Nothing else is printed on success; errors go to stderr.
 #
 # Exit status: 0 nothing newly breaks (or this is the first report), 1 something newly breaks
-# (and was notified), 4 the notification failed (the diff is printed instead), 2 a bad setting;
-# any other: the exit code of the scan or the diff that failed (130/143: interrupted).
+# (and was notified), 4 the notification failed (the diff is printed instead), 2 a bad setting,
+# 5 the scan failed (a bug, a full disk: no report is kept for the day); any other: the exit
+# code of the scan or the diff that failed (130/143: interrupted).
 set -eu
 
 if [ "$#" -eq 0 ]; then
@@ -130,6 +131,12 @@ case $status in
     rm -f -- "$new"
     echo "$0: the scan was interrupted; no report kept" >&2
     exit "$status"
+    ;;
+  5)
+    # A failed run (a bug, a full disk): hsts-coverage kept the partial report aside and left
+    # $new alone; never compared, never a baseline.
+    echo "$0: the scan failed (exit code 5); its partial report is not compared" >&2
+    exit 5
     ;;
   *)
     echo "$0: the scan failed with exit code $status" >&2

@@ -16,7 +16,8 @@ followed into the answer):
   broken authoritative server sends it;
 - a CNAME chain (Dns.CNAME_CHAIN: `name -> l1.name -> ... -> lN.name -> www.DOMAIN`): the whole
   chain then www's A record; each link answers its own suffix of the chain;
-- a SERVFAIL name: SERVFAIL for every type, also when reached through a CNAME;
+- a SERVFAIL name: SERVFAIL for every type, also when reached through a CNAME; an
+  AAAA_SERVFAIL name: its A record, and SERVFAIL for AAAA;
 - a SILENT name: no answer at all, over UDP or TCP (the TCP session stays open, without the
   idle timeout, until the client leaves): the client times out;
 - a TRUNCATED name: over UDP an empty NOERROR answer with the TC bit set, for every type; over
@@ -89,6 +90,7 @@ class Node:
     silent: bool = False  # never answered, over UDP or TCP
     truncated: bool = False  # over UDP: TC and no records; over TCP: the normal answer
     records: tuple[tuple[int, Any], ...] = ()  # (qtype, dnslib rdata): MX, SRV, TXT, ...
+    aaaa_servfail: bool = False  # AAAA queries get SERVFAIL; A and the rest answer
 
 
 class Zone:
@@ -148,7 +150,7 @@ class Zone:
                 return reply
             if node.silent:
                 return None
-            if node.servfail:
+            if node.servfail or (node.aaaa_servfail and question.qtype == QTYPE.AAAA):
                 # A failing resolver returns nothing it has collected so far.
                 return _empty(reply, rcode=RCODE.SERVFAIL)
             if node.truncated and not tcp:
@@ -310,8 +312,10 @@ def _nodes(
         case Dns.A:
             alt = alt_addresses.get(scenario.label)
             primary = addresses[scenario.label]
+            further: tuple[str, ...] = (alt,) if alt else ()
+            further += (scenario.fixed_address,) if scenario.fixed_address else ()
             # The primary first: the order clients try them in, unless they sort.
-            yield name, Node(addresses=(primary, alt) if alt else (primary,))
+            yield name, Node(addresses=(primary, *further))
         case Dns.TRUNCATED:
             yield name, Node(addresses=(addresses[scenario.label],), truncated=True)
         case Dns.FIXED:
@@ -329,6 +333,8 @@ def _nodes(
             yield from _chain(name, scenario.chain_length, f"{CHAIN_END}.{domain}")
         case Dns.SERVFAIL:
             yield name, Node(servfail=True)
+        case Dns.AAAA_SERVFAIL:
+            yield name, Node(addresses=(addresses[scenario.label],), aaaa_servfail=True)
         case Dns.SILENT:
             yield name, Node(silent=True)
         case Dns.NXDOMAIN | Dns.WILDCARD:

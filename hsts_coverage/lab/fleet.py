@@ -99,7 +99,7 @@ HTTP_PORT = 80
 Routes = tuple[tuple[str, Reply], ...]
 
 # DNS kinds whose name has an address of its own, with listeners there.
-OWN_ADDRESS = frozenset({Dns.A, Dns.TRUNCATED})
+OWN_ADDRESS = frozenset({Dns.A, Dns.TRUNCATED, Dns.AAAA_SERVFAIL})
 # Listeners that present a certificate.
 TLS_MODES = frozenset({Listen.TLS, Listen.TLS10, Listen.TLS_SILENT})
 # The one certificate of every fleet host (fleet.test and *.fleet.test).
@@ -427,7 +427,7 @@ class Lab:
 
     def _first_address(self, scenario: Scenario, wildcards: set[str]) -> str | None:
         match scenario.dns:
-            case Dns.A | Dns.TRUNCATED:
+            case Dns.A | Dns.TRUNCATED | Dns.AAAA_SERVFAIL:
                 return self.addresses[scenario.label]
             case Dns.CNAME:
                 return self.addresses.get(scenario.cname_target or "")

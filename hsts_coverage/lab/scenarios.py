@@ -22,6 +22,7 @@ class Dns(StrEnum):
     CNAME = "cname"  # a CNAME to `cname_target` (a name under the lab domain)
     NXDOMAIN = "nxdomain"
     SERVFAIL = "servfail"
+    AAAA_SERVFAIL = "aaaa_servfail"  # an A record on its own address; AAAA queries get SERVFAIL
     FIXED = "fixed"  # an A record on `fixed_address` (outside loopback: never connected to)
     WILDCARD = "wildcard"  # no record of its own: answered by the `*.` scenario above it
     SILENT = "silent"  # the DNS server never answers queries for this name (a timeout)
@@ -97,7 +98,7 @@ class Scenario:
     expect_reasons: tuple[Reason, ...]
     dns: Dns = Dns.A
     cname_target: str | None = None  # a label under the lab domain (for Dns.CNAME)
-    fixed_address: str | None = None
+    fixed_address: str | None = None  # Dns.FIXED's address; with Dns.A, a second one
     https: Listen = Listen.TLS
     cert: Cert = Cert.VALID
     http: Listen = Listen.PLAIN
@@ -297,6 +298,20 @@ SCENARIOS: tuple[Scenario, ...] = (
         dns=Dns.FIXED,
         fixed_address="169.254.169.254",
     ),
+    Scenario(
+        "aaaa-servfail",
+        "A answers, AAAA fails (SERVFAIL) after retries: the IPv6 side is not known",
+        "unknown",
+        (Reason.DNS_ERROR,),
+        dns=Dns.AAAA_SERVFAIL,
+    ),
+    Scenario(
+        "half-private",
+        "a lab address and 10.0.0.5: the private one is never probed, so the host is not known",
+        "unknown",
+        (Reason.PRIVATE_ADDRESS,),
+        fixed_address="10.0.0.5",
+    ),
     # -- browser-faithful certificate and TLS verdicts --------------------------------------------
     Scenario(
         "incomplete-chain",
@@ -470,10 +485,48 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "bad-location",
-        "a malformed Location: browsers show the redirect page, nothing to follow",
+        "a Location with an open IPv6 bracket: Chrome's ERR_INVALID_REDIRECT",
+        "breaks",
+        (Reason.INVALID_REDIRECT,),
+        https_routes=(("/", Reply(302, "http://[::1/broken")),),
+    ),
+    Scenario(
+        "bad-port",
+        "a Location with port 99999: Chrome's ERR_INVALID_REDIRECT",
+        "breaks",
+        (Reason.INVALID_REDIRECT,),
+        https_routes=(("/", Reply(302, "https://bad-port.{domain}:99999/")),),
+    ),
+    Scenario(
+        "backslash-at",
+        "Location https://expired.D\\@evil.example/: by the URL standard the host is expired.D",
+        "breaks",
+        (Reason.REDIRECT_TARGET_BREAKS,),
+        https_routes=(("/", Reply(302, "https://expired.{domain}\\@evil.example/")),),
+    ),
+    Scenario(
+        "dot-escape",
+        "Location https://expired%2eD/: a browser decodes %2e in the host to a dot",
+        "breaks",
+        (Reason.REDIRECT_TARGET_BREAKS,),
+        https_routes=(("/", Reply(302, "https://expired%2e{domain}/")),),
+    ),
+    Scenario(
+        "to-bad-punycode",
+        "redirects to https://xn--zz.D/, punycode that decodes to nothing: the hop fails",
+        "breaks",
+        (Reason.REDIRECT_TARGET_BREAKS,),
+        https_routes=(("/", Reply(302, "https://xn--zz.{domain}/")),),
+    ),
+    Scenario(
+        "chain-15",
+        "15 HTTPS redirects, then a page: within Chrome's 20",
         "ok",
         (),
-        https_routes=(("/", Reply(302, "http://[::1/broken")),),
+        https_routes=(
+            *((f"/{i}" if i else "/", Reply(302, f"/{i + 1}")) for i in range(15)),
+            ("/15", OK),
+        ),
     ),
     Scenario(
         "to-ip",
@@ -664,6 +717,20 @@ POLICY_SITES: tuple[PolicySite, ...] = (
             ("/", Reply(301, "https://https-to-http.test/")),
             ("/page", OK),
         ),
+    ),
+    PolicySite(
+        "bad-port-redirect.test",
+        "HTTPS / redirects to port 99999: no browser follows it (ERR_INVALID_REDIRECT)",
+        ("redirects.follow_error",),
+        https_routes=(
+            ("/", Reply(301, "https://bad-port-redirect.test:99999/", sts=(READY_STS,))),
+        ),
+    ),
+    PolicySite(
+        "open-bracket-redirect.test",
+        "HTTP / redirects to https://[::1/ (an open IPv6 bracket): no browser follows it",
+        ("redirects.http.first_redirect.insecure", "redirects.follow_error"),
+        http_routes=(("/", Reply(301, "https://[::1/")),),
     ),
     PolicySite(
         "expired-cert.test",

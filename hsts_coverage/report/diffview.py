@@ -40,7 +40,7 @@ def diff_text(diff: Diff) -> str:
     lines = [_headline(diff)]
     for verdict in diff.verdicts:
         if verdict.old != verdict.new:
-            lines.append(f"{clean(verdict.domain)}: {verdict.old} -> {verdict.new}")
+            lines.append(f"{clean(verdict.domain)}: {clean(verdict.old)} -> {clean(verdict.new)}")
     for kind, title in _TITLES.items():
         changes = diff.of(kind)
         if changes:
@@ -57,11 +57,13 @@ def _headline(diff: Diff) -> str:
 
 
 def _line(change: HostChange) -> str:
+    # Every string here comes from a report file, which anyone may have written: all cleaned.
     line = f"  - {clean(change.host)}"
     if change.old_status != change.new_status:
-        line += f"  {change.old_status or '(new)'} -> {change.new_status or '(gone)'}"
+        line += f"  {clean(change.old_status or '(new)')} -> {clean(change.new_status or '(gone)')}"
     if change.change is Change.REASONS_CHANGED:
-        line += f"  [{', '.join(change.old_reasons)}] -> [{', '.join(change.new_reasons)}]"
+        old, new = (clean(", ".join(r)) for r in (change.old_reasons, change.new_reasons))
+        line += f"  [{old}] -> [{new}]"
     if change.detail:
         line += f"  {clean(change.detail)}"
     return line

@@ -10,9 +10,12 @@ import re
 
 from hsts_coverage.models import DomainSummary
 
-# C0/C1 controls, DEL, and whole ANSI escape sequences (CSI, OSC) a hostile server could send.
+# C0/C1 controls, DEL, whole ANSI escape sequences (CSI, OSC) a hostile server could send, and
+# the Unicode bidirectional controls (U+202A-202E, U+2066-2069, the marks U+200E, U+200F and
+# U+061C), which reorder what a terminal shows (CVE-2021-42574, "Trojan Source").
 _CONTROL = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]"
+    "|[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 
 

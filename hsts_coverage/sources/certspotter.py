@@ -37,6 +37,7 @@ import orjson
 
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.crtsh import parse_timestamp
+from hsts_coverage.sources.jsonstream import describe_body
 from hsts_coverage.sources.retry import Retryable, SourceError, describe, retry_after, retrying
 
 log = logging.getLogger(__name__)
@@ -255,5 +256,4 @@ def _redact(text: str, key: str | None) -> str:
 
 
 def _preview(body: bytes) -> str:
-    text = body[:80].decode("utf-8", "replace")
-    return repr(" ".join(text.split()) or "(empty)")
+    return describe_body(body)

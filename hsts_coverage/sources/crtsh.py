@@ -155,7 +155,9 @@ async def _get_rows(
     session: aiohttp.ClientSession, url: str, params: dict[str, str], collector: NameCollector
 ) -> int:
     try:
-        async with session.get(url, params=params, allow_redirects=True) as response:
+        # No redirect is followed: the session may reach private addresses (the user's own CT
+        # mirror), and a redirect could point it anywhere, 169.254.169.254 included.
+        async with session.get(url, params=params, allow_redirects=False) as response:
             _check_status(response)
             return await _read_rows(response, collector)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -169,6 +171,9 @@ def _check_status(response: aiohttp.ClientResponse) -> None:
     if status == 429 or status >= 500:
         retry_after = _retry_after(response.headers.get("Retry-After"))
         raise _Retryable(f"HTTP {status} {response.reason or ''}".strip(), retry_after)
+    if 300 <= status < 400:
+        where = response.headers.get("Location", "?")[:200]
+        raise SourceError(f"{SOURCE}: HTTP {status}: redirected to {where}; give its own URL")
     if status != 200:
         raise SourceError(f"{SOURCE}: HTTP {status} {response.reason or ''} from {response.url}")
 

@@ -91,7 +91,7 @@ class ObjectStream:
             elif byte == b"{" and not self._closed_array:
                 return position
             else:
-                raise StreamError(f"unexpected {_preview(buffer[position:])}")
+                raise StreamError(f"unexpected: {describe_body(bytes(buffer[position:]))}")
         return None
 
 
@@ -114,6 +114,12 @@ def _object_end(buffer: bytes, start: int) -> int | None:
     return None
 
 
-def _preview(data: bytes) -> str:
-    text = data[:60].decode("utf-8", "replace")
-    return repr(" ".join(text.split()))
+def describe_body(data: bytes) -> str:
+    """What a body that is not the JSON expected looks like, without a byte of it: a report
+    must never carry what an untrusted server sent in place of its answer."""
+    head = data.lstrip()[:64].lower()
+    if not head:
+        return "an empty answer"
+    if head.startswith((b"<!doctype html", b"<html", b"<")):
+        return f"an HTML page ({len(data)} bytes)"
+    return f"{len(data)} bytes that are not JSON"

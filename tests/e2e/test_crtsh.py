@@ -307,3 +307,25 @@ async def test_a_slice_still_capped_keeps_it_truncated() -> None:
     assert answer.truncated  # never a false complete
     assert "still capped" in answer.notes[-1]
     assert "aaa%" in answer.notes[-1]
+
+
+async def test_a_redirect_is_never_followed(session: aiohttp.ClientSession) -> None:
+    elsewhere: list[web.Request] = []
+    async with local_server(answering([lambda n: json_rows()], elsewhere)) as target:
+        redirect: list[Answer] = [
+            lambda n: web.Response(status=302, headers={"Location": f"{target}/"})
+        ]  # in a cloud: http://169.254.169.254/latest/meta-data/
+        with pytest.raises(crtsh.SourceError, match=r"HTTP 302: redirected to http://127\.0"):
+            await fetch(session, redirect)
+    assert elsewhere == []  # the target never got a request
+
+
+async def test_a_body_that_is_not_json_is_never_copied_into_the_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    secret = "<html><body>internal metadata token=s3cr3t</body></html>"
+    answers: list[Answer] = [lambda n: web.Response(text=secret, content_type="text/html")]
+    with pytest.raises(crtsh.SourceError) as raised:
+        await fetch(session, answers, attempts=2)
+    assert "s3cr3t" not in str(raised.value)
+    assert "HTML page" in str(raised.value)

@@ -100,6 +100,47 @@ def test_merge_refuses_a_missing_shard(lab: LabInfo, tmp_path: Path) -> None:
     assert "shard(s) 2/2 missing" in run.stderr
 
 
+def test_a_shard_of_no_hosts_is_not_safe_on_its_own(lab: LabInfo, tmp_path: Path) -> None:
+    from hsts_coverage.names import in_shard
+
+    names = [lab.domain, f"www.{lab.domain}"]  # --no-ct: the apex and the names given
+    empty = next(k for k in range(1, 51) if not any(in_shard(n, k, 50) for n in names))
+    full = next(k for k in range(1, 51) if any(in_shard(n, k, 50) for n in names))
+    listed = tmp_path / "names.txt"
+    listed.write_text(f"www.{lab.domain}\n", encoding="utf-8")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(listed)]
+    run = hsts_coverage([*args, "--shard", f"{empty}/50"], tmp_path)
+    assert (run.code, run.summary()["verdict"], run.summary()["hosts"]) == (3, "INCONCLUSIVE", 0)
+    assert "holds none of the names" in run.summary()["why"]
+    twin = hsts_coverage([*args, "--shard", f"{full}/50", "--no-apex-check"], tmp_path)
+    assert (twin.code, twin.summary()["verdict"]) == (0, "SAFE")
+
+
+@pytest.mark.parametrize(
+    "value", ["0/0", "1/0", "3/2", f"1/{'9' * 5000}", "1/99999999999", "x", "1/2/3"]
+)
+def test_a_bad_shard_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    run = hsts_coverage(["scan", "example.com", "--no-ct", "--shard", value], tmp_path)
+    assert run.code == 2
+    assert run.stderr.startswith("hsts-coverage: error: --shard")
+    assert "Traceback" not in run.stderr
+
+
+def test_merge_of_a_shard_that_did_not_finish_is_inconclusive(lab: LabInfo, tmp_path: Path) -> None:
+    reports = []
+    for k in (1, 2):
+        report = tmp_path / f"shard{k}.ndjson"
+        args = ["scan", lab.domain, *lab_options(lab), "--shard", f"{k}/2", "-o", str(report)]
+        hsts_coverage([*args, "--quiet", "--no-apex-check"], tmp_path)
+        reports.append(report)
+    lines = reports[1].read_bytes().splitlines()
+    reports[1].write_bytes(b"\n".join(lines[:-1]) + b"\n")  # its summary lost: it never ended
+    run = hsts_coverage(["merge", *map(str, reports)], tmp_path)
+    summary = orjson.loads(run.stdout.splitlines()[-1])
+    assert (run.code, summary["verdict"]) == (1, "NOT SAFE")  # lab hosts break in shard 1 or 2
+    assert summary["interrupted"] is True
+
+
 def test_several_domains_from_a_file(lab: LabInfo, tmp_path: Path) -> None:
     domains = tmp_path / "domains.txt"
     domains.write_text(f"# ours\n{lab.domain}\npreload-ready.test\n", encoding="utf-8")

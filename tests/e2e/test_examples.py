@@ -25,6 +25,7 @@ import http.server
 import json
 import os
 import re
+import resource
 import shutil
 import stat
 import subprocess
@@ -144,7 +145,7 @@ case $1 in
       if [ "$1" = --output ]; then out=$2; fi
       shift
     done
-    if [ "${STUB_SCAN_EXIT:-0}" != 2 ]; then echo '{"type":"scan"}' >"$out"; fi
+    case ${STUB_SCAN_EXIT:-0} in 2 | 5) ;; *) echo '{"type":"scan"}' >"$out" ;; esac
     exit "${STUB_SCAN_EXIT:-0}" ;;
   diff)
     if [ "$3" = json ]; then echo '{"newly_breaking":["expired.example.com"]}';
@@ -177,7 +178,9 @@ class Wrapper:
         path.write_text(text)
         path.chmod(0o755)
 
-    def run(self, *domains: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *domains: str, max_file_bytes: int = 0, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         environment = {
             "PATH": str(self.bin),
             "REPORT_DIR": str(self.reports),
@@ -187,7 +190,14 @@ class Wrapper:
             **env,
         }
         command = [str(WRAPPER), *(domains or ("example.com",))]
-        return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
+        return subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+            preexec_fn=(lambda: limit_file_size(max_file_bytes)) if max_file_bytes else None,
+        )
 
     def seed(self, *days: str) -> None:
         self.reports.mkdir(exist_ok=True)
@@ -199,6 +209,11 @@ class Wrapper:
 
     def calls(self) -> list[str]:
         return self.scanner_log.read_text().splitlines() if self.scanner_log.exists() else []
+
+
+def limit_file_size(limit: int) -> None:
+    """Writes past `limit` bytes fail (EFBIG), as they would on a full disk."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 def today() -> str:
@@ -316,7 +331,9 @@ def test_only_the_newest_reports_are_kept(wrapper: Wrapper) -> None:
     assert wrapper.calls()[1].startswith(f"diff --format table {wrapper.reports}/2000-01-04.ndjson")
 
 
-@pytest.mark.parametrize(("code", "kept"), [(1, True), (3, True), (2, False), (130, False)])
+@pytest.mark.parametrize(
+    ("code", "kept"), [(1, True), (3, True), (2, False), (5, False), (130, False)]
+)
 def test_a_scan_that_fails_stops_the_run(wrapper: Wrapper, code: int, kept: bool) -> None:
     wrapper.seed("2000-01-01")
     done = wrapper.run(STUB_SCAN_EXIT=str(code))
@@ -394,6 +411,19 @@ def test_the_wrapper_notifies_when_a_lab_host_newly_breaks(
     assert len(Hook.received) == 1
 
 
+def test_a_scan_that_fails_is_a_failed_run_not_a_report(lab: LabInfo, tmp_path: Path) -> None:
+    wrapper = Wrapper(tmp_path, SCANNER)
+    wrapper.seed("2000-01-01")
+    broken = names(tmp_path, lab, "www", "expired", "self-signed", "wrong-name")
+    done = wrapper.run(lab.domain, max_file_bytes=3000, **lab_environment(lab, broken))
+    assert done.returncode == 5, done.stderr
+    [partial] = [name for name in wrapper.listing() if name.startswith(".")]
+    assert partial.startswith(f".{today()}.")  # kept aside, never under today's name
+    assert [name for name in wrapper.listing() if name != partial] == ["2000-01-01.ndjson"]
+    assert "the scan failed (exit code 5)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # -- systemd ---------------------------------------------------------------------------------------
 
 
@@ -411,6 +441,15 @@ def test_the_units_have_the_expected_structure() -> None:
     assert "StateDirectory" in service["Service"]
     assert {"OnCalendar", "Persistent"} <= set(timer["Timer"])
     assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+def test_a_failed_scan_fails_the_unit() -> None:
+    """The unit runs the wrapper, which exits 5 when the scan failed (tested above); systemd
+    fails a oneshot unit on any exit status but 0, unless told otherwise: it is not."""
+    service = unit(SERVICE)["Service"]
+    assert not service["ExecStart"].startswith("-")  # "-" would ignore a failure
+    assert "5" not in service.get("SuccessExitStatus", "").split()
+    assert "5" not in service.get("RestartPreventExitStatus", "").split()
 
 
 def verify(tmp_path: Path, service_text: str) -> subprocess.CompletedProcess[str]:
@@ -526,6 +565,26 @@ def test_the_workflow_fails_when_the_lab_is_not_safe(
     assert verdict.returncode == expected, verdict.stdout
     if expected:
         assert "::error title=HSTS coverage::NOT SAFE" in verdict.stdout
+
+
+def test_the_workflow_fails_when_the_scan_fails(lab: LabInfo, tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "hsts-coverage").write_text(SCANNER)
+    (tmp_path / "bin" / "hsts-coverage").chmod(0o755)
+    env = {"DOMAINS": lab.domain, **lab_environment(lab, names(tmp_path, lab, "www", "expired"))}
+    script = tmp_path / "Scan.sh"
+    script.write_text(steps()["Scan"]["run"])
+    scan = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+             "GITHUB_OUTPUT": str(tmp_path / "output"),
+             "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
+        preexec_fn=lambda: limit_file_size(2500),
+    )  # fmt: skip
+    assert scan.returncode == 5, scan.stderr
+    assert "::error title=HSTS coverage::the scan failed (exit code 5)" in scan.stdout
+    assert not (tmp_path / "hsts-coverage.ndjson").exists()
 
 
 # -- Kubernetes ------------------------------------------------------------------------------------
@@ -660,6 +719,34 @@ def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> N
     assert sorted(r["host"] for r in records if r["type"] == "host") == sorted(full.hosts())
     assert ct_searches(lab, agent) == [lab.domain]  # once a night, not once per shard
     assert list((reports / "names").iterdir()) == []  # the night's list is cleaned up
+
+
+def test_a_shard_that_fails_fails_its_index_and_the_merge(lab: LabInfo, tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "hsts-coverage").write_text(SCANNER)
+    (tmp_path / "bin" / "hsts-coverage").chmod(0o755)
+    reports = tmp_path / "reports"
+    config = manifests()["ConfigMap/hsts-coverage"]["data"]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")},
+        **config,
+        **lab_options_environment(lab),
+        "DOMAINS": lab.domain,
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+    }
+    scripts = [container_script(c).replace("/reports", str(reports)) for c in cronjobs()]
+    merge, scan = sorted(scripts, key=lambda s: "merge" not in s)
+    for index in range(int(config["SHARDS"])):
+        shard = {**env, "JOB_COMPLETION_INDEX": str(index)}
+        limit = (lambda: limit_file_size(2500)) if index == 1 else None  # shard 2 hits a full disk
+        done = subprocess.run(
+            ["sh", "-c", scan], env=shard, capture_output=True, text=True, preexec_fn=limit
+        )
+        assert done.returncode == (5 if index == 1 else 0), done.stderr
+    done = subprocess.run(["sh", "-c", merge], env=env, capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert "not merging a partial scan" in done.stderr
+    assert not list(reports.glob("????-??-??.ndjson"))
 
 
 def lab_options_environment(lab: LabInfo) -> dict[str, str]:

@@ -72,3 +72,28 @@ def test_append_adds_one_report_after_another(lab: LabInfo, tmp_path: Path) -> N
         assert hsts_coverage(args, tmp_path).code == 0
     types = [orjson.loads(line)["type"] for line in report.read_bytes().splitlines()]
     assert types == ["scan", "host", "summary"] * 2
+
+
+@pytest.mark.parametrize("delay", [0.02, 0.05, 0.1, 0.15, 0.2, 0.3])
+def test_ctrl_c_while_the_tool_starts_is_one_line_and_130(tmp_path: Path, delay: float) -> None:
+    # The child says "go" once the interpreter has started (Python's own start-up, which no
+    # program can guard, is over), then runs the command line as `python -m hsts_coverage`.
+    starter = (
+        "import runpy, sys; sys.stdout.write('go\\n'); sys.stdout.flush(); "
+        "sys.argv = ['hsts-coverage', *sys.argv[1:]]; "
+        "runpy.run_module('hsts_coverage', run_name='__main__', alter_sys=True)"
+    )
+    args = ["scan", "example.com", "--no-ct", "--resolver", "127.0.0.1:1", "--timeout", "0.5"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", starter, *args, "-o", str(tmp_path / "r.ndjson")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "go\n"
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert "Traceback" not in err
+    assert child.returncode == 130, err

@@ -301,7 +301,11 @@ def test_dns_answers_each_scenario_as_the_table_says(lab: LabInfo, scenario: Sce
     match scenario.dns:
         case Dns.A:  # every address, the primary first
             assert reply.header.rcode == RCODE.NOERROR
-            assert answers(reply) == [(name, "A", a) for a in lab.addresses(scenario.label)]
+            every = [*lab.addresses(scenario.label), *filter(None, [scenario.fixed_address])]
+            assert answers(reply) == [(name, "A", a) for a in every]
+        case Dns.AAAA_SERVFAIL:  # A answers; AAAA fails
+            assert answers(reply) == [(name, "A", lab.host(scenario.label))]
+            assert dns_query(lab, name, "AAAA").header.rcode == RCODE.SERVFAIL
         case Dns.WILDCARD:  # synthesised from *.parent, owned by the name asked for
             wildcard = "*." + scenario.label.split(".", 1)[1]
             assert reply.header.rcode == RCODE.NOERROR

@@ -33,7 +33,7 @@ TIMEOUT = "2"  # seconds; the lab's silent hosts cost one timeout each
 
 HOST_FIELDS = {
     "type", "host", "domain", "status", "reasons", "addresses", "probed_address", "dns",
-    "https", "http", "redirects", "per_address", "ct", "found_by", "timings",
+    "https", "http", "redirects", "per_address", "ct", "found_by", "timings", "scan_id",
 }  # fmt: skip
 REASON_FIELDS = {
     "code", "severity", "summary", "chrome_error", "firefox_error", "detail", "fix",
@@ -41,7 +41,7 @@ REASON_FIELDS = {
 SUMMARY_FIELDS = {
     "type", "domain", "verdict", "exit_code", "exit_meaning", "why", "hosts", "counts",
     "breaking", "warnings", "unknown", "enumeration", "wildcard_dns", "policy", "advice",
-    "timings", "interrupted",
+    "timings", "interrupted", "scan_id",
 }  # fmt: skip
 
 
@@ -386,8 +386,11 @@ def test_only_the_first_address_when_asked(lab: LabInfo, tmp_path: Path) -> None
     path.write_text(f"multi.{lab.domain}\n", encoding="utf-8")
     args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(path)]
     run = hsts_coverage([*args, "--first-address"], tmp_path)
-    assert run.hosts()[f"multi.{lab.domain}"]["status"] == "ok"
-    assert run.code == 0
+    record = run.hosts()[f"multi.{lab.domain}"]
+    assert record["status"] == "unknown"  # the second address was not checked: never SAFE
+    assert [r["code"] for r in record["reasons"]] == ["addresses_not_probed"]
+    assert record["per_address"] == [{"address": lab.host("multi"), "status": "ok", "reasons": []}]
+    assert run.code == 3
 
 
 def test_incomplete_chain_is_completed_from_aia(lab: LabInfo, lab_scan: Run) -> None:

@@ -184,3 +184,84 @@ def test_the_oldest_certificate_makes_room_and_unverified_ones_are_not_kept() ->
     assert certificates(cast(ssl.SSLObject, unverified)) is None
     assert certificates(cast(ssl.SSLObject, unverified)) is None
     assert unverified.decoded == 2  # nothing was cached for it
+
+
+# -- certificates OpenSSL accepts and cryptography refuses -----------------------------------
+
+
+def _tlv(data: bytes, i: int = 0) -> tuple[int, bytes, int]:
+    tag, length, i = data[i], data[i + 1], i + 2
+    if length & 0x80:
+        size = length & 0x7F
+        length, i = int.from_bytes(data[i : i + size], "big"), i + size
+    return tag, data[i : i + length], i + length
+
+
+def _children(body: bytes) -> list[tuple[int, bytes]]:
+    out, i = [], 0
+    while i < len(body):
+        tag, value, i = _tlv(body, i)
+        out.append((tag, value))
+    return out
+
+
+def _enc(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def _hostile_der(kind: str) -> bytes:
+    """A self-signed certificate re-encoded the way DER forbids and OpenSSL still reads."""
+    import trustme
+
+    leaf = trustme.CA().issue_cert("a.example.com")
+    der = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode())
+    tag, body, _ = _tlv(der)
+    (tbs_tag, tbs), algorithm, signature = _children(body)
+    parts = _children(tbs)
+    if kind == "critical FALSE":  # the DEFAULT value encoded explicitly, in every extension
+        ext_tag, ext_body = parts[-1]
+        ((seq_tag, seq_body),) = _children(ext_body)
+        extensions = b""
+        for one_tag, one in _children(seq_body):
+            fields = _children(one)
+            if fields[1][0] != 0x01:  # not critical yet: say FALSE explicitly
+                fields.insert(1, (0x01, b"\x00"))
+            extensions += _enc(one_tag, b"".join(_enc(*f) for f in fields))
+        parts[-1] = (ext_tag, _enc(seq_tag, extensions))
+    else:  # UTCTime without seconds: YYMMDDHHMMZ
+        validity = [(t, v[:10] + b"Z" if t == 0x17 else v) for t, v in _children(parts[4][1])]
+        parts[4] = (parts[4][0], b"".join(_enc(*v) for v in validity))
+    new_tbs = _enc(tbs_tag, b"".join(_enc(*p) for p in parts))
+    return _enc(tag, new_tbs + _enc(*algorithm) + _enc(*signature))
+
+
+class _PeerDer:
+    def __init__(self, der: bytes) -> None:
+        self.der = der
+
+    def getpeercert(self, binary_form: bool = False) -> bytes:
+        return self.der
+
+
+@pytest.mark.parametrize("kind", ["critical FALSE", "UTCTime without seconds"])
+def test_a_certificate_cryptography_refuses_is_read_as_none(kind: str) -> None:
+    from hsts_coverage.tls import peer_certificate
+
+    der = _hostile_der(kind)
+    ssl.create_default_context().load_verify_locations(cadata=der)  # OpenSSL reads it
+    assert peer_certificate(cast(ssl.SSLObject, _PeerDer(der))) is None
+
+
+def test_its_twin_is_read() -> None:
+    import trustme
+
+    from hsts_coverage.tls import peer_certificate
+
+    pem = trustme.CA().issue_cert("a.example.com").cert_chain_pems[0].bytes().decode()
+    cert = peer_certificate(cast(ssl.SSLObject, _PeerDer(ssl.PEM_cert_to_DER_cert(pem))))
+    assert cert is not None
+    assert cert.sans == ("a.example.com",)

@@ -42,6 +42,8 @@ DOMAIN = "example.com"
         ("x" * 64 + ".example.com", Rejected.INVALID),
         (".".join(["a" * 60] * 5), Rejected.INVALID),  # 304 characters
         ("\u2603\u0000.example.com", Rejected.INVALID),
+        ("xn--zz.example.com", Rejected.INVALID),  # punycode that decodes to nothing
+        ("www.XN--A.example.com", Rejected.INVALID),
     ],
 )
 def test_normalise(raw: str, expected: str | Rejected) -> None:

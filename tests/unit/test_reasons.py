@@ -23,9 +23,17 @@ def test_breaking_reasons_name_a_browser_error() -> None:
             assert reason.firefox_error.isupper() or "page" in reason.firefox_error, reason
 
 
+# Reasons no lab scenario can give on every machine, each with the test that produces it:
+# a bug (tests/e2e/test_faults.py, a probe that raises), a host with more addresses than probed
+# (tests/e2e/test_scan.py, --first-address on a two-address host), no route to an address
+# (tests/unit/test_verdict.py: only a machine without IPv6 gives ENETUNREACH).
+NOT_FROM_THE_LAB = {Reason.INTERNAL_ERROR, Reason.ADDRESSES_NOT_PROBED, Reason.NO_ROUTE}
+
+
 def test_every_reason_appears_in_a_lab_scenario() -> None:
     produced = {reason for scenario in SCENARIOS for reason in scenario.expect_reasons}
-    assert produced == set(Reason), f"no lab scenario for {set(Reason) - produced}"
+    expected = set(Reason) - NOT_FROM_THE_LAB
+    assert produced == expected, f"no lab scenario for {expected - produced}"
 
 
 def test_scenario_status_matches_its_reasons() -> None:

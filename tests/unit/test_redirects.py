@@ -34,17 +34,43 @@ HERE = "https://a.example.com/x/y"
             Step(StepKind.LEFT_SCOPE, "https://example.com.evil.net/"),
         ),
         ("http://192.0.2.1/", Step(StepKind.LEFT_SCOPE, "http://192.0.2.1/")),
+        # The WHATWG URL standard, as browsers resolve them: a backslash ends the authority in
+        # a special URL, percent-encoded dots decode in the host, `https:\\host\` is absolute.
+        (
+            "https://a.example.com\\@evil.example/",
+            Step(StepKind.FETCH, "https://a.example.com/@evil.example/"),
+        ),
+        ("https://b%2eexample%2ecom/", Step(StepKind.FETCH, "https://b.example.com/")),
+        ("https:\\\\b.example.com\\", Step(StepKind.FETCH, "https://b.example.com/")),
+        ("https:\\\\evil.example\\", Step(StepKind.LEFT_SCOPE, "https://evil.example/")),
+        (" /a\t\n", Step(StepKind.FETCH, "https://a.example.com/a")),
+        ("https://xn--zz.example.com/", Step(StepKind.FETCH, "https://xn--zz.example.com/")),
     ],
 )
 def test_next_step(location: str, step: Step) -> None:
     assert next_step(HERE, location, D) == step
 
 
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "ftp://a.example.com/"])
+def test_locations_of_other_schemes_end_the_walk(location: str) -> None:
+    assert next_step(HERE, location, D).kind is StepKind.NOT_HTTP
+
+
 @pytest.mark.parametrize(
-    "location", ["javascript:alert(1)", "ftp://a.example.com/", "http://[::1/"]
+    "location",
+    [
+        "http://[::1/",
+        "https://a.example.com:99999/",
+        "https://a.example.com:65536/",
+        "https://[::1/",
+        "http://a b.example.com/",
+        "https://a.example.com:port/",
+    ],
 )
-def test_locations_no_browser_follows(location: str) -> None:
-    assert next_step(HERE, location, D).kind is StepKind.INVALID
+def test_locations_a_browser_refuses_are_invalid_redirects(location: str) -> None:
+    step = next_step(HERE, location, D)
+    assert step.kind is StepKind.INVALID
+    assert step.detail.startswith("ERR_INVALID_REDIRECT")
 
 
 def test_visit_key_ignores_default_port() -> None:

@@ -318,3 +318,19 @@ def test_wildcard_marks_names_with_exactly_its_answer() -> None:
     assert [f.reason for f in wildcard_finding(answered, [zone])] == [Reason.WILDCARD_DNS]
     assert wildcard_finding(own, [zone]) == ()
     assert wildcard_finding(outside, [zone]) == ()
+
+
+def test_no_route_to_an_address_is_the_scanners_network_not_a_break() -> None:
+    import errno
+
+    from hsts_coverage.probe import translate
+
+    failure = translate(OSError(errno.ENETUNREACH, "Network is unreachable"))
+    https = HttpsFacts(failure.outcome, reason=failure.reason, detail=failure.detail)
+    verdict = verdict_of(judge_probe(probe(https, HTTP_REFUSED), "x", now=NOW, expiry_days=14))
+    assert (verdict.status, verdict.reasons) == (Status.UNKNOWN, (Reason.NO_ROUTE,))
+    # its twin: a reset is the host's own doing, and breaks
+    reset = translate(ConnectionResetError(errno.ECONNRESET, "reset"))
+    https = HttpsFacts(reset.outcome, reason=reset.reason, detail=reset.detail)
+    verdict = verdict_of(judge_probe(probe(https, HTTP_REFUSED), "x", now=NOW, expiry_days=14))
+    assert verdict.status is Status.BREAKS
