@@ -16,6 +16,7 @@ from hsts_coverage.models import (
     Certificate,
     CtFacts,
     DomainSummary,
+    Enumeration,
     Finding,
     HostResult,
     HttpFacts,
@@ -112,27 +113,7 @@ def summary_record(summary: DomainSummary) -> Record:
         "breaking": {reason.value: list(h) for reason, h in summary.breaking.items()},
         "warnings": {reason.value: list(h) for reason, h in summary.warnings.items()},
         "unknown": {reason.value: list(h) for reason, h in summary.unknown.items()},
-        "enumeration": {
-            "status": enumeration.status.value,
-            "complete": enumeration.status.value in ("complete", "skipped"),
-            "sources": list(enumeration.sources),
-            "rows": enumeration.rows,
-            "attempts": enumeration.attempts,
-            "names": len(enumeration.names),
-            "wildcards": list(enumeration.wildcards),
-            "rejected": dict(enumeration.rejected),
-            "error": enumeration.error,
-            "notes": list(enumeration.notes),
-            "authoritative": enumeration.authoritative,
-            "per_source": {
-                report.source.value: {
-                    "status": report.status.value,
-                    "names": report.names,
-                    "detail": report.detail,
-                }
-                for report in enumeration.per_source
-            },
-        },
+        "enumeration": enumeration_record(enumeration),
         "wildcard_dns": [
             {"zone": z.zone, "probe_name": z.probe_name, "addresses": sorted(z.addresses)}
             for z in summary.wildcard_zones
@@ -141,6 +122,31 @@ def summary_record(summary: DomainSummary) -> Record:
         "advice": list(summary.advice),
         "timings": dict(summary.timings),
         "interrupted": summary.interrupted,
+    }
+
+
+def enumeration_record(enumeration: Enumeration) -> Record:
+    """How the names were found and how far the list can be trusted (also the name list's)."""
+    return {
+        "status": enumeration.status.value,
+        "complete": enumeration.status.value in ("complete", "skipped"),
+        "sources": list(enumeration.sources),
+        "rows": enumeration.rows,
+        "attempts": enumeration.attempts,
+        "names": len(enumeration.names),
+        "wildcards": list(enumeration.wildcards),
+        "rejected": dict(enumeration.rejected),
+        "error": enumeration.error,
+        "notes": list(enumeration.notes),
+        "authoritative": enumeration.authoritative,
+        "per_source": {
+            report.source.value: {
+                "status": report.status.value,
+                "names": report.names,
+                "detail": report.detail,
+            }
+            for report in enumeration.per_source
+        },
     }
 
 

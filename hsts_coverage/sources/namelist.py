@@ -25,6 +25,7 @@ import orjson
 from hsts_coverage import __version__
 from hsts_coverage.models import CtFacts, Enumeration, EnumerationStatus, FoundBy, SourceReport
 from hsts_coverage.names import Rejected, scope
+from hsts_coverage.report.records import enumeration_record
 
 Record = dict[str, Any]
 FORMAT_VERSION = 1
@@ -48,25 +49,7 @@ def header_record() -> Record:
 
 def domain_records(enumeration: Enumeration) -> Iterator[Record]:
     """The `domain` record, then a `name` record per name."""
-    yield {
-        "type": "domain",
-        "domain": enumeration.domain,
-        "status": enumeration.status.value,
-        "complete": enumeration.status in (EnumerationStatus.COMPLETE, EnumerationStatus.SKIPPED),
-        "sources": list(enumeration.sources),
-        "rows": enumeration.rows,
-        "attempts": enumeration.attempts,
-        "wildcards": list(enumeration.wildcards),
-        "rejected": dict(enumeration.rejected),
-        "error": enumeration.error,
-        "notes": list(enumeration.notes),
-        "authoritative": enumeration.authoritative,
-        "per_source": {
-            r.source.value: {"status": r.status.value, "names": r.names, "detail": r.detail}
-            for r in enumeration.per_source
-        },
-        "names": len(enumeration.names),
-    }
+    yield {"type": "domain", "domain": enumeration.domain, **enumeration_record(enumeration)}
     for name in enumeration.names:
         facts = enumeration.ct.get(name)
         yield {
