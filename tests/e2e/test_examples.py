@@ -734,8 +734,16 @@ def test_a_shard_that_fails_fails_its_index_and_the_merge(lab: LabInfo, tmp_path
         "DOMAINS": lab.domain,
         "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
     }
-    scripts = [container_script(c).replace("/reports", str(reports)) for c in cronjobs()]
-    merge, scan = sorted(scripts, key=lambda s: "merge" not in s)
+    scripts = {
+        name.removeprefix("CronJob/hsts-coverage-"): container_script(c).replace(
+            "/reports", str(reports)
+        )
+        for name, c in manifests().items()
+        if name.startswith("CronJob/")
+    }
+    merge, scan = scripts["merge"], scripts["scan"]
+    done = subprocess.run(["sh", "-c", scripts["enumerate"]], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
     for index in range(int(config["SHARDS"])):
         shard = {**env, "JOB_COMPLETION_INDEX": str(index)}
         limit = (lambda: limit_file_size(2500)) if index == 1 else None  # shard 2 hits a full disk
