@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LAB_BASE  ?= 127.77
 LAB_STATE := lab-state/lab.json
 
-.PHONY: help setup demo test check lint format typecheck lab clean system-deps bind
+.PHONY: help setup demo test check lint format typecheck lab clean system-deps bind nftables
 
 help:
 	@echo "make demo   - start the local lab, scan it, print the report, stop the lab"
@@ -26,13 +26,21 @@ setup: $(STAMP)
 # Debian packages some tests drive: Chromium for the HTML report, shellcheck and systemd-analyze
 # for the examples, promtool (package prometheus) for the metrics and the alerting rules.
 # Installed when missing and possible (as root); without them those tests skip (and fail under CI).
-system-deps: bind
+system-deps: bind nftables
 	@command -v chromium >/dev/null && command -v shellcheck >/dev/null && \
 	  command -v promtool >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium shellcheck prometheus \
 	    >/dev/null) ; } || \
 	  echo "make: chromium/shellcheck/promtool not installed: their tests will skip"
+
+# nft drops packets to one loopback address in the tests of dead addresses
+# (tests/e2e/test_dead_address.py) and in the benchmark's realistic mix.
+nftables:
+	@command -v nft >/dev/null || test -x /usr/sbin/nft || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables \
+	    >/dev/null; }
 
 # BIND's named serves the lab's zone lab (hsts_coverage/lab/bind.py): no lab starts without it.
 # It lives in /usr/sbin, outside a non-root PATH. The lab runs a named of its own, so the one the

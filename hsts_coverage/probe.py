@@ -33,6 +33,12 @@ from hsts_coverage.models import (
     WalkEnd,
 )
 from hsts_coverage.preload import Response
+from hsts_coverage.reach import (
+    ConnectTimeoutError,
+    HandshakeHangError,
+    Reachability,
+    SharedOutcome,
+)
 from hsts_coverage.reasons import Reason
 from hsts_coverage.redirects import (
     StepKind,
@@ -89,6 +95,20 @@ def _timeout(exc: BaseException) -> Failure:
     return Failure(Outcome.TIMEOUT, None, "timed out")
 
 
+def _connect_timeout(exc: BaseException) -> Failure:
+    return Failure(Outcome.TIMEOUT, None, "connect timed out")
+
+
+def _handshake_hang(exc: BaseException) -> Failure:
+    return Failure(Outcome.TIMEOUT, None, "TLS handshake timed out without an answer")
+
+
+def _shared(exc: BaseException) -> Failure:
+    # Not tried: an earlier name's attempt on the same address and port ended this way.
+    assert isinstance(exc, SharedOutcome)
+    return replace(translate(exc.outcome), detail=str(exc))
+
+
 def _invalid_response(exc: BaseException) -> Failure:
     # The connection (and TLS) worked; what came back is not a response a browser accepts.
     return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, f"invalid response: {exc}")
@@ -100,11 +120,14 @@ def _broken(exc: BaseException) -> Failure:
 
 # Exceptions -> outcomes. Most specific first: the first isinstance match wins.
 _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
+    (SharedOutcome, _shared),
     (ssl.SSLCertVerificationError, _certificate),
     (ssl.SSLError, _handshake),
     (ConnectionRefusedError, _refused),
     (BlockedAddressError, _blocked),
     (UnresolvedError, _unresolved),
+    (ConnectTimeoutError, _connect_timeout),
+    (HandshakeHangError, _handshake_hang),
     (TimeoutError, _timeout),
     (ResponseError, _invalid_response),
     (OSError, _broken),  # resets, unreachable networks, ...
@@ -134,6 +157,7 @@ class Prober:
         self._ca_bundle = ca_bundle
         self._addresses = addresses
         self._limits = limits or ConnectionLimits()
+        self._reach = Reachability()  # one wait per dead address and port, not one per name
         self._timeout = timeout
         self._max_redirects = max_redirects
         self._user_agent = user_agent
@@ -193,14 +217,21 @@ class Prober:
             path=path,
             user_agent=self._user_agent,
         )
-        async with self._limits.connection(request.address):
-            return await fetch(
-                request,
-                tls=tls,
-                deadline=self._timeout,
-                want_body=want_body,
-                read_peer=self._certificates,
-            )
+
+        async def connect(established: Callable[[], None]) -> Head:
+            async with self._limits.connection(request.address):  # established connections
+                return await fetch(
+                    request,
+                    tls=tls,
+                    deadline=self._timeout,
+                    want_body=want_body,
+                    read_peer=self._certificates,
+                    established=established,
+                )
+
+        return await self._reach.attempt(
+            request.address, request.port, self._timeout, host, connect
+        )
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""
