@@ -307,6 +307,15 @@ def scan_command(
         ),
     ] = 1.0,
     timeout: TimeoutOption = 10.0,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar=f"{ENV}CONNECT_TIMEOUT",
+            min=0.1,
+            help="Seconds for a TCP connect's first try; a connect that times out gets one more "
+            "at the full --timeout.",
+        ),
+    ] = 3.0,
     all_addresses: Annotated[
         bool,
         typer.Option(
@@ -392,6 +401,7 @@ def scan_command(
         per_ip=per_ip,
         rate=rate,
         ct_interval=ct_interval,
+        connect_timeout=connect_timeout,
         expiry_days=expiry_days,
         max_addresses=4 if all_addresses else 1,
         check_apex=not no_apex_check,
@@ -992,7 +1002,7 @@ class _Outputs:
                 from hsts_coverage.report.metrics import ScanMetrics
 
                 self._metrics = ScanMetrics(event.started_at)
-            self._emit(scan_record(self._config, event.started_at))
+            self._emit(scan_record(self._config, event.started_at, open_files=event.open_files))
         elif isinstance(event, DomainStarted):
             self._progress.start_domain(event.enumeration.domain, event.hosts)
         elif isinstance(event, HostResult):

@@ -75,6 +75,7 @@ class ScanConfig:
     rate: float = 0.0  # new connections per second across the scan; 0: no limit
     ct_interval: float = 1.0  # seconds between two requests to a CT source
     timeout: float = 10.0
+    connect_timeout: float = 3.0  # a TCP connect's first try; then one more at `timeout`
     expiry_days: int = 14
     max_redirects: int = 10
     max_addresses: int = 4  # addresses probed per host (1: only the first)
@@ -116,7 +117,14 @@ class ScanConfig:
         """Seconds a host's probes may take once its name has resolved: the HTTPS and HTTP
         probes run side by side (one timeout), then at most one more handshake or hop
         (another), for each address."""
-        return self.timeout * (1 + 2 * max(1, addresses))
+        return self.probe_time * (1 + 2 * max(1, addresses))
+
+    @property
+    def probe_time(self) -> float:
+        """The longest one request may take: `timeout`, after a connect's short first try if
+        there is one (`connect_timeout` under `timeout`)."""
+        short = self.connect_timeout if self.connect_timeout < self.timeout else 0.0
+        return self.timeout + short
 
     def as_record(self) -> dict[str, object]:
         """The options as written into the report's `scan` record."""
@@ -139,6 +147,7 @@ class ScanConfig:
             "per_ip": self.per_ip,
             "rate": self.rate,
             "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
             "expiry_days": self.expiry_days,
             "max_redirects": self.max_redirects,
             "max_addresses": self.max_addresses,

@@ -21,6 +21,7 @@ import aiohttp
 from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.hosts import HostJudge, Judgement, open_judge
+from hsts_coverage.limits import raise_open_files_limit
 from hsts_coverage.models import (
     AddressFindings,
     DnsAnswer,
@@ -45,6 +46,7 @@ from hsts_coverage.workers import worker_pool, workers_for
 @dataclass(frozen=True, slots=True)
 class ScanStarted:
     started_at: datetime
+    open_files: int | None = None  # the soft RLIMIT_NOFILE in force for the scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +189,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
     and the domain being scanned gets a summary marked interrupted, with the counts so far.
     """
     now = datetime.now(UTC)
-    yield ScanStarted(now)
+    yield ScanStarted(now, raise_open_files_limit())
     async with _scanner(config, now) as scanner:
         for index, domain in enumerate(config.domains):
             if not config.in_this_shard(index):

@@ -153,12 +153,15 @@ class Prober:
         max_redirects: int,
         user_agent: str,
         limits: ConnectionLimits | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         self._ca_bundle = ca_bundle
         self._addresses = addresses
         self._limits = limits or ConnectionLimits()
         self._reach = Reachability()  # one wait per dead address and port, not one per name
         self._timeout = timeout
+        # A connect's first try; one that times out gets one more at the full `timeout`.
+        self._connect_timeout = min(connect_timeout or timeout, timeout)
         self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._verified = verified_context(ca_bundle)
@@ -217,8 +220,19 @@ class Prober:
             path=path,
             user_agent=self._user_agent,
         )
+        try:
+            return await self._attempt(request, tls, want_body, self._connect_timeout)
+        except (ConnectTimeoutError, SharedOutcome) as exc:
+            if self._connect_timeout >= self._timeout or not _connect_timed_out(exc):
+                raise
+        return await self._attempt(request, tls, want_body, self._timeout)  # the second try
 
-        async def connect(established: Callable[[], None]) -> Head:
+    async def _attempt(
+        self, request: Request, tls: ssl.SSLContext | None, want_body: bool, connect: float
+    ) -> Head:
+        """One try, through the table of dead addresses; `connect` bounds the TCP connect."""
+
+        async def attempt(established: Callable[[], None]) -> Head:
             async with self._limits.connection(request.address):  # established connections
                 return await fetch(
                     request,
@@ -226,12 +240,12 @@ class Prober:
                     deadline=self._timeout,
                     want_body=want_body,
                     read_peer=self._certificates,
+                    connect_timeout=connect if connect < self._timeout else None,
                     established=established,
                 )
 
-        return await self._reach.attempt(
-            request.address, request.port, self._timeout, host, connect
-        )
+        address, port = request.address, request.port
+        return await self._reach.attempt(address, port, connect, request.host, attempt)
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""
@@ -413,6 +427,11 @@ _MISSING_ISSUER = frozenset({2, 20, 21})
 def _location(head: Head) -> str | None:
     location = head.get("location")
     return without_credentials(location) if location is not None else None
+
+
+def _connect_timed_out(exc: BaseException) -> bool:
+    outcome = exc.outcome if isinstance(exc, SharedOutcome) else exc
+    return isinstance(outcome, ConnectTimeoutError)
 
 
 def _no_connection(outcome: Outcome) -> Reason:

@@ -21,7 +21,8 @@ an address's hosts to one process, the sharing holds across processes too.
 
 The socket is opened here before any deadline starts: when the scanner is out of file
 descriptors (EMFILE, ENFILE) it waits for one to be freed and tries again, so the scanner's own
-limit never becomes a host's failure.
+limit never becomes a host's failure; a DNS query that failed for the same reason is asked again
+(`waited_for_descriptor`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -38,6 +40,7 @@ T = TypeVar("T")
 # Waiting for a file descriptor: how long between two tries to open a socket.
 FD_RETRY_SECONDS = 0.05
 _OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE})
+OUT_OF_FILES_MEMORY = 2.0  # seconds after running out during which a refusal is put down to it
 
 
 class ConnectTimeoutError(TimeoutError):
@@ -146,6 +149,10 @@ def _nothing() -> None:
     return None
 
 
+class _OutOfFiles:
+    last = -float("inf")  # when a socket last could not be opened for want of a descriptor
+
+
 async def open_socket(address: str) -> socket.socket:
     """A non-blocking TCP socket for `address`, waiting for a file descriptor if none is free."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -155,7 +162,17 @@ async def open_socket(address: str) -> socket.socket:
         except OSError as exc:
             if exc.errno not in _OUT_OF_FDS:
                 raise
+            _OutOfFiles.last = time.monotonic()
             await asyncio.sleep(FD_RETRY_SECONDS)
             continue
         sock.setblocking(False)
         return sock
+
+
+async def waited_for_descriptor() -> bool:
+    """Whether the process is (or was a moment ago) out of file descriptors, and if so, wait
+    until one is free: c-ares reports a socket it could not open as ECONNREFUSED, which must not
+    count against the name server."""
+    sock = await open_socket("0.0.0.0")
+    sock.close()
+    return time.monotonic() - _OutOfFiles.last < OUT_OF_FILES_MEMORY

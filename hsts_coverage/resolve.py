@@ -26,6 +26,7 @@ import pycares
 
 from hsts_coverage.config import IPNetwork, Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
+from hsts_coverage.reach import waited_for_descriptor
 
 _TRANSIENT = {
     aiodns.error.ARES_ESERVFAIL: "SERVFAIL",
@@ -148,6 +149,8 @@ class Resolver:
                 code = exc.args[0] if exc.args else None
                 if code not in _TRANSIENT:
                     raise
+                if code == aiodns.error.ARES_ECONNREFUSED and await waited_for_descriptor():
+                    return await self._retrying(name)  # our open-files limit, not the server's
                 if code == aiodns.error.ARES_ECONNREFUSED:
                     self._renew(channel)
                 if attempt == self._attempts:
