@@ -282,8 +282,14 @@ def scan_command(
     allow_private: AllowPrivateOption = False,
     allow_cidr: AllowCidrOption = None,
     concurrency: Annotated[
-        int, typer.Option(envvar=f"{ENV}CONCURRENCY", min=1, help="Hosts checked at once.")
-    ] = 100,
+        int | None,
+        typer.Option(
+            envvar=f"{ENV}CONCURRENCY",
+            min=1,
+            help="Hosts checked at once, at most (default: 100, more while they only wait, up "
+            "to what the open-files limit allows).",
+        ),
+    ] = None,
     workers: Annotated[
         str,
         typer.Option(

@@ -67,7 +67,7 @@ class ScanConfig:
     ca_bundle: Path | None = None  # None: certifi's Mozilla store
     allow_private: bool = False
     allow_cidrs: tuple[IPNetwork, ...] = ()
-    concurrency: int = 100  # hosts in flight, across every process
+    concurrency: int | None = None  # ceiling of hosts in flight, every process; None: auto
     workers: int | None = (
         None  # processes that probe beside the main one; None: see workers.workers_for
     )
@@ -142,7 +142,7 @@ class ScanConfig:
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else "certifi",
             "allow_private": self.allow_private,
             "allow_cidrs": [str(n) for n in self.allow_cidrs],
-            "concurrency": self.concurrency,
+            "concurrency": "auto" if self.concurrency is None else self.concurrency,
             "workers": "auto" if self.workers is None else self.workers,
             "per_ip": self.per_ip,
             "rate": self.rate,

@@ -17,6 +17,11 @@ from dataclasses import dataclass, field
 _UNLIMITED_FILES = 1 << 20
 
 
+def open_files_limit() -> int:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return _UNLIMITED_FILES if soft == resource.RLIM_INFINITY else soft
+
+
 def raise_open_files_limit() -> int:
     """Raise the soft RLIMIT_NOFILE to the hard one (the scanner's own limit, not the hosts'):
     each connection in flight is a file descriptor. Returns the soft limit in force after."""

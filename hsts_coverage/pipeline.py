@@ -2,7 +2,8 @@
 
 `scan(config)` is an async generator of events: `ScanStarted`, then per domain `DomainStarted`,
 one `HostResult` per name as soon as that host is done (in completion order), and the domain's
-`DomainSummary`. A bounded pool of `config.concurrency` workers pulls names; results pass through a
+`DomainSummary`. A bounded pool of workers pulls names (`admission`: 100 hosts in flight, more while
+they only wait, up to `config.concurrency`); results pass through a
 bounded queue, so memory does not grow with the number of hosts. Cancelling the consumer cancels
 every worker.
 """
@@ -18,10 +19,11 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from hsts_coverage.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.hosts import HostJudge, Judgement, open_judge
-from hsts_coverage.limits import raise_open_files_limit
+from hsts_coverage.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
 from hsts_coverage.models import (
     AddressFindings,
     DnsAnswer,
@@ -78,6 +80,10 @@ class _Scanner:
         self.ct_session = ct_session
         self.now = judge.now
         self._last_ct = -float("inf")
+        # Hosts being probed per address: twice --per-ip. Hosts beyond it wait here, before their
+        # time budget starts, not in the prober's queue for a connection slot (a host in flight
+        # beyond --concurrency's floor must not spend its budget queueing behind politeness).
+        self.hosts_per_address = ConnectionLimits(per_ip=2 * config.per_ip)
 
     async def ct_turn(self) -> None:
         """Wait until the CT source may be asked again (`ct_interval` after the last request)."""
@@ -102,7 +108,10 @@ class _Scanner:
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
         if not findings:
-            findings, probes, per_address = await judge(dns, domain.name)
+            async with self.hosts_per_address.connection(
+                dns.addresses[0] if dns.addresses else name
+            ):
+                findings, probes, per_address = await judge(dns, domain.name)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,
@@ -333,9 +342,11 @@ async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostRes
 async def _run_checks(
     scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
 ) -> AsyncIterator[HostResult]:
-    """A bounded pool of `--concurrency` tasks pulls the names."""
+    """A pool of tasks pulls the names; `Admission` decides how many check a host at once."""
     names: Iterator[str] = iter(batch)
-    workers = min(scanner.config.concurrency, len(batch))
+    ceiling = scanner.config.concurrency or auto_ceiling(open_files_limit())
+    admission = Admission(FLOOR, ceiling)
+    workers = min(ceiling, len(batch))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
         maxsize=max(1, workers)
     )
@@ -343,13 +354,16 @@ async def _run_checks(
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                await results.put(await scanner.check(name, domain, judge))
+                async with admission:
+                    result = await scanner.check(name, domain, judge)
+                await results.put(result)
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:
             await results.put(_WorkerDone())
 
     tasks = [asyncio.create_task(work(), name=f"worker-{i}") for i in range(workers)]
+    tasks.append(asyncio.create_task(admission.watch(), name="admission"))
     try:
         done = 0
         while done < workers:

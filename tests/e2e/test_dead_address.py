@@ -44,6 +44,11 @@ def _dropped_address() -> str:
     return f"{os.environ.get('HSTS_LAB_BASE', '127.78')}.251.7"
 
 
+def _dropped_range() -> str:
+    """The first three octets of a /22 whose packets are dropped too: many dead addresses."""
+    return f"{os.environ.get('HSTS_LAB_BASE', '127.78')}.244"
+
+
 @pytest.fixture
 def dropping() -> Iterator[str]:
     """An address whose packets are dropped, for the length of one test."""
@@ -53,7 +58,7 @@ def dropping() -> Iterator[str]:
     address, table = _dropped_address(), f"hsts_drop_{os.getpid()}"
     rules = (
         f"table ip {table} {{\n chain input {{\n type filter hook input priority -10;\n"
-        f" ip daddr {address} drop\n }}\n}}\n"
+        f" ip daddr {address} drop\n ip daddr {_dropped_range()}.0/22 drop\n }}\n}}\n"
     )
     subprocess.run([nft, "-f", "-"], input=rules.encode(), check=True)
     try:
@@ -66,8 +71,9 @@ class DnsServer:
     """`with DnsServer(address) as resolver:` a DNS server on `127.0.0.1:PORT` (dnspython) that
     answers every A query with `address`, and every other query with no record."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, spread: bool = False) -> None:
         self._address = address
+        self._spread = spread  # nI.many.test: the I-th address of the dropped /22 instead
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -83,6 +89,14 @@ class DnsServer:
         self._thread.join()
         self._sock.close()
 
+    def _answer(self, question: dns.rrset.RRset) -> str:
+        label = question.name.labels[0].decode()
+        if not (self._spread and label[1:].isdigit()):
+            return self._address
+        third, fourth = divmod(int(label[1:]), 250)
+        first = _dropped_range().rsplit(".", 1)
+        return f"{first[0]}.{int(first[1]) + third}.{fourth + 1}"
+
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
@@ -93,7 +107,7 @@ class DnsServer:
             reply = dns.message.make_response(query)
             question = query.question[0]
             if question.rdtype == dns.rdatatype.A:
-                record = dns.rrset.from_text(question.name, 60, "IN", "A", self._address)
+                record = dns.rrset.from_text(question.name, 60, "IN", "A", self._answer(question))
                 reply.answer.append(record)
             self._sock.sendto(reply.to_wire(), peer)
 
@@ -241,3 +255,23 @@ def test_a_slow_response_keeps_the_full_timeout(
         host = hsts_coverage(args, tmp_path).hosts()["slow.test"]
     assert host["https"]["outcome"] == "ok", host["https"]
     assert host["https"]["elapsed_ms"] >= 950
+
+
+MANY = 1000
+
+
+def test_at_the_defaults_names_waiting_on_dead_addresses_take_no_slot(
+    dropping: str, tmp_path: Path
+) -> None:
+    # 1,000 names on 1,000 dropping addresses: with 100 hosts in flight, 10 time-outs in a row.
+    args = ["scan", "many.test", "--no-ct", "--no-guess", "--no-apex-check", "--quiet"]
+    args += ["--allow-cidr", "127.0.0.0/8", "--timeout", str(TIMEOUT)]
+    args += ["--names-file", str(_names(tmp_path, "n{}.many.test", MANY)), "--workers", "0"]
+    with DnsServer(dropping, spread=True) as resolver:
+        started = time.monotonic()
+        run = hsts_coverage([*args, "--resolver", resolver], tmp_path)
+        elapsed = time.monotonic() - started
+    hosts = [run.hosts()[f"n{i}.many.test"] for i in range(MANY)]
+    assert all(h["https"]["outcome"] == "timeout" for h in hosts)
+    assert len({h["probed_address"] for h in hosts}) == MANY
+    assert elapsed < 5 * TIMEOUT + 3, elapsed  # not 10 time-outs in a row
