@@ -65,6 +65,7 @@ class _WorkerDone:
     pass
 
 
+DNS_IN_FLIGHT = 500
 JudgeHost = Callable[[DnsAnswer, str], Awaitable[Judgement]]
 
 
@@ -84,6 +85,9 @@ class _Scanner:
         # time budget starts, not in the prober's queue for a connection slot (a host in flight
         # beyond --concurrency's floor must not spend its budget queueing behind politeness).
         self.hosts_per_address = ConnectionLimits(per_ip=2 * config.per_ip)
+        # Names being resolved at once: however many hosts are in flight, a burst of answers
+        # must not overflow the resolver's socket (lost answers cost a 5 s retry each).
+        self.dns_slots = asyncio.Semaphore(DNS_IN_FLIGHT)
 
     async def ct_turn(self) -> None:
         """Wait until the CT source may be asked again (`ct_interval` after the last request)."""
@@ -103,7 +107,8 @@ class _Scanner:
 
     async def check(self, name: str, domain: Domain, judge: JudgeHost) -> HostResult:
         started = time.perf_counter()
-        dns = await self.resolver.resolve(name)
+        async with self.dns_slots:
+            dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
@@ -348,15 +353,14 @@ async def _run_checks(
     admission = Admission(FLOOR, ceiling)
     workers = min(ceiling, len(batch))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
-        maxsize=max(1, workers)
+        maxsize=max(1, min(workers, FLOOR))
     )
 
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                async with admission:
-                    result = await scanner.check(name, domain, judge)
-                await results.put(result)
+                async with admission:  # held until the result is handed on: memory stays flat
+                    await results.put(await scanner.check(name, domain, judge))
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:

@@ -70,6 +70,7 @@ class _Transient(Exception):
         self.message = message
 
 
+DNS_RECEIVE_BUFFER = 4 << 20
 _MAX_RENEWALS = 2  # channel swaps per resolver; each new channel is a c-ares event thread
 
 
@@ -86,8 +87,13 @@ class Resolver:
     def _channel(self) -> aiodns.DNSResolver:
         # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
         # lookups="b": DNS only, never /etc/hosts (every lookup goes to the chosen servers).
+        # A burst of answers waits in the socket (up to the kernel's rmem_max), not dropped.
         return aiodns.DNSResolver(
-            nameservers=self._servers, timeout=self._timeout, tries=1, lookups="b"
+            nameservers=self._servers,
+            timeout=self._timeout,
+            tries=1,
+            lookups="b",
+            socket_receive_buffer_size=DNS_RECEIVE_BUFFER,
         )
 
     def _renew(self, failed: aiodns.DNSResolver) -> None:

@@ -25,6 +25,9 @@ async def _held(admission: Admission, count: int) -> list[asyncio.Task[None]]:
 @pytest.mark.parametrize(
     ("lags", "hosts", "expected_limit"),
     [
+        ([(BUSY_LAG * 2, 0.1)], 50, 12),  # late, but off the CPU: others' load, room for more
+        ([(BUSY_LAG * 2, 0.9)] * 3, 50, 10),  # late and on the CPU: busy
+        ([(0.0, 0.1, 0.2)] * 3, 50, 10),  # idle, but hosts done in 0.2 s each: not waiting
         ([], 50, 10),  # untouched: the floor
         ([0.0], 50, 12),  # idle, hosts waiting for a permit: a quarter more
         ([0.0] * 20, 50, 40),  # ... up to the ceiling
@@ -34,12 +37,14 @@ async def _held(admission: Admission, count: int) -> list[asyncio.Task[None]]:
     ],
 )
 async def test_the_limit_follows_the_loop(
-    lags: list[float], hosts: int, expected_limit: int
+    lags: list[float | tuple[float, float] | tuple[float, float, float]],
+    hosts: int,
+    expected_limit: int,
 ) -> None:
     admission = Admission(10, 40)
     tasks = await _held(admission, hosts)
     for lag in lags:
-        admission.adjust(lag)
+        admission.adjust(*lag) if isinstance(lag, tuple) else admission.adjust(lag, 1.0)
         await asyncio.sleep(0)
     assert admission.limit == expected_limit
     assert admission.in_use == min(hosts, max(expected_limit, admission.peak))
