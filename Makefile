@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LAB_BASE  ?= 127.77
 LAB_STATE := lab-state/lab.json
 
-.PHONY: help setup demo test check lint format typecheck lab clean system-deps bind
+.PHONY: help setup demo test check lint format typecheck lab clean system-deps bind nftables
 
 help:
 	@echo "make demo   - start the local lab, scan it, print the report, stop the lab"
@@ -26,13 +26,21 @@ setup: $(STAMP)
 # Debian packages some tests drive: Chromium for the HTML report, shellcheck and systemd-analyze
 # for the examples, promtool (package prometheus) for the metrics and the alerting rules.
 # Installed when missing and possible (as root); without them those tests skip (and fail under CI).
-system-deps: bind
+system-deps: bind nftables
 	@command -v chromium >/dev/null && command -v shellcheck >/dev/null && \
 	  command -v promtool >/dev/null || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium shellcheck prometheus \
 	    >/dev/null) ; } || \
 	  echo "make: chromium/shellcheck/promtool not installed: their tests will skip"
+
+# nft drops packets to one loopback address in the tests of dead addresses
+# (tests/e2e/test_dead_address.py) and in the benchmark's realistic mix.
+nftables:
+	@command -v nft >/dev/null || test -x /usr/sbin/nft || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables \
+	    >/dev/null; }
 
 # BIND's named serves the lab's zone lab (hsts_coverage/lab/bind.py): no lab starts without it.
 # It lives in /usr/sbin, outside a non-root PATH. The lab runs a named of its own, so the one the
@@ -71,16 +79,18 @@ demo: $(STAMP) bind
 BENCH_HOSTS ?= 2000
 BENCH_ROUNDS ?= 3
 BENCH_RTT_MS ?= 0
+# healthy: the nginx fleet; realistic: N names mostly dead, silent or slow (bench/mix.py)
+BENCH_MIX ?= healthy
 # The lab's own CT server needs no politeness interval (crt.sh gets the default of 1 s); the
 # baseline guesses no names, so neither does the scanner here (guessing is timed on its own).
 BENCH_SCANNER_ARGS ?= --ct-interval 0 --no-guess
 .PHONY: bench
-bench: $(STAMP) bind
+bench: $(STAMP) bind $(if $(filter realistic,$(BENCH_MIX)),nftables)
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light; }
 	$(BIN)/python -m hsts_coverage.bench --hosts $(BENCH_HOSTS) --rounds $(BENCH_ROUNDS) \
-		--rtt-ms $(BENCH_RTT_MS) $(if $(strip $(BENCH_SCANNER_ARGS)),--scanner-args $(BENCH_SCANNER_ARGS))
+		--rtt-ms $(BENCH_RTT_MS) --mix $(BENCH_MIX) $(if $(strip $(BENCH_SCANNER_ARGS)),--scanner-args $(BENCH_SCANNER_ARGS))
 
 clean:
 	rm -rf $(VENV) lab-state build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -288,8 +288,14 @@ def scan_command(
     allow_private: AllowPrivateOption = False,
     allow_cidr: AllowCidrOption = None,
     concurrency: Annotated[
-        int, typer.Option(envvar=f"{ENV}CONCURRENCY", min=1, help="Hosts checked at once.")
-    ] = 100,
+        int | None,
+        typer.Option(
+            envvar=f"{ENV}CONCURRENCY",
+            min=1,
+            help="Hosts checked at once, at most (default: 100, more while they only wait, up "
+            "to what the open-files limit allows).",
+        ),
+    ] = None,
     workers: Annotated[
         str,
         typer.Option(
@@ -313,6 +319,15 @@ def scan_command(
         ),
     ] = 1.0,
     timeout: TimeoutOption = 10.0,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar=f"{ENV}CONNECT_TIMEOUT",
+            min=0.1,
+            help="Seconds for a TCP connect's first try; a connect that times out gets one more "
+            "at the full --timeout.",
+        ),
+    ] = 3.0,
     all_addresses: Annotated[
         bool,
         typer.Option(
@@ -406,6 +421,7 @@ def scan_command(
         per_ip=per_ip,
         rate=rate,
         ct_interval=ct_interval,
+        connect_timeout=connect_timeout,
         expiry_days=expiry_days,
         max_addresses=16 if all_addresses else 1,
         check_apex=not no_apex_check,
@@ -1048,7 +1064,7 @@ class _Outputs:
                 from hsts_coverage.report.metrics import ScanMetrics
 
                 self._metrics = ScanMetrics(event.started_at)
-            self._emit(scan_record(self._config, event.started_at))
+            self._emit(scan_record(self._config, event.started_at, open_files=event.open_files))
         elif isinstance(event, DomainStarted):
             self._progress.start_domain(event.enumeration.domain, event.hosts)
         elif isinstance(event, HostResult):

@@ -67,7 +67,7 @@ class ScanConfig:
     ca_bundle: Path | None = None  # None: certifi's Mozilla store
     allow_private: bool = False
     allow_cidrs: tuple[IPNetwork, ...] = ()
-    concurrency: int = 100  # hosts in flight, across every process
+    concurrency: int | None = None  # ceiling of hosts in flight, every process; None: auto
     workers: int | None = (
         None  # processes that probe beside the main one; None: see workers.workers_for
     )
@@ -75,6 +75,7 @@ class ScanConfig:
     rate: float = 0.0  # new connections per second across the scan; 0: no limit
     ct_interval: float = 1.0  # seconds between two requests to a CT source
     timeout: float = 10.0
+    connect_timeout: float = 3.0  # a TCP connect's first try; then one more at `timeout`
     expiry_days: int = 14
     max_redirects: int = 20  # Chrome's limit (redirects.MAX_REDIRECTS)
     max_addresses: int = 16  # addresses probed per host (1: only the first); the rest: unknown
@@ -116,7 +117,14 @@ class ScanConfig:
         """Seconds a host's probes may take once its name has resolved: the HTTPS and HTTP
         probes run side by side (one timeout), then at most one more handshake or hop
         (another), for each address."""
-        return self.timeout * (1 + 2 * max(1, addresses))
+        return self.probe_time * (1 + 2 * max(1, addresses))
+
+    @property
+    def probe_time(self) -> float:
+        """The longest one request may take: `timeout`, after a connect's short first try if
+        there is one (`connect_timeout` under `timeout`)."""
+        short = self.connect_timeout if self.connect_timeout < self.timeout else 0.0
+        return self.timeout + short
 
     def as_record(self) -> dict[str, object]:
         """The options as written into the report's `scan` record."""
@@ -134,11 +142,12 @@ class ScanConfig:
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else "certifi",
             "allow_private": self.allow_private,
             "allow_cidrs": [str(n) for n in self.allow_cidrs],
-            "concurrency": self.concurrency,
+            "concurrency": "auto" if self.concurrency is None else self.concurrency,
             "workers": "auto" if self.workers is None else self.workers,
             "per_ip": self.per_ip,
             "rate": self.rate,
             "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
             "expiry_days": self.expiry_days,
             "max_redirects": self.max_redirects,
             "max_addresses": self.max_addresses,

@@ -94,6 +94,7 @@ async def open_judge(config: ScanConfig, now: datetime) -> AsyncIterator[HostJud
             ca_bundle=config.ca_bundle,
             addresses=AddressBook(resolver, policy),
             timeout=config.timeout,
+            connect_timeout=config.connect_timeout,
             max_redirects=config.max_redirects,
             user_agent=config.user_agent,
             limits=ConnectionLimits(per_ip=config.per_ip, rate=config.rate),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from types import TracebackType
 from typing import cast
 
 from hsts_coverage.models import Certificate
+from hsts_coverage.reach import ConnectTimeoutError, HandshakeHangError, open_socket
 
 # What a verified connection's certificate means to the caller, read once the handshake is done.
 PeerReader = Callable[[ssl.SSLObject], Certificate | None]
@@ -80,21 +82,49 @@ async def fetch(
     deadline: float,
     want_body: bool = False,
     read_peer: PeerReader | None = None,
+    connect_timeout: float | None = None,
+    established: Callable[[], None] | None = None,
 ) -> Head:
-    """One request; `deadline` bounds connecting, the handshake and the answer together."""
+    """One request; `deadline` bounds connecting, the handshake and the answer together, and
+    `connect_timeout` the TCP connect alone. A connect that runs out of time is a
+    `ConnectTimeoutError`, a TLS handshake that does a `HandshakeHangError`; `established` is
+    called once the connection (and handshake) is up. The socket is opened before the deadline
+    starts (`reach.open_socket` waits for a free file descriptor)."""
     loop = asyncio.get_running_loop()
-    with _Deadline(loop, deadline):
+    sock = await open_socket(request.address)
+    with _Deadline(loop, deadline) as phase:
+        try:
+            await _connect(loop, sock, request, connect_timeout)
+        except BaseException:
+            sock.close()  # not yet handed to a transport
+            raise
+        phase.error = HandshakeHangError if tls else TimeoutError
         transport, protocol = await loop.create_connection(
             lambda: _OneResponse(request.encode(), loop.create_future(), want_body, read_peer),
-            request.address,
-            request.port,
+            sock=sock,
             ssl=tls,
             server_hostname=request.host if tls else None,
         )
+        phase.error = TimeoutError
+        if established is not None:
+            established()
         try:
             return await protocol.answer
         finally:
             transport.abort()  # all we need has arrived: no close_notify round trip
+
+
+async def _connect(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, request: Request, seconds: float | None
+) -> None:
+    if seconds is None:  # the deadline alone bounds it
+        await loop.sock_connect(sock, (request.address, request.port))
+        return
+    try:
+        async with asyncio.timeout(seconds):
+            await loop.sock_connect(sock, (request.address, request.port))
+    except TimeoutError:
+        raise ConnectTimeoutError(f"connect timed out after {seconds:g} s") from None
 
 
 class _Deadline:
@@ -102,21 +132,22 @@ class _Deadline:
     for every host. On expiry the task is cancelled, and the cancellation turned into
     TimeoutError, unless someone else cancelled the task too."""
 
-    __slots__ = ("_expired", "_task", "_timer")
+    __slots__ = ("_expired", "_task", "_timer", "error")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         task = asyncio.current_task(loop)
         assert task is not None
         self._task = task
         self._expired = False
+        self.error: type[TimeoutError] = ConnectTimeoutError  # what an expiry now means
         self._timer = loop.call_later(seconds, self._expire)
 
     def _expire(self) -> None:
         self._expired = True
         self._task.cancel()
 
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> _Deadline:
+        return self
 
     def __exit__(
         self,
@@ -126,7 +157,7 @@ class _Deadline:
     ) -> None:
         self._timer.cancel()
         if kind is asyncio.CancelledError and self._expired and self._task.uncancel() == 0:
-            raise TimeoutError from exc
+            raise self.error from exc
 
 
 class _OneResponse(asyncio.Protocol):

@@ -9,8 +9,31 @@ so a scan of thousands of addresses does not accumulate them.
 from __future__ import annotations
 
 import asyncio
+import resource
 from collections import deque
 from dataclasses import dataclass, field
+
+# Where the hard limit is "unlimited", the soft one is raised this far (Linux's default nr_open).
+_UNLIMITED_FILES = 1 << 20
+
+
+def open_files_limit() -> int:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return _UNLIMITED_FILES if soft == resource.RLIM_INFINITY else soft
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one (the scanner's own limit, not the hosts'):
+    each connection in flight is a file descriptor. Returns the soft limit in force after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = _UNLIMITED_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):  # a hard limit above what the kernel allows
+            return soft
+        return target
+    return soft
 
 
 @dataclass(slots=True)

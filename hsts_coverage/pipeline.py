@@ -2,7 +2,8 @@
 
 `scan(config)` is an async generator of events: `ScanStarted`, then per domain `DomainStarted`,
 one `HostResult` per name as soon as that host is done (in completion order), and the domain's
-`DomainSummary`. A bounded pool of `config.concurrency` workers pulls names; results pass through a
+`DomainSummary`. A bounded pool of workers pulls names (`admission`: 100 hosts in flight, more while
+they only wait, up to `config.concurrency`); results pass through a
 bounded queue, so memory does not grow with the number of hosts. Cancelling the consumer cancels
 every worker.
 """
@@ -19,9 +20,11 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from hsts_coverage.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.hosts import HostJudge, Judgement, open_judge
+from hsts_coverage.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
 from hsts_coverage.models import (
     AddressFindings,
     DnsAnswer,
@@ -49,6 +52,7 @@ from hsts_coverage.workers import worker_pool, workers_for
 @dataclass(frozen=True, slots=True)
 class ScanStarted:
     started_at: datetime
+    open_files: int | None = None  # the soft RLIMIT_NOFILE in force for the scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class _WorkerDone:
     pass
 
 
+DNS_IN_FLIGHT = 500
 JudgeHost = Callable[[DnsAnswer, str], Awaitable[Judgement]]
 
 
@@ -80,6 +85,13 @@ class _Scanner:
         self.ct_session = ct_session
         self.now = judge.now
         self._last_ct = -float("inf")
+        # Hosts being probed per address: twice --per-ip. Hosts beyond it wait here, before their
+        # time budget starts, not in the prober's queue for a connection slot (a host in flight
+        # beyond --concurrency's floor must not spend its budget queueing behind politeness).
+        self.hosts_per_address = ConnectionLimits(per_ip=2 * config.per_ip)
+        # Names being resolved at once: however many hosts are in flight, a burst of answers
+        # must not overflow the resolver's socket (lost answers cost a 5 s retry each).
+        self.dns_slots = asyncio.Semaphore(DNS_IN_FLIGHT)
 
     async def ct_turn(self) -> None:
         """Wait until the CT source may be asked again (`ct_interval` after the last request)."""
@@ -110,12 +122,16 @@ class _Scanner:
     async def _check(
         self, name: str, domain: Domain, judge: JudgeHost, started: float
     ) -> HostResult:
-        dns = await self.resolver.resolve(name)
+        async with self.dns_slots:
+            dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
         if not findings:
-            findings, probes, per_address = await judge(dns, domain.name)
+            async with self.hosts_per_address.connection(
+                dns.addresses[0] if dns.addresses else name
+            ):
+                findings, probes, per_address = await judge(dns, domain.name)
             findings += partial_dns(dns)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
@@ -227,7 +243,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
     and the domain being scanned gets a summary marked interrupted, with the counts so far.
     """
     now = datetime.now(UTC)
-    yield ScanStarted(now)
+    yield ScanStarted(now, raise_open_files_limit())
     async with _scanner(config, now) as scanner:
         for index, domain in enumerate(config.domains):
             if not config.in_this_shard(index):
@@ -372,23 +388,27 @@ async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostRes
 async def _run_checks(
     scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
 ) -> AsyncIterator[HostResult]:
-    """A bounded pool of `--concurrency` tasks pulls the names."""
+    """A pool of tasks pulls the names; `Admission` decides how many check a host at once."""
     names: Iterator[str] = iter(batch)
-    workers = min(scanner.config.concurrency, len(batch))
+    ceiling = scanner.config.concurrency or auto_ceiling(open_files_limit())
+    admission = Admission(FLOOR, ceiling)
+    workers = min(ceiling, len(batch))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
-        maxsize=max(1, workers)
+        maxsize=max(1, min(workers, FLOOR))
     )
 
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                await results.put(await scanner.check(name, domain, judge))
+                async with admission:  # held until the result is handed on: memory stays flat
+                    await results.put(await scanner.check(name, domain, judge))
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:
             await results.put(_WorkerDone())
 
     tasks = [asyncio.create_task(work(), name=f"worker-{i}") for i in range(workers)]
+    tasks.append(asyncio.create_task(admission.watch(), name="admission"))
     try:
         done = 0
         while done < workers:

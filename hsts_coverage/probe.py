@@ -33,6 +33,12 @@ from hsts_coverage.models import (
     WalkEnd,
 )
 from hsts_coverage.preload import INVALID_REDIRECT, Response
+from hsts_coverage.reach import (
+    ConnectTimeoutError,
+    HandshakeHangError,
+    Reachability,
+    SharedOutcome,
+)
 from hsts_coverage.reasons import Reason
 from hsts_coverage.redirects import (
     StepKind,
@@ -90,6 +96,20 @@ def _timeout(exc: BaseException) -> Failure:
     return Failure(Outcome.TIMEOUT, None, "timed out")
 
 
+def _connect_timeout(exc: BaseException) -> Failure:
+    return Failure(Outcome.TIMEOUT, None, "connect timed out")
+
+
+def _handshake_hang(exc: BaseException) -> Failure:
+    return Failure(Outcome.TIMEOUT, None, "TLS handshake timed out without an answer")
+
+
+def _shared(exc: BaseException) -> Failure:
+    # Not tried: an earlier name's attempt on the same address and port ended this way.
+    assert isinstance(exc, SharedOutcome)
+    return replace(translate(exc.outcome), detail=str(exc))
+
+
 def _invalid_response(exc: BaseException) -> Failure:
     # The connection (and TLS) worked; what came back is not a response a browser accepts.
     return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, f"invalid response: {exc}")
@@ -106,11 +126,14 @@ def _broken(exc: BaseException) -> Failure:
 
 # Exceptions -> outcomes. Most specific first: the first isinstance match wins.
 _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
+    (SharedOutcome, _shared),
     (ssl.SSLCertVerificationError, _certificate),
     (ssl.SSLError, _handshake),
     (ConnectionRefusedError, _refused),
     (BlockedAddressError, _blocked),
     (UnresolvedError, _unresolved),
+    (ConnectTimeoutError, _connect_timeout),
+    (HandshakeHangError, _handshake_hang),
     (TimeoutError, _timeout),
     (ResponseError, _invalid_response),
     (OSError, _broken),  # resets, unreachable networks, ...
@@ -136,11 +159,15 @@ class Prober:
         max_redirects: int,
         user_agent: str,
         limits: ConnectionLimits | None = None,
+        connect_timeout: float | None = None,
     ) -> None:
         self._ca_bundle = ca_bundle
         self._addresses = addresses
         self._limits = limits or ConnectionLimits()
+        self._reach = Reachability()  # one wait per dead address and port, not one per name
         self._timeout = timeout
+        # A connect's first try; one that times out gets one more at the full `timeout`.
+        self._connect_timeout = min(connect_timeout or timeout, timeout)
         self._max_redirects = max_redirects
         self._user_agent = user_agent
         self._verified = verified_context(ca_bundle)
@@ -198,14 +225,32 @@ class Prober:
             path=path,
             user_agent=self._user_agent,
         )
-        async with self._limits.connection(request.address):
-            return await fetch(
-                request,
-                tls=tls,
-                deadline=self._timeout,
-                want_body=want_body,
-                read_peer=self._certificates,
-            )
+        try:
+            return await self._attempt(request, tls, want_body, self._connect_timeout)
+        except (ConnectTimeoutError, SharedOutcome) as exc:
+            if self._connect_timeout >= self._timeout or not _connect_timed_out(exc):
+                raise
+        return await self._attempt(request, tls, want_body, self._timeout)  # the second try
+
+    async def _attempt(
+        self, request: Request, tls: ssl.SSLContext | None, want_body: bool, connect: float
+    ) -> Head:
+        """One try, through the table of dead addresses; `connect` bounds the TCP connect."""
+
+        async def attempt(established: Callable[[], None]) -> Head:
+            async with self._limits.connection(request.address):  # established connections
+                return await fetch(
+                    request,
+                    tls=tls,
+                    deadline=self._timeout,
+                    want_body=want_body,
+                    read_peer=self._certificates,
+                    connect_timeout=connect if connect < self._timeout else None,
+                    established=established,
+                )
+
+        address, port = request.address, request.port
+        return await self._reach.attempt(address, port, connect, request.host, attempt)
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""
@@ -398,6 +443,11 @@ _MISSING_ISSUER = frozenset({2, 20, 21})
 def _location(head: Head) -> str | None:
     location = head.get("location")
     return without_credentials(location) if location is not None else None
+
+
+def _connect_timed_out(exc: BaseException) -> bool:
+    outcome = exc.outcome if isinstance(exc, SharedOutcome) else exc
+    return isinstance(outcome, ConnectTimeoutError)
 
 
 def _no_connection(outcome: Outcome) -> Reason:

@@ -26,6 +26,7 @@ import pycares
 
 from hsts_coverage.config import IPNetwork, Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
+from hsts_coverage.reach import waited_for_descriptor
 
 _TRANSIENT = {
     aiodns.error.ARES_ESERVFAIL: "SERVFAIL",
@@ -69,6 +70,7 @@ class _Transient(Exception):
         self.message = message
 
 
+DNS_RECEIVE_BUFFER = 4 << 20
 _MAX_RENEWALS = 2  # channel swaps per resolver; each new channel is a c-ares event thread
 
 
@@ -85,8 +87,13 @@ class Resolver:
     def _channel(self) -> aiodns.DNSResolver:
         # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
         # lookups="b": DNS only, never /etc/hosts (every lookup goes to the chosen servers).
+        # A burst of answers waits in the socket (up to the kernel's rmem_max), not dropped.
         return aiodns.DNSResolver(
-            nameservers=self._servers, timeout=self._timeout, tries=1, lookups="b"
+            nameservers=self._servers,
+            timeout=self._timeout,
+            tries=1,
+            lookups="b",
+            socket_receive_buffer_size=DNS_RECEIVE_BUFFER,
         )
 
     def _renew(self, failed: aiodns.DNSResolver) -> None:
@@ -168,6 +175,10 @@ class Resolver:
                 code = exc.args[0] if exc.args else None
                 if code not in _TRANSIENT:
                     raise
+                if code == aiodns.error.ARES_ECONNREFUSED and await waited_for_descriptor():
+                    return await self._retrying(
+                        name, family
+                    )  # our open-files limit, not the server's
                 if code == aiodns.error.ARES_ECONNREFUSED:
                     self._renew(channel)
                 if attempt == self._attempts:

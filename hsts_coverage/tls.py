@@ -23,6 +23,7 @@ from typing import Any
 import certifi
 
 from hsts_coverage.models import Certificate
+from hsts_coverage.reach import open_socket
 from hsts_coverage.reasons import Reason
 
 # OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h) -> the browser's reason.
@@ -221,12 +222,15 @@ async def read_leaf(
     address: str, server_name: str, *, port: int = 443, budget: float
 ) -> tuple[Certificate | None, str | None]:
     """One unverified handshake to read the leaf certificate and TLS version a server presents."""
+    sock = await open_socket(address)  # waits for a free file descriptor, outside the budget
     try:
         async with asyncio.timeout(budget):
+            await asyncio.get_running_loop().sock_connect(sock, (address, port))
             _, writer = await asyncio.open_connection(
-                address, port, ssl=inspecting_context(), server_hostname=server_name
+                sock=sock, ssl=inspecting_context(), server_hostname=server_name
             )
     except (OSError, TimeoutError, ValueError):
+        sock.close()
         return None, None
     try:
         ssl_object = writer.get_extra_info("ssl_object")

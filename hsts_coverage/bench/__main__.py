@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     parser.add_argument(
+        "--mix", choices=["healthy", "realistic"], default="healthy", help="the fleet's mix"
+    )
+    parser.add_argument(
         "--scanner-args",
         nargs=argparse.REMAINDER,
         default=[],
@@ -71,7 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP
     work = Path(tempfile.mkdtemp(prefix="hsts-bench-"))
     try:
-        code = _bench(args, nginx, work)
+        if args.mix == "realistic":  # N names, mostly dead, silent or slow (bench.mix)
+            from hsts_coverage.bench import realistic
+
+            output = args.output.with_name(f"{args.output.stem}-realistic{args.output.suffix}")
+            code = realistic.main(
+                args.hosts, args.base, args.rounds, work, args.scanner_args, output
+            )
+        else:
+            code = _bench(args, nginx, work)
     except BenchError as exc:
         print(f"bench: {exc}\nbench: working directory kept: {work}", file=sys.stderr)
         return EXIT_SETUP

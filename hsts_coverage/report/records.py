@@ -42,14 +42,19 @@ EXIT_MEANINGS = {
 Record = dict[str, Any]
 
 
-def scan_record(config: ScanConfig, started_at: datetime) -> Record:
+def scan_record(
+    config: ScanConfig, started_at: datetime, *, open_files: int | None = None
+) -> Record:
+    options = config.as_record()
+    if open_files is not None:
+        options["open_files"] = open_files  # the soft limit, raised to the hard one at start
     return {
         "type": "scan",
         "tool": "hsts-coverage",
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
         "started_at": _time(started_at),
-        "options": config.as_record(),
+        "options": options,
     }
 
 

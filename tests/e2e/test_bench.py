@@ -273,3 +273,25 @@ def test_only_plain_queries_are_cached() -> None:
     response = bytes(query.reply().pack())
     assert cache_key(response, tcp=False) is None
     assert cache_key(bytes(query.pack())[:14], tcp=False) is None  # cut inside the question
+
+
+@pytest.mark.e2e
+@needs_nginx
+def test_a_small_realistic_mix_runs_end_to_end(tmp_path: Path) -> None:
+    # 120 names, mostly dead, silent or slow: every status as in the mix's manifest (exit 0).
+    output = tmp_path / "bench-results.json"
+    base = os.environ.get("HSTS_BENCH_BASE", "127.69")
+    command = [sys.executable, "-m", "hsts_coverage.bench", "--base", base, "--rounds", "1"]
+    command += ["--output", str(output), "--mix", "realistic", "--hosts", "120"]
+    command += ["--scanner-args", "--no-guess"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=BENCH_SECONDS, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads((tmp_path / "bench-results-realistic.json").read_text())
+    assert doc["names"] == 120
+    assert doc["wrong_statuses"] == {}
+    assert doc["lower_bound_s"] > 16  # the silent name server's three tries of 5 s
+    assert doc["scanner_wall_s"] > 0
+    assert doc["baseline_wall_s"] > 0
+    assert "ratio to the bound" in result.stdout

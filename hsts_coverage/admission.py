@@ -1,0 +1,124 @@
+"""How many hosts are in flight: enough for the CPU, more while they only wait.
+
+A scan's CPU goes to TLS handshakes and certificate work; its wall time, on a real CT list, to
+waiting (connects to dead addresses, silent name servers, slow answers). A fixed number of hosts
+in flight is either too few (each slot sits through a time-out while the CPU idles) or too many
+(memory and handshakes piling up on a busy loop). So the limit adapts: it starts at `floor`
+(100) and, while every admitted host is busy and the event loop answers promptly (the CPU is not
+saturated: a sleep of `TICK` overruns by less than `IDLE_LAG`, or somewhat more while the process
+spends under `IDLE_SHARE` of the time on the CPU: the machine's other load, not ours), it grows
+by a quarter each tick, up to `ceiling`; when the loop lags (`BUSY_LAG`) with the process on the
+CPU, it shrinks back towards `floor` (hosts in flight finish, no new one is admitted until the
+count is under the limit).
+
+The ceiling is `--concurrency` when given; by default it is sized from the open-files budget
+(`auto_ceiling`: a host in flight holds up to two sockets, and the rest of the process needs a
+few hundred descriptors), at most `MAX_AUTO`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from types import TracebackType
+
+FLOOR = 100
+MAX_AUTO = 2000
+TICK = 0.05  # seconds between two looks at the event loop
+IDLE_LAG = 0.01  # a tick late by less than this: the loop has room for more hosts
+BUSY_LAG = 0.05  # late by more: too many hosts for the CPU
+WAITING_SECONDS = 1.5  # hosts that take longer than this each, of late, mostly wait
+WINDOW = 10  # ticks over which hosts done are counted
+IDLE_SHARE = 0.5  # on the CPU for less than this share of a tick: the process mostly waits
+_RESERVED_FILES = 256  # descriptors for everything else (DNS, reports, workers' pipes)
+
+
+def auto_ceiling(open_files: int) -> int:
+    """Hosts in flight the open-files limit allows: two sockets each, some files kept back."""
+    return max(FLOOR, min(MAX_AUTO, (open_files - _RESERVED_FILES) // 2))
+
+
+class Admission:
+    """`async with admission:` holds one of the hosts-in-flight permits."""
+
+    def __init__(self, floor: int, ceiling: int) -> None:
+        self.floor = min(floor, ceiling)
+        self.ceiling = ceiling
+        self.limit = self.floor
+        self.in_use = 0
+        self.peak = 0
+        self.done = 0  # hosts done so far
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def __aenter__(self) -> None:
+        if self.in_use < self.limit and not self._waiting:
+            self._take()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter  # handed over with the permit taken
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._give_back()
+            elif waiter in self._waiting:
+                self._waiting.remove(waiter)
+            raise
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._give_back()
+
+    def _take(self) -> None:
+        self.in_use += 1
+        self.peak = max(self.peak, self.in_use)
+
+    def _give_back(self) -> None:
+        self.in_use -= 1
+        self.done += 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiting and self.in_use < self.limit:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self._take()
+                waiter.set_result(None)
+
+    def adjust(self, lag: float, cpu_share: float = 0.0, host_seconds: float = 60.0) -> None:
+        """One tick's look at the loop: `lag` seconds late, this process on the CPU for
+        `cpu_share` of the tick (on a machine shared with others the lag alone also counts their
+        load: a loop that is late but mostly off the CPU is waiting, not busy), hosts taking
+        `host_seconds` each of late (hosts in flight over hosts done per second: Little's law).
+        Hosts done in well under a second are busy, not waiting (a healthy fleet, whose
+        handshakes may be in worker processes): no more of them."""
+        idle = lag < IDLE_LAG or (lag < BUSY_LAG * 4 and cpu_share < IDLE_SHARE)
+        waiting = host_seconds > WAITING_SECONDS
+        if idle and waiting and self._waiting and self.in_use >= self.limit:
+            self.limit = min(self.ceiling, self.limit + max(1, self.limit // 4))
+            self._wake()
+        elif lag > BUSY_LAG and cpu_share > IDLE_SHARE:
+            self.limit = max(self.floor, self.limit - max(1, self.limit // 4))
+
+    async def watch(self) -> None:
+        """Adjust the limit every tick, until cancelled (a task beside the hosts)."""
+        loop = asyncio.get_running_loop()
+        if self.floor >= self.ceiling:
+            return  # nothing to adapt
+        done: deque[tuple[float, int]] = deque([(loop.time(), self.done)], maxlen=WINDOW)
+        while True:
+            started, cpu = loop.time(), time.process_time()
+            await asyncio.sleep(TICK)
+            now = loop.time()
+            elapsed = now - started
+            done.append((now, self.done))
+            if len(done) < WINDOW or not self.done:
+                continue  # no host done yet (a worker process starting): nothing to go by
+            rate = (done[-1][1] - done[0][1]) / max(now - done[0][0], TICK)
+            host_seconds = self.in_use / rate if rate else float("inf")
+            self.adjust(elapsed - TICK, (time.process_time() - cpu) / elapsed, host_seconds)

@@ -1,0 +1,178 @@
+"""One wait per dead address, not one per name: TCP-level outcomes shared within a scan.
+
+Hundreds of CT names often sit behind one address. When that address drops packets, refuses
+connections or accepts them and never speaks TLS, every name behind it would pay the same
+time-out in turn (`--per-ip` of them at a time). Here the first connection to an address and
+port decides for the names waiting on it:
+
+- the first attempt goes ahead; the others wait for its TCP connect (and, over TLS, its
+  handshake) to finish, holding no connection slot;
+- if it was refused, timed out connecting, or its TLS handshake hung without an answer, the
+  names waiting get the same outcome when it arrives, and so does every later name on that
+  address and port, with a `detail` that says the outcome was shared (`SharedOutcome`);
+- any other end (a handshake done, a certificate error, an alert, a reset) shows that something
+  answers there: from then on every name connects on its own, as if this module did not exist.
+
+Outcomes are keyed by the connect time-out too: a connect that timed out at the short first
+try does not decide the second try at the full `--timeout` (see `Prober`). A cancelled first
+attempt decides nothing; one of the waiting names goes ahead instead. The table holds one
+entry per address and port the scan met (a few hundred bytes each), as `--workers` sends all of
+an address's hosts to one process, the sharing holds across processes too.
+
+The socket is opened here before any deadline starts: when the scanner is out of file
+descriptors (EMFILE, ENFILE) it waits for one to be freed and tries again, so the scanner's own
+limit never becomes a host's failure; a DNS query that failed for the same reason is asked again
+(`waited_for_descriptor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Waiting for a file descriptor: how long between two tries to open a socket.
+FD_RETRY_SECONDS = 0.05
+_OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE})
+OUT_OF_FILES_MEMORY = 2.0  # seconds after running out during which a refusal is put down to it
+
+
+class ConnectTimeoutError(TimeoutError):
+    """The TCP connect did not complete within its time-out."""
+
+
+class HandshakeHangError(TimeoutError):
+    """TCP connected, but the TLS handshake did not complete within the deadline."""
+
+
+# The outcomes that say nothing answers on an address and port, whatever the name.
+DEAD = (ConnectionRefusedError, ConnectTimeoutError, HandshakeHangError)
+
+
+class SharedOutcome(Exception):
+    """A name's connection was not tried: an earlier name's attempt on the same address and
+    port already ended in `outcome` (one of `DEAD`)."""
+
+    def __init__(self, outcome: BaseException, first: str, target: str) -> None:
+        super().__init__(f"{describe(outcome)}, shared with {first} on {target}")
+        self.outcome = outcome
+
+
+def describe(outcome: BaseException) -> str:
+    if isinstance(outcome, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(outcome, HandshakeHangError):
+        return "TLS handshake timed out without an answer"
+    return "connect timed out"
+
+
+@dataclass(slots=True)
+class _Dead:
+    outcome: BaseException
+    first: str  # the name whose attempt found it out
+
+
+_Key = tuple[str, int, float]
+
+
+class Reachability:
+    """The scan's table of addresses and ports: being tried, known dead, or known to answer."""
+
+    def __init__(self) -> None:
+        self._pending: dict[_Key, asyncio.Future[None]] = {}
+        self._dead: dict[_Key, _Dead] = {}
+        self._alive: set[_Key] = set()
+
+    async def attempt(
+        self,
+        address: str,
+        port: int,
+        connect_timeout: float,
+        name: str,
+        connect: Callable[[Callable[[], None]], Awaitable[T]],
+    ) -> T:
+        """Run `connect(established)` for `name` unless the address and port are known dead;
+        `connect` calls `established()` once its connection (and handshake) is up."""
+        key = (address, port, connect_timeout)
+        while key not in self._alive:
+            if (dead := self._dead.get(key)) is not None:
+                target = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
+                raise SharedOutcome(dead.outcome, dead.first, target)
+            pending = self._pending.get(key)
+            if pending is None:
+                return await self._first(key, name, connect)
+            await asyncio.shield(pending)
+        return await connect(_nothing)
+
+    async def _first(
+        self, key: _Key, name: str, connect: Callable[[Callable[[], None]], Awaitable[T]]
+    ) -> T:
+        self._pending[key] = asyncio.get_running_loop().create_future()
+
+        def established() -> None:
+            self._decide(key, None)
+
+        try:
+            return await connect(established)
+        except DEAD as exc:
+            self._decide(key, _Dead(exc, name))
+            raise
+        except asyncio.CancelledError:
+            self._undecided(key)
+            raise
+        finally:
+            self._decide(key, None)  # any other end: something answered (a certificate, a reset)
+
+    def _decide(self, key: _Key, dead: _Dead | None) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is None:
+            return
+        if dead is None:
+            self._alive.add(key)
+        else:
+            self._dead[key] = dead
+        pending.set_result(None)
+
+    def _undecided(self, key: _Key) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            pending.set_result(None)  # the waiters look again: one of them goes first
+
+
+def _nothing() -> None:
+    return None
+
+
+class _OutOfFiles:
+    last = -float("inf")  # when a socket last could not be opened for want of a descriptor
+
+
+async def open_socket(address: str) -> socket.socket:
+    """A non-blocking TCP socket for `address`, waiting for a file descriptor if none is free."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    while True:
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_FDS:
+                raise
+            _OutOfFiles.last = time.monotonic()
+            await asyncio.sleep(FD_RETRY_SECONDS)
+            continue
+        sock.setblocking(False)
+        return sock
+
+
+async def waited_for_descriptor() -> bool:
+    """Whether the process is (or was a moment ago) out of file descriptors, and if so, wait
+    until one is free: c-ares reports a socket it could not open as ECONNREFUSED, which must not
+    count against the name server."""
+    sock = await open_socket("0.0.0.0")
+    sock.close()
+    return time.monotonic() - _OutOfFiles.last < OUT_OF_FILES_MEMORY
