@@ -37,7 +37,14 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.models import DomainSummary, Enumeration, EnumerationStatus, HostResult, Verdict
+from hsts_coverage.models import (
+    DomainSummary,
+    Enumeration,
+    EnumerationStatus,
+    HostResult,
+    Verdict,
+    ZoneNames,
+)
 from hsts_coverage.names import DomainError, parse_domain
 from hsts_coverage.pipeline import (
     DomainStarted,
@@ -61,7 +68,7 @@ from hsts_coverage.report.records import (
 )
 from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.sources.guess import parse_labels
-from hsts_coverage.sources.zone import ZoneFileError, ZoneNames, read_zone_file
+from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_FAILED, EXIT_USAGE, exit_code
 

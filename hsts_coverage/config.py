@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from hsts_coverage import __version__
 
 if TYPE_CHECKING:
-    from hsts_coverage.models import Enumeration, PreloadEntry
-    from hsts_coverage.sources.zone import ZoneNames
+    from hsts_coverage.models import Enumeration, PreloadEntry, ZoneNames
 
 DEFAULT_CT_URL = "https://crt.sh"
 DEFAULT_CERTSPOTTER_URL = "https://api.certspotter.com"

@@ -280,6 +280,21 @@ class DomainSummary:
     timings: Mapping[str, float] = field(default_factory=dict)  # stage -> seconds from start
 
 
+@dataclass(frozen=True, slots=True)
+class ZoneNames:
+    """What one zone gives a scan (names without the trailing dot, lower case)."""
+
+    origin: str
+    names: tuple[str, ...]  # owners and in-domain targets, wildcards as `*.x`
+    delegations: tuple[str, ...] = ()  # sub-zones delegated to other name servers
+    records: int = 0  # resource records read
+
+    def covers(self, domain: str) -> bool:
+        """Whether this is the domain's own zone (so every name of the domain is in it, but for
+        `delegations`)."""
+        return self.origin == domain
+
+
 # -- the apex and the preload list: facts gathered by `apex`, judged by `preload` ----------------
 
 

@@ -1,4 +1,4 @@
-"""The package's import graph: no cycles.
+"""The package's import graph: no cycles, and the contracts of `[tool.importlinter]` hold.
 
 The graph is static (grimp reads every module's source): imports under `TYPE_CHECKING` and inside
 functions count as much as the ones at the top, since a cycle among them is a tangle all the
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Set
+from pathlib import Path
 
 import grimp
 import pytest
+from importlinter.cli import lint_imports
 
 PACKAGE = "hsts_coverage"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 _FROM = re.compile(r"from\s+([\w.]+)\s+import\b")
 
 
@@ -110,3 +113,23 @@ def test_from_a_package_import_a_module_is_an_import_of_the_package() -> None:
     edges = import_graph()
     assert "hsts_coverage.lab.fleet" in edges["hsts_coverage.lab"]
     assert "hsts_coverage.sources" in edges["hsts_coverage.sources.enumerate"]
+
+
+def test_the_import_contracts_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    """`make check` runs `lint-imports` too; this keeps `make test` from passing without it."""
+    code = lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True)
+    assert code == 0, capsys.readouterr().out
+
+
+def test_a_broken_contract_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The negative twin: a contract the code does not keep (the prober uses ssl) fails."""
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        f'[tool.importlinter]\nroot_package = "{PACKAGE}"\ninclude_external_packages = true\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "the prober without ssl"\ntype = "forbidden"\n'
+        'source_modules = ["hsts_coverage.probe"]\nforbidden_modules = ["ssl"]\n',
+        encoding="utf-8",
+    )
+    assert lint_imports(config_filename=str(config), no_cache=True, no_logo=True) == 1
+    assert "hsts_coverage.probe is not allowed to import ssl" in capsys.readouterr().out
