@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed
 LAB_BASE  ?= 127.77
 LAB_STATE := lab-state/lab.json
 
-.PHONY: help setup demo test check lint format typecheck lab clean system-deps bind nftables
+.PHONY: help setup demo test check lint format typecheck imports lab clean system-deps bind nftables
 
 help:
 	@echo "make demo   - start the local lab, scan it, print the report, stop the lab"
 	@echo "make test   - run every test"
-	@echo "make check  - ruff (lint + format check) and mypy --strict"
+	@echo "make check  - ruff (lint + format check), mypy --strict and the import contracts"
 	@echo "make lab    - run the lab in the foreground (Ctrl-C stops it)"
 
 $(STAMP): pyproject.toml
@@ -56,7 +56,7 @@ bind:
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-check: lint typecheck
+check: lint typecheck imports
 
 lint: $(STAMP)
 	$(BIN)/ruff check hsts_coverage tests
@@ -68,6 +68,10 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The layer and purity contracts of pyproject.toml's [tool.importlinter] (no cache file: it is fast).
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 
 lab: $(STAMP) bind
 	$(BIN)/python -m hsts_coverage.lab --base $(LAB_BASE)

@@ -12,17 +12,8 @@ from collections.abc import Mapping
 
 import hstspreload
 
-from hsts_coverage.models import DnsStatus
-from hsts_coverage.preload import (
-    MAX_PRELOAD_REDIRECTS,
-    ApexFacts,
-    ApexReport,
-    PreloadEntry,
-    PreloadStatus,
-    lookup,
-    lookup_with,
-    requirements,
-)
+from hsts_coverage.models import ApexFacts, ApexReport, DnsStatus, PreloadEntry, PreloadStatus
+from hsts_coverage.preload import MAX_PRELOAD_REDIRECTS, lookup, lookup_with, requirements
 from hsts_coverage.probe import Prober
 from hsts_coverage.resolve import AddressPolicy, Resolver
 

@@ -37,7 +37,14 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.models import DomainSummary, Enumeration, EnumerationStatus, HostResult, Verdict
+from hsts_coverage.models import (
+    DomainSummary,
+    Enumeration,
+    EnumerationStatus,
+    HostResult,
+    Verdict,
+    ZoneNames,
+)
 from hsts_coverage.names import DomainError, parse_domain
 from hsts_coverage.pipeline import (
     DomainStarted,
@@ -61,7 +68,7 @@ from hsts_coverage.report.records import (
 )
 from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.sources.guess import parse_labels
-from hsts_coverage.sources.zone import ZoneFileError, ZoneNames, read_zone_file
+from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
 from hsts_coverage.tls import verified_context
 from hsts_coverage.verdict import EXIT_FAILED, EXIT_USAGE, exit_code
 
@@ -393,6 +400,7 @@ def scan_command(
         usage_error(
             "--names-from holds the names already: give --zone-file and --axfr to enumerate"
         )
+    earlier = _baseline(baseline)  # read now: a bad file is a usage error before the scan
     config = ScanConfig(
         domains=scanned,
         names_from=names_from,
@@ -403,7 +411,7 @@ def scan_command(
         guess_labels=_guess_labels(guess_list),
         guess_concurrency=guess_concurrency,
         shard=_shard(shard),
-        baseline=_baseline(baseline),
+        baseline=baseline,
         html=html,
         metrics=_output_file(metrics, "--metrics"),
         junit=_output_file(junit, "--junit"),
@@ -438,7 +446,7 @@ def scan_command(
             f"--shard {shard}: {len(config.domains)} domains make at most {len(config.domains)} "
             "shards of whole domains (for more, enumerate and scan --names-from)"
         )
-    raise typer.Exit(run_async(_run(config)))
+    raise typer.Exit(run_async(_run(config, earlier)))
 
 
 @app.command("enumerate")
@@ -956,9 +964,9 @@ def _ca_bundle(path: Path | None) -> Path | None:
 # -- running a scan ------------------------------------------------------------------------------
 
 
-async def _run(config: ScanConfig) -> int:
+async def _run(config: ScanConfig, baseline: Report | None = None) -> int:
     verdicts = []
-    with _Outputs(config) as outputs, _StopOnSignal() as stop:
+    with _Outputs(config, baseline) as outputs, _StopOnSignal() as stop:
         try:
             async for event in scan(config, stop.event):
                 summary = outputs.handle(event)
@@ -1009,15 +1017,16 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class _Outputs:
     """Sends each scan event to every output the user asked for."""
 
-    def __init__(self, config: ScanConfig) -> None:
+    def __init__(self, config: ScanConfig, baseline: Report | None = None) -> None:
         self._config = config
+        self._baseline = baseline  # the earlier report of --baseline, read by the CLI
         self._stdout_closed = False
         self._stack = ExitStack()
         self._table = _table_report() if self._stdout_format is OutputFormat.TABLE else None
         self._ndjson: list[NdjsonWriter] = []
         # Every record, only when something needs them all at the end (JSON, --baseline).
         wanted = (
-            config.baseline is not None
+            baseline is not None
             or config.html is not None
             or config.junit is not None
             or self._stdout_format is OutputFormat.JSON
@@ -1111,11 +1120,11 @@ class _Outputs:
             _write_html(self._config.html, self._records)
         if self._config.junit is not None:
             self._write_junit(self._config.junit, self._records)
-        if self._config.baseline is not None and not self._stdout_closed:
+        if self._baseline is not None and not self._stdout_closed:
             from hsts_coverage.diff import diff_reports
             from hsts_coverage.report.diffview import diff_text
 
-            print(diff_text(diff_reports(self._config.baseline, this)))
+            print(diff_text(diff_reports(self._baseline, this)))
 
     @staticmethod
     def _write_junit(path: Path, records: list[Record]) -> None:

@@ -16,10 +16,7 @@ from typing import TYPE_CHECKING
 from hsts_coverage import __version__
 
 if TYPE_CHECKING:
-    from hsts_coverage.models import Enumeration
-    from hsts_coverage.preload import PreloadEntry
-    from hsts_coverage.report.reader import Report
-    from hsts_coverage.sources.zone import ZoneNames
+    from hsts_coverage.models import Enumeration, PreloadEntry, ZoneNames
 
 DEFAULT_CT_URL = "https://crt.sh"
 DEFAULT_CERTSPOTTER_URL = "https://api.certspotter.com"
@@ -81,7 +78,7 @@ class ScanConfig:
     max_addresses: int = 16  # addresses probed per host (1: only the first); the rest: unknown
     check_apex: bool = True  # the apex's policy and preload readiness, in every summary
     shard: tuple[int, int] | None = None  # (K, N): scan only the K-th of N slices of the names
-    baseline: Report | None = None  # an earlier report to compare this scan with
+    baseline: Path | None = None  # an earlier report to compare this scan with (read by the CLI)
     html: Path | None = None  # also write the HTML report here
     metrics: Path | None = None  # also write Prometheus text exposition here (textfile collector)
     junit: Path | None = None  # also write JUnit XML here (a suite per domain, a case per host)

@@ -20,11 +20,13 @@ from hsts_coverage.models import (
     Enumeration,
     EnumerationStatus,
     FoundBy,
+    PreloadEntry,
+    PreloadStatus,
     SourceReport,
     Status,
     Verdict,
 )
-from hsts_coverage.preload import PreloadEntry, PreloadStatus, advice
+from hsts_coverage.preload import advice
 from hsts_coverage.report.reader import Report, ReportError
 from hsts_coverage.report.records import EXIT_MEANINGS
 from hsts_coverage.verdict import EXIT_CODES, coverage_advice, decide

@@ -1,4 +1,5 @@
-"""Frozen data shared by every stage: names, DNS answers, TLS and HTTP facts, hops, verdicts.
+"""Frozen data shared by every stage: names, DNS answers, TLS and HTTP facts, hops, verdicts,
+the apex's facts and the preload list's entries.
 
 Stages hand these to each other; nothing here does I/O. A failed connection is a value
 (an `Outcome` with a `Reason`), not an exception.
@@ -6,16 +7,13 @@ Stages hand these to each other; nothing here does I/O. A failed connection is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from hsts_coverage.reasons import Reason
-
-if TYPE_CHECKING:
-    from hsts_coverage.preload import ApexReport
 
 
 class Status(StrEnum):
@@ -280,3 +278,105 @@ class DomainSummary:
     interrupted: bool = False
     why: str = ""  # one sentence: why this verdict
     timings: Mapping[str, float] = field(default_factory=dict)  # stage -> seconds from start
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneNames:
+    """What one zone gives a scan (names without the trailing dot, lower case)."""
+
+    origin: str
+    names: tuple[str, ...]  # owners and in-domain targets, wildcards as `*.x`
+    delegations: tuple[str, ...] = ()  # sub-zones delegated to other name servers
+    records: int = 0  # resource records read
+
+    def covers(self, domain: str) -> bool:
+        """Whether this is the domain's own zone (so every name of the domain is in it, but for
+        `delegations`)."""
+        return self.origin == domain
+
+
+# -- the apex and the preload list: facts gathered by `apex`, judged by `preload` ----------------
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    NOT_CHECKED = "not_checked"  # an earlier requirement failed in a way that hides this one
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    code: str  # the check's area, e.g. "redirects.http"; a failure carries its own code
+    title: str
+    status: CheckStatus
+    failures: tuple[str, ...] = ()  # hstspreload-style codes of what failed or warned
+    detail: str = ""
+
+
+INVALID_REDIRECT = "ERR_INVALID_REDIRECT"  # the error of a Location no browser follows
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One response on the way from a start URL (redirects are not followed by the server)."""
+
+    url: str
+    status: int | None  # None: the request failed (see `error`)
+    location: str | None = None
+    sts: tuple[str, ...] = ()
+    error: str = ""
+    cert_invalid: bool = False
+    refused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApexFacts:
+    domain: str
+    https_chain: tuple[Response, ...]  # from https://domain/, following redirects as given
+    http_chain: tuple[Response, ...]  # from http://domain/ (empty: port 80 is closed)
+    www_resolves: bool
+    www_https_error: str = ""  # why https://www.domain/ failed ('' if it works or no DNS)
+
+
+def ready(checks: Iterable[Requirement]) -> bool:
+    """Ready for the preload list: no requirement fails (a warning does not stop it)."""
+    return all(check.status is not CheckStatus.FAIL for check in checks)
+
+
+@dataclass(frozen=True, slots=True)
+class ApexReport:
+    facts: ApexFacts
+    requirements: tuple[Requirement, ...]
+    preload: PreloadStatus
+
+    @property
+    def ready(self) -> bool:
+        return ready(self.requirements)
+
+    @property
+    def sts(self) -> tuple[str, ...]:
+        """Every STS field of the apex's own HTTPS answer to / (the first one counts)."""
+        return self.facts.https_chain[0].sts
+
+
+@dataclass(frozen=True, slots=True)
+class PreloadEntry:
+    name: str
+    include_subdomains: bool
+    policy: str = ""
+    mode: str = "force-https"
+
+
+@dataclass(frozen=True, slots=True)
+class PreloadStatus:
+    source: str  # which list answered, with its version
+    entry: PreloadEntry | None  # the entry that applies to the domain, if any
+
+    @property
+    def preloaded(self) -> bool:
+        return self.entry is not None and self.entry.mode == "force-https"
+
+    @property
+    def subdomains_preloaded(self) -> bool:
+        return self.preloaded and self.entry is not None and self.entry.include_subdomains

@@ -27,6 +27,7 @@ from hsts_coverage.hosts import HostJudge, Judgement, open_judge
 from hsts_coverage.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
 from hsts_coverage.models import (
     AddressFindings,
+    ApexReport,
     DnsAnswer,
     DnsStatus,
     DomainSummary,
@@ -39,7 +40,6 @@ from hsts_coverage.models import (
     WildcardZone,
 )
 from hsts_coverage.names import in_shard, wildcard_probe_name
-from hsts_coverage.preload import ApexReport
 from hsts_coverage.reasons import Reason
 from hsts_coverage.report.text import clean
 from hsts_coverage.sources.enumerate import enumerate_domain

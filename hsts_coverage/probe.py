@@ -23,6 +23,7 @@ from ada_url import URL
 from hsts_coverage.http1 import Head, Request, ResponseError, fetch
 from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
+    INVALID_REDIRECT,
     Finding,
     Hop,
     HttpFacts,
@@ -30,9 +31,9 @@ from hsts_coverage.models import (
     Outcome,
     Probe,
     RedirectWalk,
+    Response,
     WalkEnd,
 )
-from hsts_coverage.preload import INVALID_REDIRECT, Response
 from hsts_coverage.reach import (
     ConnectTimeoutError,
     HandshakeHangError,

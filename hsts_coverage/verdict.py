@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from hsts_coverage.certs import certificate_findings
 from hsts_coverage.models import (
     AddressFindings,
+    ApexReport,
     DnsAnswer,
     DnsStatus,
     DomainSummary,
@@ -35,7 +36,7 @@ from hsts_coverage.models import (
     WildcardZone,
 )
 from hsts_coverage.names import in_scope
-from hsts_coverage.preload import ApexReport, advice, browser_accepts_include_subdomains
+from hsts_coverage.preload import advice, browser_accepts_include_subdomains
 from hsts_coverage.reasons import Reason, Severity
 
 _STATUS_OF = {

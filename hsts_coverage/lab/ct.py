@@ -45,8 +45,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hsts_coverage.lab import certspotter
 from hsts_coverage.lab.certs import AIA_INTERMEDIATE_PATH
+from hsts_coverage.lab.certspotter import PATH as CERTSPOTTER_PATH
+from hsts_coverage.lab.certspotter import CertSpotterApi, issuances, redacted
 from hsts_coverage.lab.scenarios import LAB_DOMAIN, CtCertificate
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class CtServer:
         lab_domain: str = LAB_DOMAIN,
     ) -> None:
         self.records = records
-        self.certspotter = certspotter.CertSpotterApi(certspotter.issuances(records, lab_domain))
+        self.certspotter = CertSpotterApi(issuances(records, lab_domain))
         self.intermediate_der = intermediate_der
         self.host = host
         self.port = port
@@ -132,7 +133,7 @@ class CtServer:
         self._log_path.write_text("")  # one log per lab run
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/", self._search)
-        app.router.add_get(certspotter.PATH, self.certspotter.handle)
+        app.router.add_get(CERTSPOTTER_PATH, self.certspotter.handle)
         app.router.add_get(AIA_INTERMEDIATE_PATH, self._serve_intermediate)
         app.router.add_get("/lab/stats", self._serve_stats)
         # Requests are logged by _record; aiohttp's access log would only repeat them.
@@ -152,7 +153,7 @@ class CtServer:
                 path=request.path,
                 query=request.rel_url.raw_query_string,
                 user_agent=request.headers.get("User-Agent", ""),
-                authorization=certspotter.redacted(request.headers.get("Authorization")),
+                authorization=redacted(request.headers.get("Authorization")),
             )
             self.requests.append(entry)
             with self._log_path.open("a") as log_file:

@@ -13,6 +13,7 @@ from typing import Any
 from hsts_coverage import __version__
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
+    ApexReport,
     Certificate,
     CtFacts,
     DomainSummary,
@@ -22,10 +23,10 @@ from hsts_coverage.models import (
     HttpFacts,
     HttpsFacts,
     RedirectWalk,
+    Response,
     Verdict,
 )
 from hsts_coverage.policy import check_header
-from hsts_coverage.preload import ApexReport, Response
 from hsts_coverage.report.header import header_json
 from hsts_coverage.verdict import EXIT_CODES, status_of
 

@@ -22,16 +22,18 @@ from rich.progress import (
 from rich.text import Text
 
 from hsts_coverage.models import (
+    ApexReport,
+    CheckStatus,
     DomainSummary,
     EnumerationStatus,
     FoundBy,
     HostResult,
+    Requirement,
     SourceReport,
     Status,
     Verdict,
 )
 from hsts_coverage.policy import check_header
-from hsts_coverage.preload import ApexReport, CheckStatus, Requirement
 from hsts_coverage.reasons import Reason, Severity
 from hsts_coverage.report.text import clean
 

@@ -25,8 +25,9 @@ import dns.xfr
 import dns.zone
 
 from hsts_coverage.config import Nameserver
+from hsts_coverage.models import ZoneNames
 from hsts_coverage.resolve import Resolver
-from hsts_coverage.sources.zone import ZoneNames, zone_names
+from hsts_coverage.sources.zone import zone_names
 
 MAX_RECORDS = 200_000  # larger than almost any real zone; a hostile server stops here
 

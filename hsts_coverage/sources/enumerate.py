@@ -26,13 +26,13 @@ from hsts_coverage.models import (
     EnumerationStatus,
     FoundBy,
     SourceReport,
+    ZoneNames,
 )
 from hsts_coverage.names import wildcard_probe_name
 from hsts_coverage.resolve import Resolver
 from hsts_coverage.sources import axfr, certspotter, crtsh, guess
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.retry import SourceError
-from hsts_coverage.sources.zone import ZoneNames
 
 
 @dataclass(slots=True)

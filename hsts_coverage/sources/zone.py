@@ -22,7 +22,6 @@ make the scanner read other files).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import dns.exception
@@ -31,6 +30,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.zone
 
+from hsts_coverage.models import ZoneNames
 from hsts_coverage.names import in_scope
 
 _OWNER_TYPES = frozenset(
@@ -47,21 +47,6 @@ _TARGET_TYPES = frozenset({dns.rdatatype.MX, dns.rdatatype.SRV, dns.rdatatype.CN
 
 class ZoneFileError(ValueError):
     """A zone file that cannot be used; the message is one line for the user."""
-
-
-@dataclass(frozen=True, slots=True)
-class ZoneNames:
-    """What one zone gives a scan (names without the trailing dot, lower case)."""
-
-    origin: str
-    names: tuple[str, ...]  # owners and in-domain targets, wildcards as `*.x`
-    delegations: tuple[str, ...] = ()  # sub-zones delegated to other name servers
-    records: int = 0  # resource records read
-
-    def covers(self, domain: str) -> bool:
-        """Whether this is the domain's own zone (so every name of the domain is in it, but for
-        `delegations`)."""
-        return self.origin == domain
 
 
 def read_zone_file(path: Path, domains: Iterable[str]) -> tuple[str, ZoneNames]:

@@ -60,6 +60,17 @@ def test_scan_with_a_baseline_prints_the_diff(lab: LabInfo, tmp_path: Path) -> N
     assert run.code == 1  # the scan's own verdict: NOT SAFE
 
 
+def test_a_bad_baseline_is_refused_before_the_scan(lab: LabInfo, tmp_path: Path) -> None:
+    bad = tmp_path / "old.ndjson"
+    bad.write_text("not a report\n", encoding="utf-8")
+    report = tmp_path / "now.ndjson"
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "-o", str(report), "--quiet"]
+    run = hsts_coverage([*args, "--baseline", str(bad)], tmp_path)
+    assert (run.code, len(run.stderr.splitlines())) == (2, 1), run.stderr
+    assert str(bad) in run.stderr
+    assert not report.exists()  # refused before the scan started, not after it
+
+
 def host_view(records: list[dict[str, Any]]) -> dict[str, tuple[str, tuple[str, ...]]]:
     return {
         r["host"]: (r["status"], tuple(x["code"] for x in r["reasons"]))

@@ -5,19 +5,16 @@ from __future__ import annotations
 import pytest
 
 from hsts_coverage.apex import preload_status
-from hsts_coverage.models import Verdict
-from hsts_coverage.preload import (
+from hsts_coverage.models import (
     ApexFacts,
     CheckStatus,
     PreloadEntry,
     PreloadStatus,
     Response,
-    advice,
-    lookup,
-    parse_chromium_list,
+    Verdict,
     ready,
-    requirements,
 )
+from hsts_coverage.preload import advice, lookup, parse_chromium_list, requirements
 
 D = "example.com"
 READY = "max-age=63072000; includeSubDomains; preload"

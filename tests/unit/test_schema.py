@@ -20,7 +20,10 @@ import pytest
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
+    ApexFacts,
+    ApexReport,
     Certificate,
+    CheckStatus,
     CtFacts,
     DnsAnswer,
     DnsStatus,
@@ -32,22 +35,17 @@ from hsts_coverage.models import (
     HttpFacts,
     HttpsFacts,
     Outcome,
+    PreloadStatus,
     Probe,
     RedirectWalk,
+    Response,
     Status,
     Verdict,
     WalkEnd,
     WildcardZone,
 )
 from hsts_coverage.policy import IssueSeverity
-from hsts_coverage.preload import (
-    ApexFacts,
-    ApexReport,
-    CheckStatus,
-    PreloadStatus,
-    Response,
-    requirements,
-)
+from hsts_coverage.preload import requirements
 from hsts_coverage.reasons import Reason, Severity
 from hsts_coverage.report.records import (
     SCHEMA_VERSION,

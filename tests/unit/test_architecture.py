@@ -1,0 +1,135 @@
+"""The package's import graph: no cycles, and the contracts of `[tool.importlinter]` hold.
+
+The graph is static (grimp reads every module's source): imports under `TYPE_CHECKING` and inside
+functions count as much as the ones at the top, since a cycle among them is a tangle all the
+same. `from package import module` also counts as an import of the package itself: it reads the
+package's namespace, so a package whose `__init__` imports the importer closes a cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Set
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter.cli import lint_imports
+
+PACKAGE = "hsts_coverage"
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+_FROM = re.compile(r"from\s+([\w.]+)\s+import\b")
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of the package -> the package's modules it imports."""
+    graph = grimp.build_graph(PACKAGE, cache_dir=None)
+    edges: dict[str, set[str]] = {
+        m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules
+    }
+    packages = {m for m in graph.modules if graph.find_children(m)}
+    for importer, imported in [(a, b) for a, bs in edges.items() for b in bs]:
+        for detail in graph.get_import_details(importer=importer, imported=imported):
+            match = _FROM.match(detail["line_contents"].strip())
+            if match and match[1] in packages and match[1] != importer:
+                edges[importer].add(match[1])
+    return edges
+
+
+def cycles(edges: Mapping[str, Set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (or a module importing
+    itself), each as sorted module names: Tarjan's algorithm, iterative."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in edges[node]:
+                    found.append(sorted(component))
+    return found
+
+
+def cycle_text(component: list[str], edges: Mapping[str, Set[str]]) -> str:
+    members = set(component)
+    links = [f"{a} -> {b}" for a in component for b in sorted(edges[a]) if b in members]
+    return "; ".join(links)
+
+
+def test_the_package_has_no_import_cycles() -> None:
+    edges = import_graph()
+    found = cycles(edges)
+    assert not found, "import cycles: " + " | ".join(cycle_text(c, edges) for c in found)
+
+
+@pytest.mark.parametrize(
+    ("edges", "expected"),
+    [
+        ({"a": {"b"}, "b": set()}, []),
+        ({"a": {"b"}, "b": {"a"}}, [["a", "b"]]),
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+        ({"a": {"a"}}, [["a"]]),
+        ({"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"c"}}, [["a", "b"], ["c", "d"]]),
+    ],
+)
+def test_cycles_finds_every_strongly_connected_component(
+    edges: dict[str, set[str]], expected: list[list[str]]
+) -> None:
+    assert sorted(cycles(edges)) == expected
+
+
+def test_from_a_package_import_a_module_is_an_import_of_the_package() -> None:
+    """`hsts_coverage.lab` imports `lab.fleet` in its `__init__`: a `from hsts_coverage.lab
+    import x` in a module `fleet` imports would close a cycle, and the graph must show it."""
+    edges = import_graph()
+    assert "hsts_coverage.lab.fleet" in edges["hsts_coverage.lab"]
+    assert "hsts_coverage.sources" in edges["hsts_coverage.sources.enumerate"]
+
+
+def test_the_import_contracts_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    """`make check` runs `lint-imports` too; this keeps `make test` from passing without it."""
+    code = lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True)
+    assert code == 0, capsys.readouterr().out
+
+
+def test_a_broken_contract_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The negative twin: a contract the code does not keep (the prober uses ssl) fails."""
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        f'[tool.importlinter]\nroot_package = "{PACKAGE}"\ninclude_external_packages = true\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "the prober without ssl"\ntype = "forbidden"\n'
+        'source_modules = ["hsts_coverage.probe"]\nforbidden_modules = ["ssl"]\n',
+        encoding="utf-8",
+    )
+    assert lint_imports(config_filename=str(config), no_cache=True, no_logo=True) == 1
+    assert "hsts_coverage.probe is not allowed to import ssl" in capsys.readouterr().out
