@@ -129,7 +129,13 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
 
 # Failures the probe itself has told apart (the response, a reset, no cipher suite in common).
 _PROBE_DECIDED = frozenset(
-    {Reason.HTTPS_INVALID_RESPONSE, Reason.HTTPS_RESET, Reason.TLS_CIPHER_MISMATCH}
+    {
+        Reason.HTTPS_INVALID_RESPONSE,
+        Reason.HTTPS_CONFLICTING_LENGTH,
+        Reason.HTTPS_EMPTY_RESPONSE,
+        Reason.HTTPS_RESET,
+        Reason.TLS_CIPHER_MISMATCH,
+    }
 )
 
 
