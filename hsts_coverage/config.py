@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hsts_coverage import __version__
 
 if TYPE_CHECKING:
+    from hsts_coverage.distrust import Constraint
     from hsts_coverage.preload import PreloadEntry
     from hsts_coverage.report.reader import Report
 
@@ -73,6 +74,9 @@ class ScanConfig:
     html: Path | None = None  # also write the HTML report here
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
+    # Distrust-after rows added to the built-in table by --distrust-file (see `distrust`).
+    distrust_file: Path | None = None
+    distrust: tuple[Constraint, ...] = ()
     ct_attempts: int = 5
     ct_timeout: float = 60.0
     dns_attempts: int = 3
@@ -111,4 +115,5 @@ class ScanConfig:
             "max_addresses": self.max_addresses,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
             "preload_list": str(self.preload_list) if self.preload_list else "hstspreload",
+            "distrust_file": str(self.distrust_file) if self.distrust_file else None,
         }

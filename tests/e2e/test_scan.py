@@ -62,7 +62,7 @@ class Run:
 
 def lab_options(lab: LabInfo, *, ca: bool = True, loopback: bool = True) -> list[str]:
     options = ["--ct-url", lab.ct_url, "--resolver", lab.resolver, "--timeout", TIMEOUT]
-    options += ["--ca-bundle", lab.ca_bundle] if ca else []
+    options += ["--ca-bundle", lab.ca_bundle, "--distrust-file", lab.distrust_file] if ca else []
     options += ["--allow-cidr", "127.0.0.0/8"] if loopback else []
     return options
 
