@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from yarl import URL
 
 from hsts_coverage.http1 import (
+    MAX_BODY,
     BodyTooLargeError,
     ConflictingLengthError,
     EmptyResponseError,
@@ -32,6 +34,7 @@ from hsts_coverage.http1 import (
 )
 from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
+    Certificate,
     Finding,
     Hop,
     HttpFacts,
@@ -39,6 +42,8 @@ from hsts_coverage.models import (
     Outcome,
     Probe,
     RedirectWalk,
+    Revocation,
+    RevocationStatus,
     WalkEnd,
 )
 from hsts_coverage.preload import Response
@@ -62,6 +67,9 @@ from hsts_coverage.tls import (
     verify_detail,
     verify_reason,
 )
+
+if TYPE_CHECKING:
+    from hsts_coverage.revocation import Checker
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +181,7 @@ class Prober:
         self._host_contexts: dict[str, ssl.SSLContext] = {}
         self._aia_contexts: dict[str, ssl.SSLContext | None] = {}
         self._lenient: ssl.SSLContext | None = None
+        self._revocations: Checker | None = None
 
     async def probe(self, name: str, address: str, domain: str) -> Probe:
         with self._addresses.pinned(name, address):
@@ -189,7 +198,12 @@ class Prober:
         return Probe(address, https, http, walk)
 
     async def _get(
-        self, url: str, context: ssl.SSLContext | None = None, *, want_body: bool = False
+        self,
+        url: str,
+        context: ssl.SSLContext | None = None,
+        *,
+        want_body: bool = False,
+        max_body: int = MAX_BODY,
     ) -> Head:
         # urlsplit, not yarl: yarl decodes IDNA on `.host`.
         target = urlsplit(url)
@@ -201,6 +215,7 @@ class Prober:
             path=f"{path}?{target.query}" if target.query else path,
             context=context,
             want_body=want_body,
+            max_body=max_body,
         )
 
     async def _get_at(
@@ -212,6 +227,7 @@ class Prober:
         path: str = "/",
         context: ssl.SSLContext | None = None,
         want_body: bool = False,
+        max_body: int = MAX_BODY,
     ) -> Head:
         """`GET path` from `host`; the two requests every host gets come here without a URL."""
         tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
@@ -229,6 +245,7 @@ class Prober:
                 deadline=self._timeout,
                 want_body=want_body,
                 read_peer=self._certificates,
+                max_body=max_body,
             )
 
     async def fetch(self, url: str) -> Response:
@@ -265,11 +282,14 @@ class Prober:
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)
+        cert = head.peer_certificate
+        revocation = await self._revocation(cert) if cert and cert.chain_der else None
         return HttpsFacts(
             Outcome.OK,
             tls_version=head.tls_version,
             alpn=head.alpn,
-            cert=head.peer_certificate,
+            revocation=revocation,
+            cert=cert,
             status=head.status,
             location=_location(head),
             sts=head.get_all(_STS),
@@ -316,6 +336,31 @@ class Prober:
             hidden_failures=hidden,
             elapsed_ms=_ms_since(started),
         )
+
+    async def _revocation(self, cert: Certificate) -> Revocation:
+        """The leaf's CRL or OCSP answer, within one timeout; unchecked if none came."""
+        if self._revocations is None:
+            from hsts_coverage.revocation import Checker  # loads cryptography: rarely needed
+
+            self._revocations = Checker(self._fetch_body)
+        try:
+            async with asyncio.timeout(self._timeout):
+                answer = await self._revocations.check(cert)
+        except TimeoutError:
+            answer = None
+        detail = "no CRL or OCSP answer within the timeout"
+        return answer or Revocation(RevocationStatus.UNCHECKED, "", "", detail)
+
+    async def _fetch_body(self, url: str, max_body: int) -> bytes | None:
+        """The body of a 200 answer to `GET url` over plain HTTP (CRLs, OCSP), else None."""
+        if URL(url).scheme != "http":
+            return None
+        try:
+            head = await self._get(url, want_body=True, max_body=max_body)
+        except Exception as exc:
+            translate(exc)  # re-raises anything that is not a network failure
+            return None
+        return head.body if head.status == 200 else None
 
     async def _hidden_failures(self, name: str) -> tuple[Finding, ...]:
         if self._lenient is None:

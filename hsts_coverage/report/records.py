@@ -21,12 +21,14 @@ from hsts_coverage.models import (
     HttpFacts,
     HttpsFacts,
     RedirectWalk,
+    Revocation,
+    RevocationStatus,
     Verdict,
 )
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import ApexReport, Response
 from hsts_coverage.report.header import header_json
-from hsts_coverage.verdict import EXIT_CODES, status_of
+from hsts_coverage.verdict import EXIT_CODES, crlset_note, status_of
 
 SCHEMA_VERSION = 1
 
@@ -185,8 +187,22 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
         "location": facts.location,
         "strict_transport_security": list(facts.sts),
         "chain_completed_from": facts.chain_completed_from,
+        "revocation": _revocation(facts.revocation),
         "certificate": _certificate(facts.cert, now) if facts.cert else None,
         "elapsed_ms": facts.elapsed_ms,
+    }
+
+
+def _revocation(revocation: Revocation | None) -> Record | None:
+    if revocation is None:
+        return None
+    revoked = revocation.status is RevocationStatus.REVOKED
+    return {
+        "status": revocation.status.value,
+        "method": revocation.method or None,
+        "url": revocation.url or None,
+        "detail": revocation.detail or None,
+        "chrome_crlset": crlset_note(revocation) if revoked else None,
     }
 
 
