@@ -678,8 +678,11 @@ def test_the_cronjob_scripts_are_clean_sh(index: int, tmp_path: Path) -> None:
     shellcheck(path)
 
 
-def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> None:
-    """Every index of the scan Job, then the merge Job, run here with /reports in tmp."""
+def kubernetes_jobs(
+    lab: LabInfo, tmp_path: Path
+) -> tuple[dict[str, str], dict[str, str], Path, dict[str, str]]:
+    """The example's config, the pods' environment pointed at the lab, the reports folder, and
+    each CronJob's container script by its short name, with /reports under tmp."""
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "hsts-coverage").write_text(SCANNER)
     (tmp_path / "bin" / "hsts-coverage").chmod(0o755)
@@ -692,7 +695,6 @@ def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> N
         "DOMAINS": lab.domain,
         "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
     }
-    env["HSTS_COVERAGE_USER_AGENT"] = agent = "hsts-coverage-tests/kubernetes"
     scripts = {
         name.removeprefix("CronJob/hsts-coverage-"): container_script(c).replace(
             "/reports", str(reports)
@@ -700,6 +702,13 @@ def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> N
         for name, c in manifests().items()
         if name.startswith("CronJob/")
     }
+    return config, env, reports, scripts
+
+
+def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> None:
+    """Every index of the scan Job, then the merge Job, run here with /reports in tmp."""
+    config, env, reports, scripts = kubernetes_jobs(lab, tmp_path)
+    env["HSTS_COVERAGE_USER_AGENT"] = agent = "hsts-coverage-tests/kubernetes"
     merge, scan = scripts["merge"], scripts["scan"]
     orphan = subprocess.run(
         ["sh", "-c", scan], env={**env, "JOB_COMPLETION_INDEX": "0"}, capture_output=True
@@ -722,25 +731,7 @@ def test_the_sharded_jobs_run_against_the_lab(lab: LabInfo, tmp_path: Path) -> N
 
 
 def test_a_shard_that_fails_fails_its_index_and_the_merge(lab: LabInfo, tmp_path: Path) -> None:
-    (tmp_path / "bin").mkdir()
-    (tmp_path / "bin" / "hsts-coverage").write_text(SCANNER)
-    (tmp_path / "bin" / "hsts-coverage").chmod(0o755)
-    reports = tmp_path / "reports"
-    config = manifests()["ConfigMap/hsts-coverage"]["data"]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")},
-        **config,
-        **lab_options_environment(lab),
-        "DOMAINS": lab.domain,
-        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
-    }
-    scripts = {
-        name.removeprefix("CronJob/hsts-coverage-"): container_script(c).replace(
-            "/reports", str(reports)
-        )
-        for name, c in manifests().items()
-        if name.startswith("CronJob/")
-    }
+    config, env, reports, scripts = kubernetes_jobs(lab, tmp_path)
     merge, scan = scripts["merge"], scripts["scan"]
     done = subprocess.run(["sh", "-c", scripts["enumerate"]], env=env, capture_output=True)
     assert done.returncode == 0, done.stderr
