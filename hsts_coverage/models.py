@@ -54,10 +54,6 @@ class FoundBy(StrEnum):
     WILDCARD_PROBE = "wildcard-probe"  # the random name that stands for a wildcard zone
 
 
-# Sources that list every name of a zone (when they cover the domain's own zone).
-AUTHORITATIVE_SOURCES = frozenset({FoundBy.ZONE_FILE, FoundBy.AXFR})
-
-
 @dataclass(frozen=True, slots=True)
 class SourceReport:
     """How one source of names did: `status` as for the enumeration, `names` it found in scope."""

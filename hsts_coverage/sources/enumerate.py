@@ -12,7 +12,7 @@ a zone file or a transfer gave the domain's own zone.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,7 +20,6 @@ import aiohttp
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
-    AUTHORITATIVE_SOURCES,
     DnsStatus,
     Enumeration,
     EnumerationStatus,
@@ -47,7 +46,7 @@ class _Progress:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)  # Enumeration.sources, as before
-    authoritative: bool = False
+    authoritative: bool = False  # set only by a zone file or a transfer of the domain's zone
 
     def report(self, source: FoundBy, status: EnumerationStatus, detail: str = "") -> None:
         self.reports.append((source, status, detail))
@@ -168,7 +167,7 @@ async def _guess(progress: _Progress, config: ScanConfig, resolver: Resolver) ->
     found = await guess.guess(
         names, resolver, wildcard=wildcard, concurrency=config.guess_concurrency
     )
-    kept = await _outside_deeper_wildcards(resolver, domain, found.found)
+    kept = await _outside_deeper_wildcards(resolver, domain, found.found, found.addresses)
     for name in kept:
         progress.collector.add_name(name, FoundBy.GUESS)
     detail = f"{len(kept)} of {found.tried} common labels resolve"
@@ -188,7 +187,10 @@ async def _wildcard_addresses(resolver: Resolver, zone: str) -> frozenset[str]:
 
 
 async def _outside_deeper_wildcards(
-    resolver: Resolver, domain: str, names: tuple[str, ...]
+    resolver: Resolver,
+    domain: str,
+    names: tuple[str, ...],
+    addresses: Mapping[str, tuple[str, ...]],
 ) -> list[str]:
     """Drop guessed names deeper than one label (`autoconfig.blog`) that a wildcard of their
     parent answers: one random-label probe per parent zone that has such names."""
@@ -201,8 +203,7 @@ async def _outside_deeper_wildcards(
             continue
         if parent not in wildcards:
             wildcards[parent] = await _wildcard_addresses(resolver, parent)
-        answer = await resolver.resolve(name)
-        if not (wildcards[parent] and set(answer.addresses) <= wildcards[parent]):
+        if not (wildcards[parent] and set(addresses[name]) <= wildcards[parent]):
             kept.append(name)
     return kept
 
@@ -280,6 +281,5 @@ def _enumeration(progress: _Progress, *, used_ct: bool) -> Enumeration:
         notes=tuple(progress.notes),
         found_by=collector.found_by(),
         per_source=per_source,
-        authoritative=progress.authoritative
-        and any(r.source in AUTHORITATIVE_SOURCES for r in per_source),
+        authoritative=progress.authoritative,
     )

@@ -17,8 +17,8 @@ from the probes' limit (`--guess-concurrency`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
@@ -32,6 +32,7 @@ _LIST = "subdomains-top1million-5000.txt"
 class Guesses:
     tried: int
     found: tuple[str, ...]  # names that resolved, not to the wildcard's addresses
+    addresses: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # of each found name
     wildcard_answered: int = 0  # names answered only by the zone's wildcard
     errors: int = 0  # names whose DNS failed (SERVFAIL, time-out): neither found nor ruled out
 
@@ -100,7 +101,7 @@ async def _resolve_all(
 
 def tally(tried: int, answers: Iterable[DnsAnswer], wildcard: frozenset[str]) -> Guesses:
     """Pure: which answers are findings."""
-    found: list[str] = []
+    found: dict[str, tuple[str, ...]] = {}
     wildcard_answered = errors = 0
     for answer in answers:
         if answer.status is DnsStatus.ERROR:
@@ -109,5 +110,5 @@ def tally(tried: int, answers: Iterable[DnsAnswer], wildcard: frozenset[str]) ->
             if wildcard and set(answer.addresses) <= wildcard:
                 wildcard_answered += 1
             else:
-                found.append(answer.name)
-    return Guesses(tried, tuple(sorted(found)), wildcard_answered, errors)
+                found[answer.name] = answer.addresses
+    return Guesses(tried, tuple(sorted(found)), found, wildcard_answered, errors)
