@@ -32,7 +32,15 @@ def parse_certificate(der: bytes) -> Certificate:
         key_type=key_type,
         key_bits=key_bits,
         ca_issuers=_ca_issuers(cert),
+        is_ca=_is_ca(cert),
     )
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except (x509.ExtensionNotFound, ValueError):
+        return False
 
 
 def issuer_der(data: bytes) -> bytes:

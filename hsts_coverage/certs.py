@@ -1,10 +1,19 @@
 """Pure: everything a browser holds against a certificate, the error it shows first.
 
 OpenSSL stops at its first verification error. Browsers collect every problem and show the most
-serious one; Chromium's MapCertStatusToNetError ranks authority before name, then weak signature,
-weak key and dates. The OpenSSL verify code says what the full chain check found first; the leaf,
-read in a second unverified handshake, shows what else applies (an expired self-signed
-certificate is both).
+serious one; Chromium's MapCertStatusToNetError (net/cert/cert_status_flags.cc) ranks an invalid
+certificate (an MD5 signature: not overridable) first, then revoked, authority, name, weak
+signature, weak key and dates. The OpenSSL verify code says what the full chain check found
+first; the leaf, read in a second unverified handshake, shows what else applies (an expired
+self-signed certificate is both).
+
+OpenSSL also refuses a CA certificate served as the leaf (X509_V_ERR_INVALID_PURPOSE) before it
+looks at the name; browsers build its chain like any other, so such a leaf's own problems (most
+often: it names no host) are what they report, and the purpose failure is dropped.
+
+Key sizes as the browsers decide: RSA under 1024 bits is weak for both (Chrome's CertVerifyProc,
+mozilla::pkix); 1024 to 2047 bits is weak only from a public CA, which the verifying context's
+security level checks (see `tls`).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from hsts_coverage.models import Certificate, Finding
 from hsts_coverage.reasons import Reason
 
 CHROME_PRIORITY = (
+    Reason.CERT_INVALID,
     Reason.CERT_SELF_SIGNED,
     Reason.CERT_UNTRUSTED,
     Reason.CERT_NAME_MISMATCH,
@@ -24,8 +34,10 @@ CHROME_PRIORITY = (
     Reason.CERT_EXPIRED,
     Reason.CERT_NOT_YET_VALID,
 )
-WEAK_HASHES = frozenset({"sha1", "md5", "md2", "md4"})
-MIN_RSA_BITS = 2048
+WEAK_HASHES = frozenset({"sha1"})
+INVALID_HASHES = frozenset({"md5", "md2", "md4"})
+MIN_RSA_BITS = 1024
+INVALID_PURPOSE = 26  # OpenSSL X509_V_ERR_INVALID_PURPOSE
 
 
 def certificate_findings(
@@ -34,17 +46,24 @@ def certificate_findings(
     host: str,
     now: datetime,
     hidden: Iterable[Finding] = (),
+    verify_code: int | None = None,
 ) -> tuple[Finding, ...]:
     """The verification failures plus every other problem of the leaf, in Chrome's order."""
+    own = tuple(leaf_problems(cert, host, now)) if cert else ()
+    if verify_code == INVALID_PURPOSE and cert is not None and cert.is_ca and own:
+        # A CA certificate as the leaf: browsers report what is wrong with it, not its purpose.
+        primary, own = own[0], own[1:]
     found = {primary.reason: primary.detail}
     for finding in hidden:
         found.setdefault(finding.reason, finding.detail)
-    for finding in leaf_problems(cert, host, now) if cert else ():
+    for finding in own:
         # The leaf's own facts (its names, its dates) say more than OpenSSL's message alone.
         known = found.get(finding.reason)
         found[finding.reason] = f"{finding.detail}; {known}" if known else finding.detail
     if Reason.CERT_SELF_SIGNED in found:
         found.pop(Reason.CERT_UNTRUSTED, None)  # a self-signed leaf is untrusted by definition
+    if Reason.CERT_INVALID in found:
+        found.pop(Reason.CERT_WEAK_SIGNATURE, None)  # OpenSSL's "weak digest" is the MD5 one
     ranked = sorted(found, key=_rank)
     return tuple(Finding(reason, found[reason]) for reason in ranked)
 
@@ -55,7 +74,10 @@ def leaf_problems(cert: Certificate, host: str, now: datetime) -> Iterable[Findi
     if not matches_host(cert.sans, host):
         names = ", ".join(cert.sans) or f"no subjectAltName (subject {cert.subject})"
         yield Finding(Reason.CERT_NAME_MISMATCH, f"certificate names: {names}")
-    if (cert.signature_algorithm or "").lower() in WEAK_HASHES:
+    hash_name = (cert.signature_algorithm or "").lower()
+    if hash_name in INVALID_HASHES:
+        yield Finding(Reason.CERT_INVALID, f"signed with {cert.signature_algorithm}")
+    if hash_name in WEAK_HASHES:
         yield Finding(Reason.CERT_WEAK_SIGNATURE, f"signed with {cert.signature_algorithm}")
     if cert.key_type == "RSA" and 0 < cert.key_bits < MIN_RSA_BITS:
         yield Finding(Reason.CERT_WEAK_KEY, f"RSA key of {cert.key_bits} bits")

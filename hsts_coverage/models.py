@@ -156,6 +156,7 @@ class Certificate:
     key_type: str = ""  # "RSA", "EC", "Ed25519", ...
     key_bits: int = 0
     ca_issuers: tuple[str, ...] = ()  # AIA caIssuers URLs: where browsers fetch the issuer
+    is_ca: bool = False  # basicConstraints CA:TRUE (only read for failing certificates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,7 @@ class HttpsFacts:
     reason: Reason | None = None  # set when outcome is not OK
     detail: str = ""
     tls_version: str | None = None
+    cipher: str | None = None  # the suite negotiated (by the permissive retry after a failure)
     cert: Certificate | None = None
     verify_code: int | None = None
     # Chain failures that OpenSSL's security-level check (weak key or signature, reported first)

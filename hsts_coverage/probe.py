@@ -52,6 +52,7 @@ from hsts_coverage.redirects import (
 from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
 from hsts_coverage.tls import (
     SECURITY_LEVEL_CODES,
+    Presented,
     VerifiedCertificates,
     handshake_reason,
     lenient_context,
@@ -116,6 +117,10 @@ def _invalid_response(exc: BaseException) -> Failure:
     return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, f"invalid response: {exc}")
 
 
+def _reset(exc: BaseException) -> Failure:
+    return Failure(Outcome.ERROR, Reason.HTTPS_RESET, "connection reset by the server")
+
+
 def _broken(exc: BaseException) -> Failure:
     detail = f"connection failed: {exc or type(exc).__name__}"
     if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
@@ -137,6 +142,7 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failur
     (HandshakeHangError, _handshake_hang),
     (TimeoutError, _timeout),
     (ResponseError, _invalid_response),
+    (ConnectionResetError, _reset),
     (OSError, _broken),  # resets, unreachable networks, ...
 )
 
@@ -306,12 +312,13 @@ class Prober:
     async def _https_failure(
         self, name: str, address: str, failure: Failure, started: float, may_fetch_issuer: bool
     ) -> HttpsFacts:
-        cert, version = None, None
+        presented = Presented()
         if failure.outcome in (Outcome.CERT_INVALID, Outcome.TLS_FAILED):
             # One more handshake, unverified and permissive, shows what the server presents and
-            # which TLS version it speaks at all.
+            # which TLS version and cipher suite it speaks at all.
             async with self._limits.connection(address):  # a connection like any other
-                cert, version = await read_leaf(address, name, budget=self._timeout)
+                presented = await read_leaf(address, name, budget=self._timeout)
+        cert = presented.cert
         missing_issuer = failure.verify_code in _MISSING_ISSUER
         if may_fetch_issuer and missing_issuer and cert and cert.ca_issuers:
             completed = await self._with_fetched_issuer(name, address, cert.ca_issuers[0])
@@ -321,9 +328,16 @@ class Prober:
         if failure.verify_code in SECURITY_LEVEL_CODES:
             hidden = await self._hidden_failures(name)
         reason, detail = failure.reason, failure.detail
-        if cert is None and version is not None:  # the handshake worked, the DER did not decode
+        if presented.cert is None and presented.version is not None:
+            # The handshake worked, the DER did not decode.
             detail += "; the certificate it presents could not be decoded"
-        if reason is None and failure.outcome is Outcome.TIMEOUT:
+        if failure.outcome is Outcome.TLS_FAILED and presented.cipher_refused:
+            reason = Reason.TLS_CIPHER_MISMATCH
+            detail = (
+                f"no cipher suite in common: the server accepts {presented.cipher} "
+                f"({presented.version}), which browsers do not offer ({detail})"
+            )
+        elif reason is None and failure.outcome is Outcome.TIMEOUT:
             reason = Reason.HTTPS_TIMEOUT
         elif reason is None and failure.outcome is Outcome.REFUSED:
             reason = Reason.HTTPS_REFUSED
@@ -331,7 +345,8 @@ class Prober:
             failure.outcome,
             reason=reason,
             detail=detail,
-            tls_version=version,
+            tls_version=presented.version,
+            cipher=presented.cipher,
             cert=cert,
             verify_code=failure.verify_code,
             hidden_failures=hidden,

@@ -80,6 +80,23 @@ class Reason(StrEnum):
         "SSL_ERROR_UNSUPPORTED_VERSION",
         "enable TLS 1.2 and TLS 1.3 on the server",
     )
+    TLS_CIPHER_MISMATCH = (
+        "tls_cipher_mismatch",
+        Severity.BREAKS,
+        "the server accepts only cipher suites browsers do not offer (DHE, 3DES, RC4, CBC-SHA384)",
+        "ERR_SSL_VERSION_OR_CIPHER_MISMATCH",
+        "SSL_ERROR_NO_CYPHER_OVERLAP",
+        "enable ECDHE with AES-GCM or ChaCha20-Poly1305, and TLS 1.3",
+    )
+    HTTPS_RESET = (
+        "https_reset",
+        Severity.BREAKS,
+        "port 443 resets the connection instead of completing TLS and answering",
+        "ERR_CONNECTION_RESET",
+        "NS_ERROR_NET_RESET",
+        "find what resets connections on port 443 (a firewall, a proxy without this name, a "
+        "crashing TLS terminator) and serve HTTPS there",
+    )
     CERT_EXPIRED = (
         "cert_expired",
         Severity.BREAKS,
@@ -120,10 +137,18 @@ class Reason(StrEnum):
         "SEC_ERROR_UNKNOWN_ISSUER",
         "use a publicly trusted CA and serve the full chain (leaf + intermediates)",
     )
+    CERT_INVALID = (
+        "cert_invalid",
+        Severity.BREAKS,
+        "the certificate is signed with MD5, which browsers treat as an invalid signature",
+        "NET::ERR_CERT_INVALID",
+        "SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED",
+        "reissue the certificate with a SHA-256 signature",
+    )
     CERT_WEAK_SIGNATURE = (
         "cert_weak_signature",
         Severity.BREAKS,
-        "the chain uses a signature algorithm or key browsers reject (SHA-1, MD5, small RSA)",
+        "the chain uses a SHA-1 signature, which browsers reject",
         "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
         "SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED",
         "reissue the certificate with SHA-256 and an RSA-2048+ or ECDSA key",
@@ -131,7 +156,8 @@ class Reason(StrEnum):
     CERT_WEAK_KEY = (
         "cert_weak_key",
         Severity.BREAKS,
-        "the certificate's key is too small for browsers (RSA under 2048 bits)",
+        "the certificate's key is too small for browsers (RSA under 1024 bits, or under 2048 bits "
+        "from a public CA)",
         "NET::ERR_CERT_WEAK_KEY",
         "MOZILLA_PKIX_ERROR_INADEQUATE_KEY_SIZE",
         "reissue the certificate with an RSA-2048+ or ECDSA P-256 key",

@@ -1,10 +1,34 @@
 """TLS the way a browser judges it: trust store, handshake facts, OpenSSL errors -> reasons.
 
 One verified `SSLContext` serves the whole scan (building one per connection from a full CA
-bundle costs ~30 ms of CPU each). It differs from Python's defaults where browsers do:
-- no fallback to the subject CN when a certificate has no SAN (Chrome 58+, Firefox 48+);
-- TLS 1.2 at least (TLS 1.0/1.1 were removed from browsers in 2020);
-- OpenSSL security level 2: SHA-1 signatures and RSA keys under 2048 bits fail, as in browsers.
+bundle costs ~30 ms of CPU each). It offers what Chrome offers and differs from Python's defaults
+where browsers do:
+- TLS 1.2 cipher suites: Chrome's rule "ALL:!aPSK:!ECDSA+SHA1:!3DES"
+  (chromium/chromium net/socket/ssl_client_socket_impl.cc, read at commit 007273ba) applied to
+  BoringSSL's cipher table (google/boringssl ssl/ssl_cipher.cc, read at commit 66da97b9), written
+  out in `CHROME_TLS12_CIPHERS`: ECDHE with AES-GCM or ChaCha20, ECDHE-RSA with AES-CBC-SHA, and
+  RSA key exchange with AES-GCM or AES-CBC-SHA. No DHE, 3DES, RC4, NULL or export suite: BoringSSL
+  has none of them (or, for 3DES, Chrome removes it), nor the CBC-SHA256/SHA384 suites (BoringSSL
+  marks them deprecated, so "ALL" leaves them out, or lacks them altogether). Firefox offers the
+  same families (no DHE since Firefox 78), so a server outside them fails in both.
+- TLS 1.3 suites: OpenSSL's default three (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305) are
+  BoringSSL's three, which no cipher string changes.
+- TLS 1.2 at least (TLS 1.0/1.1 were removed from browsers in 2020).
+- Signature algorithms: Chrome's `kVerifyPrefs` (same file) offers ECDSA P-256/P-384 and RSA-PSS /
+  PKCS#1 with SHA-256/384/512, never SHA-1; OpenSSL 3 drops SHA-1 from the list at security level
+  1 and above, which is what matters. Python's `ssl` cannot set the list itself (nor the key
+  exchange groups), so two differences remain and are known: OpenSSL also offers Ed25519/Ed448
+  and P-521 signatures and the FFDHE groups in TLS 1.3, where Chrome offers X25519MLKEM768,
+  X25519, P-256 and P-384. A server that accepts only those extras is judged working here and
+  broken in Chrome; such servers are very rare.
+- ALPN: `http/1.1` (the probe speaks HTTP/1.1 only).
+- No fallback to the subject CN when a certificate has no SAN (Chrome 58+, Firefox 48+).
+- Keys and signatures as the browsers' verifiers decide: RSA keys under 1024 bits and SHA-1/MD5
+  signatures are rejected everywhere (Chrome's CertVerifyProc, mozilla::pkix); RSA keys of 1024 to
+  2047 bits are accepted under a private root (Chrome checks the 2048-bit baseline only for chains
+  to a known public root; Firefox falls back to 1024 bits). So the scan runs at OpenSSL security
+  level 2 (RSA 2048+) against the public roots and at level 1 (RSA 1024+) against a `--ca-bundle`,
+  whose roots browsers would hold as locally added anchors.
 """
 
 from __future__ import annotations
@@ -15,6 +39,7 @@ import ssl
 import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -25,6 +50,32 @@ import certifi
 from hsts_coverage.models import Certificate
 from hsts_coverage.reach import open_socket
 from hsts_coverage.reasons import Reason
+
+# Chrome's TLS 1.2 cipher suites in OpenSSL's names, in BoringSSL's order (see the docstring).
+CHROME_TLS12_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-AES128-SHA",
+    "ECDHE-RSA-AES256-SHA",
+    "AES128-GCM-SHA256",
+    "AES256-GCM-SHA384",
+    "AES128-SHA",
+    "AES256-SHA",
+)
+CHROME_TLS13_CIPHERS = (
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+)
+CHROME_CIPHERS = frozenset(CHROME_TLS12_CIPHERS + CHROME_TLS13_CIPHERS)
+
+# OpenSSL security levels: 2 for the public roots (RSA 2048+), 1 for private ones (RSA 1024+).
+PUBLIC_ROOTS_LEVEL = 2
+PRIVATE_ROOTS_LEVEL = 1
 
 # OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h) -> the browser's reason.
 _VERIFY_REASONS: dict[int, Reason] = {
@@ -65,7 +116,8 @@ def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.hostname_checks_common_name = False
-    ctx.set_ciphers("DEFAULT:@SECLEVEL=2")
+    level = PRIVATE_ROOTS_LEVEL if ca_bundle else PUBLIC_ROOTS_LEVEL
+    ctx.set_ciphers(f"{':'.join(CHROME_TLS12_CIPHERS)}:@SECLEVEL={level}")
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
@@ -75,7 +127,7 @@ def lenient_context(ca_bundle: Path | None) -> ssl.SSLContext:
     """The verifying context at security level 0: finds what else is wrong with a chain that
     level 2 rejected for a weak key or signature before looking further."""
     ctx = verified_context(ca_bundle)
-    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    ctx.set_ciphers(f"{':'.join(CHROME_TLS12_CIPHERS)}:@SECLEVEL=0")
     return ctx
 
 
@@ -218,10 +270,23 @@ def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certif
         return None
 
 
-async def read_leaf(
-    address: str, server_name: str, *, port: int = 443, budget: float
-) -> tuple[Certificate | None, str | None]:
-    """One unverified handshake to read the leaf certificate and TLS version a server presents."""
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a server presents to a permissive client: its leaf, TLS version and cipher suite."""
+
+    cert: Certificate | None = None
+    version: str | None = None
+    cipher: str | None = None
+
+    @property
+    def cipher_refused(self) -> bool:
+        """A TLS 1.2+ handshake that works only with a suite browsers do not offer (e.g. DHE)."""
+        modern = self.version in ("TLSv1.2", "TLSv1.3")
+        return modern and self.cipher is not None and self.cipher not in CHROME_CIPHERS
+
+
+async def read_leaf(address: str, server_name: str, *, port: int = 443, budget: float) -> Presented:
+    """One unverified, permissive handshake: what the server presents when anything goes."""
     sock = await open_socket(address)  # waits for a free file descriptor, outside the budget
     try:
         async with asyncio.timeout(budget):
@@ -231,10 +296,15 @@ async def read_leaf(
             )
     except (OSError, TimeoutError, ValueError):
         sock.close()
-        return None, None
+        return Presented()
     try:
         ssl_object = writer.get_extra_info("ssl_object")
-        return peer_certificate(ssl_object), ssl_object.version() if ssl_object else None
+        if ssl_object is None:
+            return Presented()
+        cipher = ssl_object.cipher()
+        return Presented(
+            peer_certificate(ssl_object), ssl_object.version(), cipher[0] if cipher else None
+        )
     finally:
         writer.close()
         with suppress(OSError, TimeoutError, ssl.SSLError):

@@ -128,7 +128,9 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
         return _no_https(https, http)
     if https.outcome is Outcome.CERT_INVALID:
         primary = Finding(https.reason or Reason.CERT_UNTRUSTED, https.detail)
-        return certificate_findings(primary, https.cert, host, now, https.hidden_failures)
+        return certificate_findings(
+            primary, https.cert, host, now, https.hidden_failures, https.verify_code
+        )
     if https.outcome is not Outcome.OK:
         return (_tls_failure(https),)
     findings = [*_walk_findings(probe.walk), *_status_findings(https, http)]
@@ -136,8 +138,20 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
     return tuple(findings)
 
 
+# Failures the probe itself has told apart (the response, a reset, no cipher suite in common,
+# no route from the scanner).
+_PROBE_DECIDED = frozenset(
+    {
+        Reason.HTTPS_INVALID_RESPONSE,
+        Reason.HTTPS_RESET,
+        Reason.TLS_CIPHER_MISMATCH,
+        Reason.NO_ROUTE,
+    }
+)
+
+
 def _tls_failure(https: HttpsFacts) -> Finding:
-    if https.reason in (Reason.HTTPS_INVALID_RESPONSE, Reason.NO_ROUTE):
+    if https.reason in _PROBE_DECIDED:
         return Finding(https.reason, https.detail)
     # The version is the one a permissive retry negotiated: only a server that really speaks
     # nothing newer than TLS 1.1 gets the version reason (browsers removed 1.0/1.1 in 2020).

@@ -19,11 +19,17 @@ kinds fail with these OpenSSL verify codes: NOT_YET_VALID 9, EXPIRED 10; SELF_SI
 EXPIRED_SELF_SIGNED 18 too (OpenSSL reports the missing trust before the dates); UNKNOWN_CA 20,
 INCOMPLETE_CHAIN 20 and INCOMPLETE_CHAIN_DEAD_AIA 20 (only the leaf is sent; the dead-AIA leaf
 has an issuer of its own, published nowhere); WRONG_NAME 62, CN_ONLY 62, HOSTILE_SUBJECT 62;
-WEAK_KEY 66
-(EE_KEY_TOO_SMALL); SHA1 68, SHA1_INTERMEDIATE 68 (CA_MD_TOO_WEAK). VALID and EXPIRING_SOON
-verify for the domain and any single label under it (and give 62 two labels down: a wildcard
-covers one label); INCOMPLETE_CHAIN verifies once the lab intermediate is trusted too.
-Every key is ECDSA P-256 (quick to generate at each start) except WEAK_KEY's RSA-1024.
+RSA_768 66
+(EE_KEY_TOO_SMALL); SHA1 68, SHA1_INTERMEDIATE 68, MD5 68 (CA_MD_TOO_WEAK); CA_AS_LEAF 26
+(INVALID_PURPOSE: a CA's keyUsage does not allow a TLS server). RSA and RSA_1024 verify at
+security level 1, the scanner's level for a private root (RSA_1024 fails at level 2). VALID and
+EXPIRING_SOON verify for the domain and any single label under it (and give 62 two labels down:
+a wildcard covers one label); INCOMPLETE_CHAIN verifies once the lab intermediate is trusted too.
+Every key is ECDSA P-256 (quick to generate at each start) except RSA's RSA-2048, RSA_1024's
+and RSA_768's (the openssl CLI makes it: cryptography refuses keys under 1024 bits), and the MD5
+leaf's RSA issuer.
+
+`STATE_DIR/certs/dh.pem` holds the RFC 7919 ffdhe2048 group, for the DHE-only listener.
 """
 
 from __future__ import annotations
@@ -57,7 +63,9 @@ AIA_MISSING_PATH = "/aia/missing.der"  # nothing is served there: a dead AIA URL
 HOSTILE_CN = "\x1b]0;pwned\x07\x1b[2J\x1b[31mevil\x1b[0m\r\n"
 
 # Kinds a server context can only load at OpenSSL security level 0 (SHA-1 signatures, RSA-1024).
-_LOW_SECURITY = frozenset({Cert.SHA1, Cert.SHA1_INTERMEDIATE, Cert.WEAK_KEY})
+_LOW_SECURITY = frozenset(
+    {Cert.SHA1, Cert.SHA1_INTERMEDIATE, Cert.RSA_1024, Cert.RSA_768, Cert.MD5}
+)
 
 LeafKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -88,6 +96,7 @@ class KeyPair:
     # OpenSSL 3 refuses to even load a SHA-1-signed certificate or an RSA-1024 key above
     # security level 0.
     low_security: bool = False
+    dh_params: Path | None = None  # for a DHE listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +118,11 @@ def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCert
     ca_bundle.write_bytes(factory.ca.cert_pem.bytes())
     intermediate_der = factory.intermediate.cert.public_bytes(serialization.Encoding.DER)
     (cert_dir / "lab-intermediate.der").write_bytes(intermediate_der)
-    pairs = {key: _write_pair(cert_dir, key, *factory.make(key)) for key in dict.fromkeys(keys)}
+    dh_params = _dh_params(cert_dir / "dh.pem")
+    pairs = {
+        key: _write_pair(cert_dir, key, *factory.make(key), dh_params=dh_params)
+        for key in dict.fromkeys(keys)
+    }
     return LabCertificates(ca_bundle=ca_bundle, pairs=pairs, intermediate_der=intermediate_der)
 
 
@@ -161,8 +174,60 @@ class _Factory:
             "subjectKeyIdentifier = hash",
             "authorityKeyIdentifier = keyid",
         ]
-        pem = _openssl_sha1_sign(self.ca, _csr(key, "HSTS Lab SHA-1 Intermediate"), extensions)
+        pem = _openssl_sign(self.ca, _csr(key, "HSTS Lab SHA-1 Intermediate"), extensions)
         return _Issuer(x509.load_pem_x509_certificate(pem), key)
+
+    @cached_property
+    def rsa_intermediate(self) -> trustme.CA:
+        """An RSA intermediate (SHA-256, from the lab CA), to sign the MD5 leaf: MD5 needs RSA."""
+        return trustme.CA(
+            parent_cert=self.ca,
+            path_length=0,
+            organization_name=_ORGANIZATION,
+            organization_unit_name="HSTS Lab RSA Intermediate",
+            key_type=trustme.KeyType.RSA,
+        )
+
+    def _md5_leaf(self, names: tuple[str, ...]) -> tuple[bytes, bytes]:
+        issuer = self.rsa_intermediate
+        key = ec.generate_private_key(ec.SECP256R1())
+        extensions = [
+            "basicConstraints = critical, CA:FALSE",
+            "extendedKeyUsage = serverAuth",
+            "subjectAltName = " + ", ".join(f"DNS:{name}" for name in names),
+        ]
+        leaf = _openssl_sign(issuer, _csr(key, names[0]), extensions, digest="md5")
+        return leaf + issuer.cert_pem.bytes(), _key_pem(key)
+
+    def _ca_as_leaf(self) -> tuple[bytes, bytes]:
+        """A CA certificate from the lab CA, as a CA is issued: no SAN, no serverAuth use."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        usage = x509.KeyUsage(
+            digital_signature=False,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=True,
+            crl_sign=True,
+            encipher_only=False,
+            decipher_only=False,
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_subject("HSTS Lab Sub CA"))
+            .issuer_name(self.root.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - _DAY)
+            .not_valid_after(now + _LIFETIME)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(_key_identifier(self.root), critical=False)
+            .sign(self.root.key, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
     def make(self, key: CertKey) -> tuple[bytes, bytes]:
         """(certificate chain PEM, private key PEM) for one key."""
@@ -196,9 +261,17 @@ class _Factory:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=key.host)
             case Cert.HOSTILE_SUBJECT:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=HOSTILE_CN)
-            case Cert.WEAK_KEY:
-                weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-                return _pems(self.root, weak, names=names)
+            case Cert.RSA:
+                return _trustme_leaf(self.ca, names, key_type=trustme.KeyType.RSA)
+            case Cert.RSA_1024:
+                small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+                return _pems(self.root, small, names=names)
+            case Cert.RSA_768:
+                return _pems(self.root, _openssl_rsa_key(768), names=names)
+            case Cert.MD5:
+                return self._md5_leaf(names)
+            case Cert.CA_AS_LEAF:
+                return self._ca_as_leaf()
             case Cert.SHA1_INTERMEDIATE:
                 leaf_key = ec.generate_private_key(ec.SECP256R1())
                 leaf, key_pem = _pems(self.sha1_intermediate, leaf_key, names=names)
@@ -226,6 +299,7 @@ def _trustme_leaf(
     names: tuple[str, ...],
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    key_type: trustme.KeyType = trustme.KeyType.ECDSA,
 ) -> tuple[bytes, bytes]:
     # A realistic window by default (trustme's own spans 2000-3000), so "days left" looks real.
     now = dt.datetime.now(dt.UTC)
@@ -234,6 +308,7 @@ def _trustme_leaf(
         organization_name=_ORGANIZATION,
         not_before=not_before or now - _DAY,
         not_after=not_after or now + _LIFETIME,
+        key_type=key_type,
     )
     # Only the leaf: the issuer is a root, and a client either has it or must fail to find it.
     return leaf.cert_chain_pems[0].bytes(), leaf.private_key_pem.bytes()
@@ -319,7 +394,7 @@ def _sha1_leaf(ca: trustme.CA, names: tuple[str, ...]) -> tuple[bytes, bytes]:
         "extendedKeyUsage = serverAuth",
         "subjectAltName = " + ", ".join(f"DNS:{name}" for name in names),
     ]
-    return _openssl_sha1_sign(ca, _csr(key, names[0]), extensions), _key_pem(key)
+    return _openssl_sign(ca, _csr(key, names[0]), extensions), _key_pem(key)
 
 
 def _csr(key: ec.EllipticCurvePrivateKey, cn: str) -> x509.CertificateSigningRequest:
@@ -330,12 +405,15 @@ def _csr(key: ec.EllipticCurvePrivateKey, cn: str) -> x509.CertificateSigningReq
     )
 
 
-def _openssl_sha1_sign(
-    ca: trustme.CA, csr: x509.CertificateSigningRequest, extensions: list[str]
+def _openssl_sign(
+    ca: trustme.CA,
+    csr: x509.CertificateSigningRequest,
+    extensions: list[str],
+    digest: str = "sha1",
 ) -> bytes:
-    """The CSR signed by the lab CA with SHA-1, as PEM.
+    """The CSR signed by `ca` with `digest` (SHA-1 or MD5), as PEM.
 
-    cryptography refuses to sign with SHA-1, so the openssl CLI signs the CSR with the CA key.
+    cryptography refuses to sign with SHA-1 or MD5, so the openssl CLI signs the CSR.
     """
     with tempfile.TemporaryDirectory(prefix="hsts-lab-sha1-") as tmp:
         work = Path(tmp)
@@ -345,7 +423,7 @@ def _openssl_sha1_sign(
         (work / "ext.cnf").write_text("\n".join(extensions) + "\n")
         # fmt: off
         command: list[str | Path] = [
-            "openssl", "x509", "-req", "-sha1",
+            "openssl", "x509", "-req", f"-{digest}",
             "-in", work / "req.csr",
             "-CA", work / "ca.pem",
             "-CAkey", work / "ca.key",
@@ -357,6 +435,22 @@ def _openssl_sha1_sign(
         # fmt: on
         subprocess.run(command, check=True, capture_output=True)
         return (work / "out.pem").read_bytes()
+
+
+def _openssl_rsa_key(bits: int) -> rsa.RSAPrivateKey:
+    """An RSA key smaller than cryptography generates (it refuses under 1024 bits)."""
+    done = subprocess.run(["openssl", "genrsa", str(bits)], check=True, capture_output=True)
+    key = serialization.load_pem_private_key(done.stdout, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def _dh_params(path: Path) -> Path:
+    """The RFC 7919 ffdhe2048 group as PEM DH parameters (a named group: nothing to compute)."""
+    command = ["openssl", "genpkey", "-genparam", "-algorithm", "DH"]
+    command += ["-pkeyopt", "group:ffdhe2048", "-out", str(path)]
+    subprocess.run(command, check=True, capture_output=True)
+    return path
 
 
 def _san(names: tuple[str, ...]) -> x509.SubjectAlternativeName:
@@ -371,13 +465,16 @@ def _key_pem(key: LeafKey) -> bytes:
     )
 
 
-def _write_pair(cert_dir: Path, key: CertKey, cert_pem: bytes, key_pem: bytes) -> KeyPair:
+def _write_pair(
+    cert_dir: Path, key: CertKey, cert_pem: bytes, key_pem: bytes, *, dh_params: Path
+) -> KeyPair:
     domain_dir = cert_dir / key.domain
     domain_dir.mkdir(exist_ok=True)
     pair = KeyPair(
         cert=domain_dir / f"{key.file_stem()}.pem",
         key=domain_dir / f"{key.file_stem()}.key",
         low_security=key.kind in _LOW_SECURITY,
+        dh_params=dh_params,
     )
     pair.cert.write_bytes(cert_pem)
     pair.key.touch(mode=0o600)

@@ -47,7 +47,14 @@ class Cert(StrEnum):
     INCOMPLETE_CHAIN = "incomplete_chain"
     INCOMPLETE_CHAIN_DEAD_AIA = "incomplete_chain_dead_aia"  # the same, its AIA URL answers 404
     CN_ONLY = "cn_only"  # lab CA, subject CN = the host name, no subjectAltName at all
-    WEAK_KEY = "weak_key"  # lab CA, RSA-1024 leaf (SHA-256 signature)
+    RSA = "rsa"  # lab CA, RSA-2048 leaf (for the DHE listener: DHE needs an RSA certificate)
+    RSA_1024 = "rsa_1024"  # lab CA, RSA-1024 leaf (SHA-256 signature)
+    RSA_768 = "rsa_768"  # lab CA, RSA-768 leaf (SHA-256 signature; key made with the openssl CLI)
+    # Leaf (ECDSA) signed md5WithRSAEncryption by a lab RSA intermediate; both are served.
+    MD5 = "md5"
+    # A CA certificate (CA:TRUE, keyUsage keyCertSign and cRLSign, no subjectAltName) signed by
+    # the lab CA, served as the leaf.
+    CA_AS_LEAF = "ca_as_leaf"
     # Leaf (SHA-256) <- intermediate signed with SHA-1 by the lab CA; both are served.
     SHA1_INTERMEDIATE = "sha1_intermediate"
     EXPIRED_SELF_SIGNED = "expired_self_signed"  # self-signed and expired
@@ -66,6 +73,7 @@ class Listen(StrEnum):
     TLS10 = "tls10"  # TLS 1.0 only, with `cert`
     TLS_SILENT = "tls_silent"  # completes the TLS handshake, then never sends a byte
     TLS_RESET = "tls_reset"  # reads the ClientHello, then resets the connection (RST)
+    TLS_DHE = "tls_dhe"  # TLS 1.2 with DHE-RSA suites only (no suite browsers offer), with `cert`
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +343,43 @@ SCENARIOS: tuple[Scenario, ...] = (
         cert=Cert.CN_ONLY,
     ),
     Scenario(
-        "weak-key", "RSA-1024 certificate", "breaks", (Reason.CERT_WEAK_KEY,), cert=Cert.WEAK_KEY
+        "rsa-1024",
+        "RSA-1024 leaf from a private root: browsers accept 1024 bits and more there",
+        "ok",
+        (),
+        cert=Cert.RSA_1024,
+    ),
+    Scenario(
+        "weak-key", "RSA-768 certificate", "breaks", (Reason.CERT_WEAK_KEY,), cert=Cert.RSA_768
+    ),
+    Scenario(
+        "md5",
+        "leaf signed with MD5: invalid in Chrome, not a weak signature",
+        "breaks",
+        (Reason.CERT_INVALID,),
+        cert=Cert.MD5,
+    ),
+    Scenario(
+        "ca-as-leaf",
+        "a CA certificate without the name served as the leaf: a name error first, as in Chrome",
+        "breaks",
+        (Reason.CERT_NAME_MISMATCH,),
+        cert=Cert.CA_AS_LEAF,
+    ),
+    Scenario(
+        "dhe-only",
+        "TLS 1.2 with DHE suites only: no suite in common with browsers",
+        "breaks",
+        (Reason.TLS_CIPHER_MISMATCH,),
+        https=Listen.TLS_DHE,
+        cert=Cert.RSA,
+    ),
+    Scenario(
+        "rsa-ecdhe",
+        "the same RSA certificate over ECDHE: works (the DHE host's twin)",
+        "ok",
+        (),
+        cert=Cert.RSA,
     ),
     Scenario(
         "sha1-intermediate",
@@ -417,7 +461,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "tls-reset",
         "resets the connection in the middle of the handshake",
         "breaks",
-        (Reason.TLS_PROTOCOL_ERROR,),
+        (Reason.HTTPS_RESET,),
         https=Listen.TLS_RESET,
     ),
     Scenario(

@@ -9,6 +9,8 @@
 - TLS / TLS10: the same HTTP server behind TLS (`tls_context` builds the server context);
 - TLS_SILENT: completes the TLS handshake, then behaves as HANG (its context issues no TLS 1.3
   session tickets, so not a byte follows the handshake);
+- TLS_DHE: the HTTP server behind TLS 1.2 with the DHE-RSA suites only (RFC 7919 ffdhe2048),
+  which no browser offers: a browser's handshake fails with handshake_failure;
 - TLS_RESET: reads the first TLS record (the ClientHello), then resets the connection: SO_LINGER
   0 and close, so the client gets an RST in the middle of its handshake.
 
@@ -94,8 +96,14 @@ class PortStats:
 
 
 def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
-    """The server context for a TLS, TLS10 or TLS_SILENT listener presenting `pair`."""
+    """The server context for a TLS, TLS10, TLS_SILENT or TLS_DHE listener presenting `pair`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if mode is Listen.TLS_DHE:
+        if pair.dh_params is None:
+            raise ValueError(f"{pair.cert}: a DHE listener needs DH parameters")
+        context.load_dh_params(str(pair.dh_params))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.3 has no DHE-only suites
+        context.set_ciphers("DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384")
     if mode is Listen.TLS10 or pair.low_security:
         # OpenSSL 3 allows TLS 1.0 (SHA-1 handshake signatures) and loads a SHA-1-signed
         # certificate or an RSA-1024 key only at security level 0; the client's own level

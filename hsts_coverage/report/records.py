@@ -203,6 +203,7 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
         "error": facts.detail or None,
         "verify_code": facts.verify_code,
         "tls_version": facts.tls_version,
+        "cipher": facts.cipher,
         "status": facts.status,
         "location": facts.location,
         "strict_transport_security": list(facts.sts),

@@ -46,6 +46,7 @@ from hsts_coverage.lab.scenarios import (
     scenario_by_label,
 )
 from hsts_coverage.lab.web import Site, WebHosts
+from hsts_coverage.tls import CHROME_TLS12_CIPHERS
 
 from .conftest import LabInfo
 
@@ -99,11 +100,11 @@ def authority_types(reply: Any) -> list[str]:
 
 
 def client_context(lab: LabInfo) -> ssl.SSLContext:
-    """A strict modern client, as the scanner builds it."""
+    """A strict modern client, as the scanner builds it for a private root (the lab CA)."""
     context = ssl.create_default_context(cafile=lab.ca_bundle)
     context.hostname_checks_common_name = False
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers("DEFAULT:@SECLEVEL=2")
+    context.set_ciphers(f"{':'.join(CHROME_TLS12_CIPHERS)}:@SECLEVEL=1")
     return context
 
 
@@ -587,7 +588,9 @@ VERIFY_CODES = {
     Cert.INCOMPLETE_CHAIN: 20,  # the intermediate is not sent
     Cert.INCOMPLETE_CHAIN_DEAD_AIA: 20,
     Cert.CN_ONLY: 62,  # the CN is never checked
-    Cert.WEAK_KEY: 66,  # X509_V_ERR_EE_KEY_TOO_SMALL
+    Cert.RSA_768: 66,  # X509_V_ERR_EE_KEY_TOO_SMALL
+    Cert.MD5: 68,  # X509_V_ERR_CA_MD_TOO_WEAK
+    Cert.CA_AS_LEAF: 26,  # X509_V_ERR_INVALID_PURPOSE
     Cert.SHA1_INTERMEDIATE: 68,
     Cert.EXPIRED_SELF_SIGNED: 18,  # no trust anchor is reported before the dates
     Cert.HOSTILE_SUBJECT: 62,  # a CN, and not a host name

@@ -65,7 +65,7 @@ def test_chrome_priority_authority_name_signature_key_date() -> None:
         sans=("other.test",),
         signature_algorithm="sha1",
         key_type="RSA",
-        key_bits=1024,
+        key_bits=768,
         not_before=NOW + timedelta(days=1),
     )
     assert reasons(Reason.CERT_NOT_YET_VALID, cert) == [
@@ -93,14 +93,48 @@ def test_the_leaf_facts_come_first_then_the_verify_detail() -> None:
     )
 
 
-def test_rsa_2048_and_ec_keys_are_fine() -> None:
-    assert reasons(Reason.CERT_UNTRUSTED, replace(GOOD, key_type="RSA", key_bits=2048)) == [
+@pytest.mark.parametrize("bits", [1024, 2048, 4096])
+def test_rsa_1024_and_up_are_the_browsers_floor(bits: int) -> None:
+    # Under 2048 bits is weak only from a public CA: the verifying context's level checks that.
+    assert reasons(Reason.CERT_UNTRUSTED, replace(GOOD, key_type="RSA", key_bits=bits)) == [
         Reason.CERT_UNTRUSTED
     ]
 
 
+@pytest.mark.parametrize("bits", [512, 768, 1023])
+def test_rsa_under_1024_is_weak(bits: int) -> None:
+    assert reasons(Reason.CERT_UNTRUSTED, replace(GOOD, key_type="RSA", key_bits=bits)) == [
+        Reason.CERT_UNTRUSTED,
+        Reason.CERT_WEAK_KEY,
+    ]
+
+
+@pytest.mark.parametrize("digest", ["md5", "MD5", "md2", "md4"])
+def test_md5_is_invalid_before_everything_and_not_a_weak_signature(digest: str) -> None:
+    cert = replace(GOOD, signature_algorithm=digest, sans=("other.test",), self_signed=True)
+    assert reasons(Reason.CERT_WEAK_SIGNATURE, cert) == [
+        Reason.CERT_INVALID,
+        Reason.CERT_SELF_SIGNED,
+        Reason.CERT_NAME_MISMATCH,
+    ]
+
+
+def test_a_ca_served_as_the_leaf_is_a_name_error_first() -> None:
+    ca = replace(GOOD, sans=(), is_ca=True)
+    primary = Finding(Reason.CERT_UNTRUSTED, "unsuitable certificate purpose")
+    findings = certificate_findings(primary, ca, "www.example.com", NOW, verify_code=26)
+    assert [f.reason for f in findings] == [Reason.CERT_NAME_MISMATCH]
+    # A CA leaf that names the host keeps the purpose failure: nothing else explains it.
+    naming = replace(ca, sans=("www.example.com",))
+    findings = certificate_findings(primary, naming, "www.example.com", NOW, verify_code=26)
+    assert [f.reason for f in findings] == [Reason.CERT_UNTRUSTED]
+    # Not a CA: the purpose failure stays first.
+    findings = certificate_findings(primary, GOOD, "api.test", NOW, verify_code=26)
+    assert [f.reason for f in findings] == [Reason.CERT_UNTRUSTED, Reason.CERT_NAME_MISMATCH]
+
+
 def test_failures_hidden_behind_a_weak_key_come_first() -> None:
-    weak = replace(GOOD, key_type="RSA", key_bits=1024)
+    weak = replace(GOOD, key_type="RSA", key_bits=768)
     hidden = (Finding(Reason.CERT_UNTRUSTED, "unable to get local issuer certificate"),)
     findings = certificate_findings(
         Finding(Reason.CERT_WEAK_KEY), weak, "www.example.com", NOW, hidden

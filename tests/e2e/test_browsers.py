@@ -1,0 +1,126 @@
+"""The scanner speaks and judges like Chrome and Firefox: for each lab host made to tell the
+browsers apart from a naive client, the exact reason and both browsers' errors, end to end.
+
+One scan of these hosts (`--no-ct`, a names file) serves the table; every case that breaks has
+a twin that works (the same RSA certificate over ECDHE, an RSA-1024 key from a private root).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+
+from hsts_coverage.tls import CHROME_CIPHERS, verified_context
+from tests.e2e.conftest import LabInfo
+from tests.e2e.test_scan import Run, hsts_coverage, lab_options
+
+pytestmark = pytest.mark.e2e
+
+# label -> (status, reason codes in order, Chrome's error, Firefox's error) of the first reason
+CASES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "dhe-only": (
+        "breaks",
+        ("tls_cipher_mismatch",),
+        "ERR_SSL_VERSION_OR_CIPHER_MISMATCH",
+        "SSL_ERROR_NO_CYPHER_OVERLAP",
+    ),
+    "plain-443": (
+        "breaks",
+        ("tls_protocol_error",),
+        "ERR_SSL_PROTOCOL_ERROR",
+        "SSL_ERROR_RX_RECORD_TOO_LONG",
+    ),
+    "tls-reset": ("breaks", ("https_reset",), "ERR_CONNECTION_RESET", "NS_ERROR_NET_RESET"),
+    "hang-tls": ("breaks", ("https_timeout",), "ERR_CONNECTION_TIMED_OUT", "NS_ERROR_NET_TIMEOUT"),
+    "tls10": (
+        "breaks",
+        ("tls_version_unsupported",),
+        "ERR_SSL_VERSION_OR_CIPHER_MISMATCH",
+        "SSL_ERROR_UNSUPPORTED_VERSION",
+    ),
+    "weak-key": (
+        "breaks",
+        ("cert_weak_key",),
+        "NET::ERR_CERT_WEAK_KEY",
+        "MOZILLA_PKIX_ERROR_INADEQUATE_KEY_SIZE",
+    ),
+    "md5": (
+        "breaks",
+        ("cert_invalid",),
+        "NET::ERR_CERT_INVALID",
+        "SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED",
+    ),
+    "sha1": (
+        "breaks",
+        ("cert_weak_signature",),
+        "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM",
+        "SEC_ERROR_CERT_SIGNATURE_ALGORITHM_DISABLED",
+    ),
+    "ca-as-leaf": (
+        "breaks",
+        ("cert_name_mismatch",),
+        "NET::ERR_CERT_COMMON_NAME_INVALID",
+        "SSL_ERROR_BAD_CERT_DOMAIN",
+    ),
+    "rsa-1024": ("ok", (), "", ""),
+    "rsa-ecdhe": ("ok", (), "", ""),
+}
+
+
+@pytest.fixture(scope="module")
+def browser_scan(lab: LabInfo, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    tmp = tmp_path_factory.mktemp("browsers")
+    names = tmp / "names.txt"
+    names.write_text("".join(f"{lab.name(label)}\n" for label in CASES), encoding="utf-8")
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(names)]
+    return hsts_coverage([*args, "--no-progress"], tmp)
+
+
+@pytest.mark.parametrize("label", list(CASES))
+def test_each_host_gets_the_browsers_reason_and_errors(
+    lab: LabInfo, browser_scan: Run, label: str
+) -> None:
+    status, reasons, chrome, firefox = CASES[label]
+    record = browser_scan.hosts()[lab.name(label)]
+    assert (record["status"], tuple(r["code"] for r in record["reasons"])) == (status, reasons)
+    if reasons:
+        first = record["reasons"][0]
+        assert first["chrome_error"] == chrome
+        assert not firefox or first["firefox_error"] == firefox
+
+
+def test_a_dhe_only_server_is_told_apart_from_plain_http(lab: LabInfo, browser_scan: Run) -> None:
+    dhe = browser_scan.hosts()[lab.name("dhe-only")]
+    assert dhe["https"]["outcome"] == "tls_failed"
+    assert dhe["https"]["cipher"].startswith("DHE-RSA-")
+    assert dhe["https"]["cipher"] not in CHROME_CIPHERS
+    assert "DHE-RSA-" in dhe["reasons"][0]["detail"]
+    plain = browser_scan.hosts()[lab.name("plain-443")]
+    assert plain["https"]["cipher"] is None  # nothing negotiated: not TLS at all
+
+
+def test_the_offer_has_only_chrome_suites() -> None:
+    offered = {cipher["name"] for cipher in verified_context(None).get_ciphers()}
+    assert offered <= CHROME_CIPHERS
+    assert not any(name.startswith(("DHE-", "EDH-")) or "3DES" in name for name in offered)
+    assert not any(name.endswith("SHA384") and "GCM" not in name for name in offered)
+
+
+def _handshake(lab: LabInfo, label: str, context: ssl.SSLContext) -> None:
+    with (
+        socket.create_connection((lab.host(label), 443), timeout=3) as raw,
+        context.wrap_socket(raw, server_hostname=lab.name(label)),
+    ):
+        pass
+
+
+def test_rsa_1024_is_accepted_under_a_private_root_only(lab: LabInfo) -> None:
+    _handshake(lab, "rsa-1024", verified_context(Path(lab.ca_bundle)))
+    public = verified_context(None)  # the public roots' level: 2048 bits
+    public.load_verify_locations(cafile=lab.ca_bundle)
+    with pytest.raises(ssl.SSLCertVerificationError) as failure:
+        _handshake(lab, "rsa-1024", public)
+    assert failure.value.verify_code == 66  # X509_V_ERR_EE_KEY_TOO_SMALL
