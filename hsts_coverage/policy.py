@@ -19,7 +19,7 @@ Two verdicts, because they differ:
 Browser-view issue codes (stable: they are written into reports):
 
     sts.syntax                    error    not RFC 6797 section 6.1 syntax: the header is ignored
-    sts.directive.repeated        error    a directive appears twice (6.1 item 2): ignored
+    sts.directive.repeated        error    max-age or includeSubDomains appears twice: ignored
     sts.max_age.missing           error    no max-age directive (6.1.1): ignored
     sts.max_age.invalid           error    max-age without a value or not digits only: ignored
     sts.include_subdomains.value  error    includeSubDomains has a value (6.1.2): ignored
@@ -27,15 +27,21 @@ Browser-view issue codes (stable: they are written into reports):
     sts.preload.value             warning  `preload` has a value, so the preload list ignores it
     sts.max_age.capped            info     Chrome stores at most one year
     sts.directive.unknown         info     a directive browsers ignore (6.1 item 5)
+    sts.directive.repeated_rfc    info     another directive appears twice: browsers accept the
+                                           header, RFC 6797 6.1 item 2 would have it ignored
 
 An ignored header has exactly one error issue (the first problem found, as browsers stop there),
 whose message is the view's `reason`; an accepted header has no error issue.
 
 Known differences, chosen on purpose:
 
-* A repeated unknown directive (`preload; preload`) makes the browser view ignore the header, as
-  RFC 6797 section 6.1 items 2 and 4 say; Chrome and Firefox only reject a repeated max-age or
-  includeSubDomains and accept it.
+* The browser view follows Chrome and Firefox where they and RFC 6797 differ: a repeated
+  max-age or includeSubDomains makes them ignore the header (Chrome's ParseHSTSHeader in
+  net/http/http_security_headers.cc, Firefox's nsSiteSecurityService::ParseSSSHeaders), but a
+  repeated `preload` or unknown directive does not, although RFC 6797 section 6.1 items 2 and 4
+  say every directive may appear at most once. The header is then `accepted` (its first
+  occurrence of each directive counts), with a `sts.directive.repeated_rfc` note saying what the
+  RFC would do.
 * hstspreload folds case with Unicode rules (Go's EqualFold, ToLower); this module folds ASCII
   only, which is the same on every Latin-1 value (all an HTTP field carries) and differs only on
   characters such as U+017F or U+0130 that fold onto ASCII letters.
@@ -79,6 +85,7 @@ class BrowserCode(StrEnum):
     PRELOAD_VALUE = "sts.preload.value"
     MAX_AGE_CAPPED = "sts.max_age.capped"
     UNKNOWN_DIRECTIVE = "sts.directive.unknown"
+    REPEATED_RFC = "sts.directive.repeated_rfc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +206,14 @@ def _first_problem(directives: tuple[_Directive, ...]) -> Issue | None:
     return None
 
 
+# The directives whose repetition makes Chrome and Firefox ignore the header.
+_UNIQUE = frozenset({"max-age", "includesubdomains"})
+
+
 def _directive_problem(directive: _Directive, seen: set[str]) -> Issue | None:
     # RFC 6797 section 6.1 items 2 and 4: every directive at most once, or the field is ignored.
     # Chrome and Firefox enforce this only for max-age and includeSubDomains (see the docstring).
-    if directive.name in seen:
+    if directive.name in seen and directive.name in _UNIQUE:
         return _error(BrowserCode.REPEATED, f"the `{directive.name}` directive appears twice")
     if directive.name == "includesubdomains" and directive.value is not None:
         return _error(BrowserCode.INCLUDE_SUBDOMAINS_VALUE, "includeSubDomains has a value")
@@ -218,15 +229,22 @@ def _max_age_problem(value: str | None) -> str:
 
 
 def _accepted(directives: tuple[_Directive, ...]) -> tuple[BrowserView, tuple[Issue, ...]]:
-    values = {d.name: d.value for d in directives}
+    values: dict[str, str | None] = {}
+    repeated: list[str] = []
+    for directive in directives:
+        if directive.name in values and directive.name not in repeated:
+            repeated.append(directive.name)
+        values.setdefault(directive.name, directive.value)  # the first occurrence counts
     max_age = _saturated(values["max-age"] or "")
     effective = min(max_age, ONE_YEAR)
     preload = "preload" in values and values["preload"] is None
     view = BrowserView(True, max_age, effective, "includesubdomains" in values, preload, "")
-    return view, _notes(view, values)
+    return view, _notes(view, values, repeated)
 
 
-def _notes(view: BrowserView, values: dict[str, str | None]) -> tuple[Issue, ...]:
+def _notes(
+    view: BrowserView, values: dict[str, str | None], repeated: list[str]
+) -> tuple[Issue, ...]:
     notes: list[Issue] = []
     if view.max_age == 0:
         notes.append(_warning(BrowserCode.MAX_AGE_ZERO, _ZERO))
@@ -236,7 +254,15 @@ def _notes(view: BrowserView, values: dict[str, str | None]) -> tuple[Issue, ...
         notes.append(_info(BrowserCode.MAX_AGE_CAPPED, _CAPPED))
     unknown = (name for name in values if name not in ("max-age", "includesubdomains", "preload"))
     notes.extend(_info(BrowserCode.UNKNOWN_DIRECTIVE, f"ignored: `{name}`") for name in unknown)
+    notes.extend(_info(BrowserCode.REPEATED_RFC, _repeated_rfc(name)) for name in repeated)
     return tuple(notes)
+
+
+def _repeated_rfc(name: str) -> str:
+    return (
+        f"`{name}` appears twice: Chrome and Firefox accept the header (the first counts); "
+        "RFC 6797 section 6.1 would have it ignored"
+    )
 
 
 _ZERO = "max-age=0 makes browsers delete this host's HSTS policy, includeSubDomains too"

@@ -802,6 +802,13 @@ POLICY_SITES: tuple[PolicySite, ...] = (
         http_routes=(("/", Reply(301, "https://sts-over-http.test/", sts=(READY_STS,))),),
     ),
     PolicySite(
+        "repeated-preload.test",
+        "ready: `preload` twice, which Chrome and Firefox accept (RFC 6797 would ignore it)",
+        (),
+        ("header.parse.repeated.preload",),
+        sts=("max-age=63072000; includeSubDomains; preload; preload",),
+    ),
+    PolicySite(
         "ten-years.test",
         "ready, with a max-age over ten years",
         (),

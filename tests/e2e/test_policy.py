@@ -32,6 +32,14 @@ def test_policy_site(site: PolicySite, lab: LabInfo, tmp_path: Path) -> None:
     assert run.code == (0 if site.ready else 1)
 
 
+def test_a_repeated_preload_is_accepted_as_browsers_accept_it(lab: LabInfo, tmp_path: Path) -> None:
+    args = ["policy", "repeated-preload.test", *reach(lab), "--format", "json"]
+    effective = orjson.loads(hsts_coverage(args, tmp_path).stdout)["effective"]
+    assert effective["browser"]["accepted"] is True  # RFC 6797 6.1 would ignore the header
+    assert effective["browser"]["include_subdomains"] is True
+    assert "sts.directive.repeated_rfc" in [issue["code"] for issue in effective["issues"]]
+
+
 def test_policy_text_report(lab: LabInfo, tmp_path: Path) -> None:
     run = hsts_coverage(["policy", "http-to-www.test", *reach(lab)], tmp_path)
     assert run.code == 1

@@ -119,7 +119,8 @@ CASES = [
     Case("max-age=31536000; includeSubDomains; preload=true",
          ok(ONE_YEAR, True, False), (B.PRELOAD_VALUE,), (PRELOAD_MISSING,), (BAD_PRELOAD,)),
     Case("max-age=31536000; preload=1; preload=2; includeSubDomains",
-         IGNORED, (B.REPEATED,), (PRELOAD_MISSING,), (BAD_PRELOAD,)),
+         ok(ONE_YEAR, True, False), (B.PRELOAD_VALUE, B.REPEATED_RFC), (PRELOAD_MISSING,),
+         (BAD_PRELOAD,)),
     # -- empty directives: fine for browsers, one warning from hstspreload.org
     Case(f"{FULL};", ok(ONE_YEAR), (), (), (EMPTY_DIRECTIVE,)),
     Case(f";;{FULL};  ;", ok(ONE_YEAR), (), (), (EMPTY_DIRECTIVE,)),
@@ -145,14 +146,19 @@ CASES = [
          IGNORED, (B.MAX_AGE_INVALID,), (NON_DIGIT, MAX_AGE_MISSING)),
     Case("max-age=\u0661\u0662; includeSubDomains; preload",
          IGNORED, (B.SYNTAX,), (NON_DIGIT, MAX_AGE_MISSING)),
-    # -- repeated directives: browsers ignore the header, hstspreload.org warns once
+    # -- a repeated max-age or includeSubDomains: browsers ignore the header; a repeated preload
+    # or unknown directive: browsers accept it (RFC 6797 would not: a note); hstspreload.org warns
     Case(f"{FULL}; max-age=31536000", IGNORED, (B.REPEATED,), (), (REP_MAX_AGE,)),
     Case(f"max-age=100; {FULL}; max-age=5", IGNORED, (B.REPEATED,), (BELOW_1Y,), (REP_MAX_AGE,)),
     Case(f"max-age=abc; {FULL}", IGNORED, (B.MAX_AGE_INVALID,), (NON_DIGIT,)),
     Case(f"{FULL}; max-age", IGNORED, (B.REPEATED,), (NO_VALUE,)),
     Case(f"{FULL}; INCLUDESUBDOMAINS; includeSubDomains", IGNORED, (B.REPEATED,), (), (REP_ISD,)),
-    Case(f"{FULL}; preload; preload", IGNORED, (B.REPEATED,), (), (REP_PRELOAD,)),
-    Case(f"{FULL}; foo; FOO", IGNORED, (B.REPEATED,), (), (UNKNOWN, UNKNOWN)),
+    Case(f"{FULL}; preload; preload", ok(ONE_YEAR), (B.REPEATED_RFC,), (), (REP_PRELOAD,)),
+    Case(f"{FULL}; foo; FOO",
+         ok(ONE_YEAR), (B.UNKNOWN_DIRECTIVE, B.REPEATED_RFC), (), (UNKNOWN, UNKNOWN)),
+    # browsers take the first `preload` (with a value: no preload); hstspreload.org any bare one
+    Case("max-age=5; preload=x; preload; includeSubDomains",
+         ok(5, True, False), (B.PRELOAD_VALUE, B.REPEATED_RFC), (BELOW_1Y,), (BAD_PRELOAD,)),
     # -- includeSubDomains with a value
     Case("max-age=31536000; includeSubDomains=yes; preload",
          IGNORED, (B.INCLUDE_SUBDOMAINS_VALUE,), (ISD_MISSING,), (BAD_ISD,)),
