@@ -6,22 +6,37 @@ client's machinery (pools, redirects, cookies, body handling) costs more CPU per
 handshake itself, so this module does only that: connect (TLS when given a context), send one
 `GET` with `Connection: close`, read until the end of the head, abort the connection.
 
+The response is parsed by h11, a well-kept HTTP/1.1 parser, as browsers parse it:
+- interim 1xx responses (`100 Continue`, `103 Early Hints`) are skipped: browsers take neither
+  their status nor their Strict-Transport-Security (Chrome uses a 103 only for preload hints);
+- obsolete line folding (a header line starting with a space) is joined to the previous value
+  with a space, as Chrome and Firefox do;
+- identical repeated `Content-Length` fields are one; differing ones are an error
+  (`ConflictingLengthError`, Chrome's ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH); with
+  `Transfer-Encoding: chunked` the length is ignored (RFC 9112 section 6.3);
+- bodies, for the few requests that want one (an AIA intermediate), are decoded: chunked,
+  length-delimited or until the connection closes.
+One known difference: h11 refuses a transfer coding other than `chunked` (e.g. `gzip, chunked`),
+which browsers decode; such a response is an `InvalidResponseError` here.
+
 Limits are the browsers': the head may be at most 256 KiB (Chrome's limit for response
-headers); a larger or malformed head is a `ResponseError`. Every failure is an exception for the
-caller to translate: `ssl.SSLCertVerificationError`, `ssl.SSLError`, `ConnectionRefusedError`,
-`TimeoutError`, `ResponseError`, other `OSError`s.
+headers); a larger head is a `HeadTooLargeError`. Every failure is an exception for the caller
+to translate, one of `ERRORS` (or a subclass): `ssl.SSLCertVerificationError`, `ssl.SSLError`,
+`ConnectionRefusedError`, `ConnectionResetError`, `TimeoutError`, the `ResponseError` family,
+other `OSError`s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import cast
+
+import h11
 
 from hsts_coverage.models import Certificate
 from hsts_coverage.reach import ConnectTimeoutError, HandshakeHangError, open_socket
@@ -32,12 +47,45 @@ PeerReader = Callable[[ssl.SSLObject], Certificate | None]
 MAX_HEAD = 256 * 1024
 MAX_BODY = 64 * 1024  # for the few requests that need a body (an AIA intermediate)
 
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9]{2})(?:[ \t][^\r\n]*)?")
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-
 
 class ResponseError(Exception):
     """What came back is not an HTTP/1.x response a browser accepts."""
+
+
+class InvalidResponseError(ResponseError):
+    """Not HTTP/1.x syntax (h11's RemoteProtocolError): Chrome's ERR_INVALID_HTTP_RESPONSE."""
+
+
+class ConflictingLengthError(ResponseError):
+    """Differing Content-Length values: ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH."""
+
+
+class HeadTooLargeError(ResponseError):
+    """More than MAX_HEAD bytes of head: Chrome's ERR_RESPONSE_HEADERS_TOO_BIG."""
+
+
+class BodyTooLargeError(ResponseError):
+    """A body longer than MAX_BODY where one was wanted."""
+
+
+class EmptyResponseError(ResponseError):
+    """The connection closed before a response head: Chrome's ERR_EMPTY_RESPONSE."""
+
+
+# Every exception `fetch` raises is one of these (or a subclass): the caller's table maps each.
+ERRORS: tuple[type[BaseException], ...] = (
+    ssl.SSLCertVerificationError,
+    ssl.SSLError,
+    ConnectionRefusedError,
+    ConnectionResetError,
+    TimeoutError,
+    InvalidResponseError,
+    ConflictingLengthError,
+    HeadTooLargeError,
+    BodyTooLargeError,
+    EmptyResponseError,
+    OSError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,82 +220,90 @@ class _OneResponse(asyncio.Protocol):
         self._request = request
         self._want_body = want_body
         self._read_peer = read_peer
-        self._buffer = bytearray()
+        self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         self._tls: tuple[str | None, Certificate | None] = (None, None)
         self._head: Head | None = None
+        self._body = bytearray()
+        self._received = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self._tls = (tls.version(), self._read_peer(tls) if self._read_peer else None)
+        # The request goes out as bytes of its own; h11 is told it was sent, to parse the answer.
+        self._parser.send(h11.Request(method="GET", target="/", headers=[("Host", "-")]))
+        self._parser.send(h11.EndOfMessage())
         # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
         cast(asyncio.WriteTransport, transport).write(self._request)
 
     def data_received(self, data: bytes) -> None:
-        if self.answer.done():
-            return
-        self._buffer += data
-        try:
-            self._advance()
-        except ResponseError as exc:
-            self.answer.set_exception(exc)
+        self._feed(data)
 
     def eof_received(self) -> bool | None:
-        self._finish()
+        self._feed(b"")
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.answer.done():
             self.answer.set_exception(exc)
-        self._finish()
+        self._feed(b"")
 
-    def _advance(self) -> None:
-        if self._head is None:
-            end = _HEAD_END.search(self._buffer)
-            if end is None:
-                if len(self._buffer) > MAX_HEAD:
-                    raise ResponseError(f"response headers larger than {MAX_HEAD >> 10} KiB")
-                return
-            self._head = parse_head(bytes(self._buffer[: end.start()]), self._tls)
-            del self._buffer[: end.end()]
-        if not self._want_body:
-            self.answer.set_result(self._head)
-        elif len(self._buffer) > MAX_BODY:
-            raise ResponseError(f"body larger than {MAX_BODY >> 10} KiB")
-        elif len(self._buffer) >= _content_length(self._head):
-            self._finish()
-
-    def _finish(self) -> None:
+    def _feed(self, data: bytes) -> None:
         if self.answer.done():
             return
-        if self._head is None:
-            self.answer.set_exception(ResponseError("the connection closed without a response"))
+        self._received += len(data)
+        if not data and not self._received:
+            self.answer.set_exception(EmptyResponseError("the connection closed without a byte"))
             return
-        body = bytes(self._buffer[: _content_length(self._head)])
-        self.answer.set_result(_with_body(self._head, body))
+        try:
+            self._parser.receive_data(data)
+            self._advance()
+        except ResponseError as exc:
+            self.answer.set_exception(exc)
+        except h11.RemoteProtocolError as exc:
+            self.answer.set_exception(_parser_error(exc))
+
+    def _advance(self) -> None:
+        while not self.answer.done():
+            event = self._parser.next_event()
+            if event is h11.NEED_DATA:
+                return
+            self._on(event)
+
+    def _on(self, event: object) -> None:
+        if isinstance(event, h11.Response):
+            # h11 checks its limit only while a head is incomplete; one that came whole counts too.
+            if self._received - len(self._parser.trailing_data[0]) > MAX_HEAD:
+                raise HeadTooLargeError(f"response headers larger than {MAX_HEAD >> 10} KiB")
+            self._head = _head(event, self._tls)
+            if not self._want_body:
+                self.answer.set_result(self._head)
+        elif isinstance(event, h11.Data):
+            self._body += event.data
+            if len(self._body) > MAX_BODY:
+                raise BodyTooLargeError(f"body larger than {MAX_BODY >> 10} KiB")
+        elif isinstance(event, h11.EndOfMessage) and self._head is not None:
+            self.answer.set_result(_with_body(self._head, bytes(self._body)))
+        elif isinstance(event, h11.ConnectionClosed):
+            raise InvalidResponseError("the connection closed before the response ended")
+        # h11.InformationalResponse (1xx): skipped, as browsers skip it
 
 
-def parse_head(head: bytes, tls: tuple[str | None, Certificate | None] = (None, None)) -> Head:
-    """Status line and header fields of a response head (without its blank line)."""
-    lines = re.split(rb"\r?\n", head)
-    status = _STATUS_LINE.fullmatch(lines[0])
-    if status is None:
-        raise ResponseError(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or b" " in name:
-            raise ResponseError(f"malformed header line: {line[:60]!r}")
-        headers.append((name.decode("latin-1").lower(), value.strip(b" \t").decode("latin-1")))
-    return Head(int(status.group(1)), tuple(headers), *tls)
+def _head(event: h11.Response, tls: tuple[str | None, Certificate | None]) -> Head:
+    headers = tuple(
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
+    )
+    return Head(event.status_code, headers, *tls)
 
 
-def _content_length(head: Head) -> int:
-    value = head.get("content-length") or ""
-    # ASCII digits only (`²` is a digit to str.isdigit), and few enough for int() to take.
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)
-    return MAX_BODY + 1  # none, or not a number: until EOF, within MAX_BODY
+def _parser_error(exc: h11.RemoteProtocolError) -> ResponseError:
+    message = str(exc)
+    if message.startswith("conflicting Content-Length"):  # h11's words for two lengths
+        return ConflictingLengthError(message)
+    # "bad Content-Length" (not digits, or more of them than h11 takes) is no length at all.
+    if message.startswith("Receive buffer too long") or "exceeds maximum size" in message:
+        return HeadTooLargeError(f"response headers larger than {MAX_HEAD >> 10} KiB")
+    return InvalidResponseError(message)
 
 
 def _with_body(head: Head, body: bytes) -> Head:

@@ -20,7 +20,16 @@ from pathlib import Path
 
 from ada_url import URL
 
-from hsts_coverage.http1 import Head, Request, ResponseError, fetch
+from hsts_coverage.http1 import (
+    BodyTooLargeError,
+    ConflictingLengthError,
+    EmptyResponseError,
+    Head,
+    HeadTooLargeError,
+    InvalidResponseError,
+    Request,
+    fetch,
+)
 from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
     INVALID_REDIRECT,
@@ -78,7 +87,7 @@ def _certificate(exc: BaseException) -> Failure:
 
 def _handshake(exc: BaseException) -> Failure:
     assert isinstance(exc, ssl.SSLError)
-    detail = f"TLS handshake failed: {exc.reason or exc}"
+    detail = f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
     return Failure(Outcome.TLS_FAILED, handshake_reason(exc), detail)
 
 
@@ -117,6 +126,15 @@ def _invalid_response(exc: BaseException) -> Failure:
     return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, f"invalid response: {exc}")
 
 
+def _conflicting_length(exc: BaseException) -> Failure:
+    detail = f"invalid response: {exc}"
+    return Failure(Outcome.ERROR, Reason.HTTPS_CONFLICTING_LENGTH, detail)
+
+
+def _empty_response(exc: BaseException) -> Failure:
+    return Failure(Outcome.ERROR, Reason.HTTPS_EMPTY_RESPONSE, str(exc))
+
+
 def _reset(exc: BaseException) -> Failure:
     return Failure(Outcome.ERROR, Reason.HTTPS_RESET, "connection reset by the server")
 
@@ -130,7 +148,8 @@ def _broken(exc: BaseException) -> Failure:
     return Failure(Outcome.ERROR, None, detail)
 
 
-# Exceptions -> outcomes. Most specific first: the first isinstance match wins.
+# Exceptions -> outcomes, for every exception `http1.fetch` raises (`http1.ERRORS`) and the
+# address book's. Most specific first: the first isinstance match wins.
 _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
     (SharedOutcome, _shared),
     (ssl.SSLCertVerificationError, _certificate),
@@ -141,7 +160,11 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failur
     (ConnectTimeoutError, _connect_timeout),
     (HandshakeHangError, _handshake_hang),
     (TimeoutError, _timeout),
-    (ResponseError, _invalid_response),
+    (InvalidResponseError, _invalid_response),
+    (HeadTooLargeError, _invalid_response),
+    (BodyTooLargeError, _invalid_response),
+    (ConflictingLengthError, _conflicting_length),
+    (EmptyResponseError, _empty_response),
     (ConnectionResetError, _reset),
     (OSError, _broken),  # resets, unreachable networks, ...
 )

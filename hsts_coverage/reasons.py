@@ -210,6 +210,22 @@ class Reason(StrEnum):
         "NS_ERROR_CORRUPTED_CONTENT",
         "fix the HTTPS server's response headers (size, syntax)",
     )
+    HTTPS_CONFLICTING_LENGTH = (
+        "https_conflicting_length",
+        Severity.BREAKS,
+        "HTTPS answers with differing Content-Length fields, which browsers refuse",
+        "ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH",
+        "NS_ERROR_CORRUPTED_CONTENT",
+        "send one Content-Length (or chunked encoding alone); look for a proxy adding its own",
+    )
+    HTTPS_EMPTY_RESPONSE = (
+        "https_empty_response",
+        Severity.BREAKS,
+        "HTTPS completes the handshake, then closes the connection without an answer",
+        "ERR_EMPTY_RESPONSE",
+        "NS_ERROR_NET_EMPTY_RESPONSE",
+        "fix the HTTPS server or proxy behind port 443 so that it answers requests for this name",
+    )
     # -- warn: works under HSTS today, but deserves attention ------------------------------------
     NO_HTTP_REDIRECT = (
         "no_http_redirect",

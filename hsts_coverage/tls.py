@@ -153,7 +153,7 @@ def verify_detail(error: ssl.SSLCertVerificationError) -> str:
 
 
 def handshake_reason(error: ssl.SSLError) -> Reason:
-    if error.reason in _VERSION_FAILURES:
+    if getattr(error, "reason", None) in _VERSION_FAILURES:
         return Reason.TLS_VERSION_UNSUPPORTED
     return Reason.TLS_PROTOCOL_ERROR
 

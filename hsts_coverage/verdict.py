@@ -143,6 +143,8 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
 _PROBE_DECIDED = frozenset(
     {
         Reason.HTTPS_INVALID_RESPONSE,
+        Reason.HTTPS_CONFLICTING_LENGTH,
+        Reason.HTTPS_EMPTY_RESPONSE,
         Reason.HTTPS_RESET,
         Reason.TLS_CIPHER_MISMATCH,
         Reason.NO_ROUTE,

@@ -17,9 +17,9 @@ subject CN, a string of terminal escape sequences and control characters.
 Against a client context built from `ca.pem` (host name checks on, CN ignored, SECLEVEL=2) the
 kinds fail with these OpenSSL verify codes: NOT_YET_VALID 9, EXPIRED 10; SELF_SIGNED 18, and
 EXPIRED_SELF_SIGNED 18 too (OpenSSL reports the missing trust before the dates); UNKNOWN_CA 20,
-INCOMPLETE_CHAIN 20 and INCOMPLETE_CHAIN_DEAD_AIA 20 (only the leaf is sent; the dead-AIA leaf
-has an issuer of its own, published nowhere); WRONG_NAME 62, CN_ONLY 62, HOSTILE_SUBJECT 62;
-RSA_768 66
+INCOMPLETE_CHAIN 20, INCOMPLETE_CHAIN_CHUNKED_AIA 20 and INCOMPLETE_CHAIN_DEAD_AIA 20 (only
+the leaf is sent; the dead-AIA leaf has an issuer of its own, published nowhere); WRONG_NAME 62,
+CN_ONLY 62, HOSTILE_SUBJECT 62; RSA_768 66
 (EE_KEY_TOO_SMALL); SHA1 68, SHA1_INTERMEDIATE 68, MD5 68 (CA_MD_TOO_WEAK); CA_AS_LEAF 26
 (INVALID_PURPOSE: a CA's keyUsage does not allow a TLS server). RSA and RSA_1024 verify at
 security level 1, the scanner's level for a private root (RSA_1024 fails at level 2). VALID and
@@ -57,6 +57,7 @@ _DAY = dt.timedelta(days=1)
 
 AIA_INTERMEDIATE_PATH = "/aia/lab-intermediate.der"
 AIA_MISSING_PATH = "/aia/missing.der"  # nothing is served there: a dead AIA URL
+AIA_CHUNKED_PATH = "/aia/chunked/lab-intermediate.der"  # the intermediate, chunked
 
 # The HOSTILE_SUBJECT certificate's subject CN, exactly as the scenario table describes it: set
 # the window title, clear the screen, colour the text, then CR LF. Stored as a UTF8String.
@@ -255,6 +256,8 @@ class _Factory:
                 return _sha1_leaf(self.ca, names)
             case Cert.INCOMPLETE_CHAIN:
                 return self._aia_leaf(self.intermediate, names, AIA_INTERMEDIATE_PATH)
+            case Cert.INCOMPLETE_CHAIN_CHUNKED_AIA:
+                return self._aia_leaf(self.intermediate, names, AIA_CHUNKED_PATH)
             case Cert.INCOMPLETE_CHAIN_DEAD_AIA:
                 return self._aia_leaf(self.unpublished_intermediate, names, AIA_MISSING_PATH)
             case Cert.CN_ONLY:

@@ -22,7 +22,9 @@ Spotter's API over the same certificates, paginated, with its differences and fa
 Spotter knows.
 
 `GET /aia/lab-intermediate.der` serves the lab intermediate CA as DER (`application/pkix-cert`),
-as a CA's caIssuers URL does; any other `/aia/` path (the dead AIA URL) is a 404.
+as a CA's caIssuers URL does, and `GET /aia/chunked/lab-intermediate.der` the same in chunked
+transfer coding (three chunks, no Content-Length); any other `/aia/` path (the dead AIA URL) is
+a 404.
 
 Every request outside `/lab/` (AIA fetches included) is recorded (time, path, query as sent,
 still percent-encoded, User-Agent, and the Authorization header redacted to its scheme:
@@ -45,7 +47,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hsts_coverage.lab.certs import AIA_INTERMEDIATE_PATH
+from hsts_coverage.lab.certs import AIA_CHUNKED_PATH, AIA_INTERMEDIATE_PATH
 from hsts_coverage.lab.certspotter import PATH as CERTSPOTTER_PATH
 from hsts_coverage.lab.certspotter import CertSpotterApi, issuances, redacted
 from hsts_coverage.lab.scenarios import LAB_DOMAIN, CtCertificate
@@ -135,6 +137,7 @@ class CtServer:
         app.router.add_get("/", self._search)
         app.router.add_get(CERTSPOTTER_PATH, self.certspotter.handle)
         app.router.add_get(AIA_INTERMEDIATE_PATH, self._serve_intermediate)
+        app.router.add_get(AIA_CHUNKED_PATH, self._serve_intermediate_chunked)
         app.router.add_get("/lab/stats", self._serve_stats)
         # Requests are logged by _record; aiohttp's access log would only repeat them.
         self._runner = web.AppRunner(app, access_log=None)
@@ -174,6 +177,16 @@ class CtServer:
     async def _serve_intermediate(self, request: web.Request) -> web.StreamResponse:
         # RFC 5280 section 4.2.2.1: a caIssuers URL over HTTP serves one DER certificate.
         return web.Response(body=self.intermediate_der, content_type="application/pkix-cert")
+
+    async def _serve_intermediate_chunked(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/pkix-cert"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        third = len(self.intermediate_der) // 3 + 1
+        for start in range(0, len(self.intermediate_der), third):
+            await response.write(self.intermediate_der[start : start + third])
+        await response.write_eof()
+        return response
 
     async def _serve_stats(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(dict(self._stats("reset_peaks" in request.query)))

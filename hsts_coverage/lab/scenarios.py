@@ -46,6 +46,8 @@ class Cert(StrEnum):
     # leaf, whose AIA caIssuers URL points at the intermediate (DER) on the lab's CT server.
     INCOMPLETE_CHAIN = "incomplete_chain"
     INCOMPLETE_CHAIN_DEAD_AIA = "incomplete_chain_dead_aia"  # the same, its AIA URL answers 404
+    # The same as INCOMPLETE_CHAIN, its AIA URL serving the intermediate in chunked coding.
+    INCOMPLETE_CHAIN_CHUNKED_AIA = "incomplete_chain_chunked_aia"
     CN_ONLY = "cn_only"  # lab CA, subject CN = the host name, no subjectAltName at all
     RSA = "rsa"  # lab CA, RSA-2048 leaf (for the DHE listener: DHE needs an RSA certificate)
     RSA_1024 = "rsa_1024"  # lab CA, RSA-1024 leaf (SHA-256 signature)
@@ -88,6 +90,14 @@ class Reply:
     header_bytes: int = 0  # pad the head with this many bytes of 1 KiB `X-Pad-N` headers
     long_header: int = 0  # one `X-Long` header line of this many bytes
     endless_body: bool = False  # after the head, send body bytes until the client leaves
+    # Sent before the answer: a `103 Early Hints` interim response (with a Link field and a
+    # Strict-Transport-Security field of max-age=0, which browsers must not take).
+    early_hints: bool = False
+    folded_header: bool = False  # an `X-Folded` field continued on a second line (obs-fold)
+    # Extra Content-Length fields: "same" repeats the real one, "conflicting" adds a larger one;
+    # "chunked" sends the body chunked with a bogus Content-Length too (TE wins, RFC 9112 6.3).
+    length: str = ""
+    close_without_answer: bool = False  # read the request, then close: no byte of answer
 
 
 def _redirect_https(label: str) -> Reply:
@@ -329,6 +339,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         cert=Cert.INCOMPLETE_CHAIN,
     ),
     Scenario(
+        "chunked-aia",
+        "intermediate missing, its AIA URL answers in chunked coding: still completed",
+        "warn",
+        (Reason.INCOMPLETE_CHAIN,),
+        cert=Cert.INCOMPLETE_CHAIN_CHUNKED_AIA,
+    ),
+    Scenario(
         "dead-aia",
         "intermediate missing and its AIA URL is dead",
         "breaks",
@@ -484,6 +501,48 @@ SCENARIOS: tuple[Scenario, ...] = (
         "ok",
         (),
         https_routes=(("/", Reply(200, long_header=100_000)),),
+    ),
+    Scenario(
+        "early-hints",
+        "a 103 Early Hints (HSTS max-age=0) before the 200 with HSTS: the 200 is the answer",
+        "ok",
+        (),
+        https_routes=(("/", Reply(200, sts=("max-age=300",), early_hints=True)),),
+    ),
+    Scenario(
+        "folded-header",
+        "a header line folded onto the next (obs-fold): browsers accept it",
+        "ok",
+        (),
+        https_routes=(("/", Reply(200, folded_header=True)),),
+    ),
+    Scenario(
+        "same-length-twice",
+        "the same Content-Length twice: browsers accept it",
+        "ok",
+        (),
+        https_routes=(("/", Reply(200, length="same")),),
+    ),
+    Scenario(
+        "conflicting-length",
+        "two different Content-Length fields: browsers refuse the response",
+        "breaks",
+        (Reason.HTTPS_CONFLICTING_LENGTH,),
+        https_routes=(("/", Reply(200, length="conflicting")),),
+    ),
+    Scenario(
+        "chunked-and-length",
+        "Transfer-Encoding: chunked and a Content-Length: chunked wins, as in browsers",
+        "ok",
+        (),
+        https_routes=(("/", Reply(200, length="chunked")),),
+    ),
+    Scenario(
+        "empty-response",
+        "completes TLS, reads the request, closes without a byte of answer",
+        "breaks",
+        (Reason.HTTPS_EMPTY_RESPONSE,),
+        https_routes=(("/", Reply(200, close_without_answer=True)),),
     ),
     Scenario(
         "endless-body",

@@ -31,7 +31,13 @@ anything that is not an HTTP/1.x request head (e.g. a TLS ClientHello on a PLAIN
   many as fit in that many bytes;
 - `long_header`: one `X-Long` field whose line (without its CRLF) is that many bytes;
 - `endless_body`: no `Content-Length`, and after the head 64 KiB of body every 10 ms until the
-  client leaves (a cap, so that an endless body does not take a core).
+  client leaves (a cap, so that an endless body does not take a core);
+- `early_hints`: a `103 Early Hints` head (a `Link` field and `Strict-Transport-Security:
+  max-age=0`) before the answer;
+- `folded_header`: an `X-Folded` field whose value goes on in a second line starting with spaces;
+- `length`: "same" sends `Content-Length` twice with the same value, "conflicting" a second one
+  larger by 10, "chunked" the body in chunked coding with a bogus `Content-Length` as well;
+- `close_without_answer`: nothing at all is sent back.
 
 A wildcard site (its name starts with `*.`) answers as whichever name the client asked for, as a
 real wildcard virtual host does: a Location naming the site itself names the request's Host
@@ -358,6 +364,15 @@ async def _serve_http(site: Site, channel: Channel) -> None:
 
 async def _send_reply(channel: Channel, name: str, reply: Reply, *, with_body: bool) -> None:
     """The response to one request, with the misbehaviour `reply` asks for."""
+    if reply.close_without_answer:
+        return
+    if reply.early_hints:
+        await channel.send(_EARLY_HINTS)
+    if reply.length == "chunked":
+        body = _body(name, reply)
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        await channel.send(_head(reply, content_length=len(body) + 7) + chunked)
+        return
     if reply.endless_body:
         await channel.send(_head(reply, content_length=None))
         if with_body:
@@ -443,6 +458,12 @@ def _body(name: str, reply: Reply) -> bytes:
     return f"{name}: {status.value} {status.phrase}\n".encode()
 
 
+_EARLY_HINTS = (
+    b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n"
+    b"Strict-Transport-Security: max-age=0\r\n\r\n"
+)
+
+
 def _head(reply: Reply, *, content_length: int | None) -> bytes:
     """The response head; without a Content-Length when `content_length` is None."""
     status = HTTPStatus(reply.status)
@@ -453,8 +474,15 @@ def _head(reply: Reply, *, content_length: int | None) -> bytes:
     lines += [f"Strict-Transport-Security: {value}" for value in reply.sts]
     lines += _padding(reply)
     lines.append("Content-Type: text/plain; charset=utf-8")
+    if reply.folded_header:
+        lines += ["X-Folded: the first line", "  and its continuation"]
+    if reply.length == "chunked":
+        lines.append("Transfer-Encoding: chunked")
     if content_length is not None:
         lines.append(f"Content-Length: {content_length}")
+        if reply.length in ("same", "conflicting"):
+            extra = content_length + (10 if reply.length == "conflicting" else 0)
+            lines.append(f"Content-Length: {extra}")
     lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 

@@ -8,6 +8,7 @@ included) and the policy sites. The scale fleet has its own module, test_fleet_l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -587,6 +588,7 @@ VERIFY_CODES = {
     Cert.SHA1: 68,  # X509_V_ERR_CA_MD_TOO_WEAK
     Cert.INCOMPLETE_CHAIN: 20,  # the intermediate is not sent
     Cert.INCOMPLETE_CHAIN_DEAD_AIA: 20,
+    Cert.INCOMPLETE_CHAIN_CHUNKED_AIA: 20,
     Cert.CN_ONLY: 62,  # the CN is never checked
     Cert.RSA_768: 66,  # X509_V_ERR_EE_KEY_TOO_SMALL
     Cert.MD5: 68,  # X509_V_ERR_CA_MD_TOO_WEAK
@@ -776,9 +778,16 @@ def _is_slow(reply: Reply) -> bool:
     return bool(reply.delay or reply.trickle or reply.endless_body)
 
 
+def _is_odd(reply: Reply) -> bool:
+    """A reply whose framing misbehaves on purpose: checked byte by byte below."""
+    return bool(reply.early_hints or reply.folded_header or reply.length)
+
+
 def _route_cases() -> list[Any]:
-    # Slow replies have tests of their own, which wait for them all at once.
-    cases = [case for case in _served_routes() if not _is_slow(case[3])]
+    # Slow and odd replies have tests of their own (slow ones wait for them all at once).
+    routes = _served_routes()
+    cases = [c for c in routes if not _is_slow(c[3]) and not _is_odd(c[3])]
+    cases = [c for c in cases if not c[3].close_without_answer]
     return [pytest.param(*case, id=f"{case[0] or 'apex'}:{case[1]}{case[2]}") for case in cases]
 
 
@@ -800,6 +809,69 @@ def fetch_route(lab: LabInfo, label: str, port: int, path: str) -> Response:
     tls = port == 443 and scenario_by_label(label).https is Listen.TLS
     # Routes are served whatever the certificate; checking it is the tests above.
     return http(lab, label, port, path, context=lenient_context(lab) if tls else None)
+
+
+def raw_answer(lab: LabInfo, label: str) -> bytes:
+    """Every byte `label`'s HTTPS port sends back to `GET /`."""
+    request = f"GET / HTTP/1.1\r\nHost: {lab.name(label)}\r\nConnection: close\r\n\r\n"
+    with (
+        socket.create_connection((lab.host(label), 443), timeout=TIMEOUT) as raw,
+        lenient_context(lab).wrap_socket(raw, server_hostname=lab.name(label)) as tls,
+    ):
+        tls.sendall(request.encode())
+        data = b""
+        with contextlib.suppress(ssl.SSLEOFError):
+            while chunk := tls.recv(65536):
+                data += chunk
+    return data
+
+
+def test_early_hints_come_before_the_answer(lab: LabInfo) -> None:
+    data = raw_answer(lab, "early-hints")
+    hints, _, rest = data.partition(b"\r\n\r\n")
+    assert hints.startswith(b"HTTP/1.1 103 Early Hints\r\n")
+    assert b"Strict-Transport-Security: max-age=0" in hints
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"Strict-Transport-Security: max-age=300\r\n" in rest
+
+
+def test_a_folded_header_continues_on_the_next_line(lab: LabInfo) -> None:
+    assert b"\r\nX-Folded: the first line\r\n  and its continuation\r\n" in raw_answer(
+        lab, "folded-header"
+    )
+
+
+def _lengths(data: bytes) -> list[int]:
+    head = data.partition(b"\r\n\r\n")[0].decode().split("\r\n")
+    return [int(line.split(": ")[1]) for line in head if line.startswith("Content-Length:")]
+
+
+def test_content_length_fields_as_the_table_says(lab: LabInfo) -> None:
+    same, conflicting = raw_answer(lab, "same-length-twice"), raw_answer(lab, "conflicting-length")
+    body = len(same.partition(b"\r\n\r\n")[2])
+    assert _lengths(same) == [body, body]
+    body = len(conflicting.partition(b"\r\n\r\n")[2])
+    assert _lengths(conflicting) == [body, body + 10]
+    chunked = raw_answer(lab, "chunked-and-length")
+    head, _, rest = chunked.partition(b"\r\n\r\n")
+    assert b"\r\nTransfer-Encoding: chunked\r\n" in head
+    size, _, tail = rest.partition(b"\r\n")
+    assert tail.endswith(b"\r\n0\r\n\r\n")
+    assert len(tail) == int(size, 16) + 7  # one chunk, then the last
+    assert _lengths(chunked) == [int(size, 16) + 7] != [len(rest)]  # a length that is wrong
+
+
+def test_an_empty_response_is_not_a_byte(lab: LabInfo) -> None:
+    assert raw_answer(lab, "empty-response") == b""
+
+
+def test_the_chunked_aia_url_serves_the_intermediate_in_chunks(lab: LabInfo) -> None:
+    [url] = ca_issuers(served_leaf(lab, "chunked-aia"))
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as answer:
+        assert answer.headers["Transfer-Encoding"] == "chunked"
+        assert answer.headers["Content-Length"] is None
+        der = answer.read()
+    assert der == fetch(f"{lab.ct_url}/aia/lab-intermediate.der")[2]
 
 
 def test_route_checks_cover_the_redirect_and_hostile_scenarios() -> None:

@@ -1,25 +1,179 @@
-"""The response head parser: hostile Content-Length values never raise."""
+"""The probe's HTTP/1.1 read, byte by byte: a loopback server sends exactly the bytes of a case.
+
+Every answer is parsed by h11 as browsers parse it (interim responses skipped, folded lines
+joined, one Content-Length) and every failure is one of `http1.ERRORS`, which the probe's one
+translation table maps to a reason: a new error type left out of the table fails here.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+
 import pytest
 
-from hsts_coverage.http1 import MAX_BODY, _content_length, parse_head
+from hsts_coverage import http1
+from hsts_coverage.http1 import Head, Request, fetch
+from hsts_coverage.probe import _TRANSLATIONS, translate
+from hsts_coverage.reasons import Reason
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+Serve = Callable[[bytes], Awaitable[int]]
 
 
-@pytest.mark.parametrize(
-    ("value", "length"),
-    [
-        ("12", 12),
-        ("\u00b2", MAX_BODY + 1),  # "²": str.isdigit() says yes, int() says no
-        ("9" * 5000, MAX_BODY + 1),  # more digits than int() converts
-        ("-1", MAX_BODY + 1),
-        ("", MAX_BODY + 1),
-    ],
-)
-def test_content_length(value: str, length: int) -> None:
-    raw = f"HTTP/1.1 200 OK\r\nContent-Length: {value}".encode("latin-1")
-    assert _content_length(parse_head(raw)) == length
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Start a server on 127.0.0.1 that answers any connection with the given bytes, then closes."""
+    servers: list[asyncio.Server] = []
+
+    async def start(answer: bytes) -> int:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+async def get(serve: Serve, answer: bytes, *, want_body: bool = False) -> Head:
+    port = await serve(answer)
+    request = Request(address="127.0.0.1", port=port, host="example.test")
+    return await fetch(request, tls=None, deadline=2.0, want_body=want_body)
+
+
+# answer -> (status, header name -> every value)
+PARSED = [
+    (OK, 200, {"content-length": ("2",)}),
+    # interim responses are skipped, their fields with them (a 103's HSTS is not the answer's)
+    (
+        b"HTTP/1.1 103 Early Hints\r\nStrict-Transport-Security: max-age=0\r\n\r\n"
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=5\r\nContent-Length: 0\r\n\r\n",
+        200,
+        {"strict-transport-security": ("max-age=5",)},
+    ),
+    # obs-fold: the continuation joins the value with one space
+    (
+        b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n   two\r\nContent-Length: 0\r\n\r\n",
+        200,
+        {"x-folded": ("one two",)},
+    ),
+    # the same length twice is one length
+    (b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", 204, {}),
+    # no reason phrase, HTTP/1.0, LF-only line ends
+    (b"HTTP/1.0 301\r\nLocation: /x\r\n\r\n", 301, {"location": ("/x",)}),
+    (b"HTTP/1.1 302 Found\nLocation: /y\n\n", 302, {"location": ("/y",)}),
+    # every Strict-Transport-Security field, in order
+    (
+        b"HTTP/1.1 200 OK\r\nStrict-Transport-Security: a\r\nStrict-Transport-Security: b\r\n"
+        b"Content-Length: 0\r\n\r\n",
+        200,
+        {"strict-transport-security": ("a", "b")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("answer", "status", "fields"), PARSED)
+async def test_answers_are_read_as_browsers_read_them(
+    serve: Serve, answer: bytes, status: int, fields: dict[str, tuple[str, ...]]
+) -> None:
+    head = await get(serve, answer)
+    assert head.status == status
+    for name, values in fields.items():
+        assert head.get_all(name) == values
+
+
+BODIES = [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello"),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n",
+        b"hello",
+    ),
+    # chunked wins over a Content-Length (RFC 9112 section 6.3), as in browsers
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"hello",
+    ),
+    (b"HTTP/1.0 200 OK\r\n\r\nuntil the close", b"until the close"),
+]
+
+
+@pytest.mark.parametrize(("answer", "body"), BODIES)
+async def test_bodies_are_decoded(serve: Serve, answer: bytes, body: bytes) -> None:
+    assert (await get(serve, answer, want_body=True)).body == body
+
+
+FAILURES = [
+    (b"", http1.EmptyResponseError, Reason.HTTPS_EMPTY_RESPONSE),
+    (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", http1.InvalidResponseError, Reason.HTTPS_INVALID_RESPONSE),
+    (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", http1.InvalidResponseError, None),
+    (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", http1.InvalidResponseError, None),
+    (b"HTTP/1.1 200 OK\r\nContent", http1.InvalidResponseError, None),  # cut in the head
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        http1.ConflictingLengthError,
+        Reason.HTTPS_CONFLICTING_LENGTH,
+    ),
+    # hostile lengths: "²" (a digit to str.isdigit, not to int), more digits than int() takes, < 0
+    (b"HTTP/1.1 200 OK\r\nContent-Length: \xc2\xb2\r\n\r\n", http1.InvalidResponseError, None),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        http1.InvalidResponseError,
+        None,
+    ),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", http1.InvalidResponseError, None),
+    (
+        b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"x" * (300 * 1024) + b"\r\n\r\n",
+        http1.HeadTooLargeError,
+        Reason.HTTPS_INVALID_RESPONSE,
+    ),
+]
+
+
+@pytest.mark.parametrize(("answer", "error", "reason"), FAILURES)
+async def test_failures_are_typed_and_mapped(
+    serve: Serve, answer: bytes, error: type[Exception], reason: Reason | None
+) -> None:
+    with pytest.raises(error) as failure:
+        await get(serve, answer)
+    assert translate(failure.value).reason is (reason or Reason.HTTPS_INVALID_RESPONSE)
+
+
+async def test_a_body_past_the_cap_is_refused(serve: Serve) -> None:
+    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (http1.MAX_BODY + 1)
+    with pytest.raises(http1.BodyTooLargeError):
+        await get(serve, answer, want_body=True)
+
+
+def _instance(kind: type[BaseException]) -> BaseException:
+    error = kind("test")
+    if isinstance(error, ssl.SSLCertVerificationError):
+        error.verify_code, error.verify_message = 10, "certificate has expired"
+    return error
+
+
+@pytest.mark.parametrize("kind", http1.ERRORS, ids=lambda kind: kind.__name__)
+def test_every_error_fetch_raises_has_its_own_row_in_the_table(kind: type[BaseException]) -> None:
+    assert kind in {row for row, _ in _TRANSLATIONS}, f"{kind.__name__} is not mapped"
+    translate(_instance(kind))  # a row that raises is no mapping either
+
+
+def test_every_response_error_is_listed() -> None:
+    def subclasses(kind: type[BaseException]) -> set[type[BaseException]]:
+        found = set(kind.__subclasses__())
+        return found.union(*(subclasses(sub) for sub in found))
+
+    assert subclasses(http1.ResponseError) <= set(http1.ERRORS)
 
 
 @pytest.mark.parametrize("url", ["http://ca.example:99999/i.der", "http://[::1/i.der", "ftp://x/"])
