@@ -1,5 +1,8 @@
 """A minimal HTTP/1.1 client for probes: one request on a fresh connection, headers only.
 
+(HTTP/2, when a server picks `h2` by ALPN, is read by `http2.Exchange` on the same connection
+and handed back as the same `Head`, with `alpn` saying which was spoken.)
+
 A probe needs the status line and the headers of one response, on a connection to an address
 the caller chose, with SNI and Host set to a name, plus what the TLS handshake showed. A general
 client's machinery (pools, redirects, cookies, body handling) costs more CPU per host than the
@@ -32,17 +35,22 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import h11
 
 from hsts_coverage.models import Certificate
 from hsts_coverage.reach import ConnectTimeoutError, HandshakeHangError, open_socket
 
+if TYPE_CHECKING:
+    from hsts_coverage.http2 import Exchange
+
 # What a verified connection's certificate means to the caller, read once the handshake is done.
 PeerReader = Callable[[ssl.SSLObject], Certificate | None]
+# (TLS version, peer certificate, ALPN protocol) of a connection; all None over plain TCP.
+_TlsFacts = tuple[str | None, Certificate | None, str | None]
 
 MAX_HEAD = 256 * 1024
 MAX_BODY = 64 * 1024  # for the few requests that need a body (an AIA intermediate)
@@ -94,6 +102,7 @@ class Head:
     headers: tuple[tuple[str, str], ...]  # names lower-cased, values as sent (Latin-1)
     tls_version: str | None = None
     peer_certificate: Certificate | None = field(default=None, repr=False)
+    alpn: str | None = None  # the protocol ALPN chose ("h2", "http/1.1"), None without ALPN
     body: bytes = b""  # only with `want_body`
 
     def get(self, name: str) -> str | None:
@@ -148,7 +157,7 @@ async def fetch(
             raise
         phase.error = HandshakeHangError if tls else TimeoutError
         transport, protocol = await loop.create_connection(
-            lambda: _OneResponse(request.encode(), loop.create_future(), want_body, read_peer),
+            lambda: _OneResponse(request, loop.create_future(), want_body, read_peer),
             sock=sock,
             ssl=tls,
             server_hostname=request.host if tls else None,
@@ -211,7 +220,7 @@ class _Deadline:
 class _OneResponse(asyncio.Protocol):
     def __init__(
         self,
-        request: bytes,
+        request: Request,
         answer: asyncio.Future[Head],
         want_body: bool,
         read_peer: PeerReader | None,
@@ -221,20 +230,30 @@ class _OneResponse(asyncio.Protocol):
         self._want_body = want_body
         self._read_peer = read_peer
         self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
-        self._tls: tuple[str | None, Certificate | None] = (None, None)
+        self._tls: _TlsFacts = (None, None, None)
         self._head: Head | None = None
         self._body = bytearray()
         self._received = 0
+        self._h2: Exchange | None = None
+        self._transport: asyncio.WriteTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
-            self._tls = (tls.version(), self._read_peer(tls) if self._read_peer else None)
+            peer = self._read_peer(tls) if self._read_peer else None
+            self._tls = (tls.version(), peer, tls.selected_alpn_protocol())
+        # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
+        self._transport = cast(asyncio.WriteTransport, transport)
+        if self._tls[2] == "h2":  # the server chose HTTP/2, as it may with a browser
+            from hsts_coverage.http2 import Exchange  # loads h2: only servers that pick it
+
+            self._h2 = Exchange(self._request, self._want_body)
+            self._transport.write(self._h2.start())
+            return
         # The request goes out as bytes of its own; h11 is told it was sent, to parse the answer.
         self._parser.send(h11.Request(method="GET", target="/", headers=[("Host", "-")]))
         self._parser.send(h11.EndOfMessage())
-        # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
-        cast(asyncio.WriteTransport, transport).write(self._request)
+        self._transport.write(self._request.encode())
 
     def data_received(self, data: bytes) -> None:
         self._feed(data)
@@ -255,6 +274,9 @@ class _OneResponse(asyncio.Protocol):
         if not data and not self._received:
             self.answer.set_exception(EmptyResponseError("the connection closed without a byte"))
             return
+        if self._h2 is not None:
+            self._feed_h2(self._h2, data)
+            return
         try:
             self._parser.receive_data(data)
             self._advance()
@@ -262,6 +284,19 @@ class _OneResponse(asyncio.Protocol):
             self.answer.set_exception(exc)
         except h11.RemoteProtocolError as exc:
             self.answer.set_exception(_parser_error(exc))
+
+    def _feed_h2(self, exchange: Exchange, data: bytes) -> None:
+        try:
+            reply, answer = exchange.feed(data)
+        except ResponseError as exc:
+            self.answer.set_exception(exc)
+            return
+        if reply and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(reply)
+        if answer is not None:
+            version, peer, alpn = self._tls
+            head = Head(answer.status, answer.headers, version, peer, alpn, answer.body)
+            self.answer.set_result(head)
 
     def _advance(self) -> None:
         while not self.answer.done():
@@ -289,7 +324,7 @@ class _OneResponse(asyncio.Protocol):
         # h11.InformationalResponse (1xx): skipped, as browsers skip it
 
 
-def _head(event: h11.Response, tls: tuple[str | None, Certificate | None]) -> Head:
+def _head(event: h11.Response, tls: _TlsFacts) -> Head:
     headers = tuple(
         (name.decode("latin-1"), value.decode("latin-1")) for name, value in event.headers
     )
@@ -307,4 +342,4 @@ def _parser_error(exc: h11.RemoteProtocolError) -> ResponseError:
 
 
 def _with_body(head: Head, body: bytes) -> Head:
-    return Head(head.status, head.headers, head.tls_version, head.peer_certificate, body)
+    return replace(head, body=body)

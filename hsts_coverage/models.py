@@ -166,6 +166,7 @@ class HttpsFacts:
     detail: str = ""
     tls_version: str | None = None
     cipher: str | None = None  # the suite negotiated (by the permissive retry after a failure)
+    alpn: str | None = None  # the protocol ALPN chose: "h2", "http/1.1", or None without ALPN
     cert: Certificate | None = None
     verify_code: int | None = None
     # Chain failures that OpenSSL's security-level check (weak key or signature, reported first)

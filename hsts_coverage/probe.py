@@ -325,6 +325,7 @@ class Prober:
         return HttpsFacts(
             Outcome.OK,
             tls_version=head.tls_version,
+            alpn=head.alpn,
             cert=head.peer_certificate,
             status=head.status,
             location=_location(head),

@@ -21,7 +21,8 @@ where browsers do:
   and P-521 signatures and the FFDHE groups in TLS 1.3, where Chrome offers X25519MLKEM768,
   X25519, P-256 and P-384. A server that accepts only those extras is judged working here and
   broken in Chrome; such servers are very rare.
-- ALPN: `http/1.1` (the probe speaks HTTP/1.1 only).
+- ALPN: `h2` and `http/1.1`, as browsers send them (`ALPN`); a server that picks `h2` is read
+  over HTTP/2 (`http2`).
 - No fallback to the subject CN when a certificate has no SAN (Chrome 58+, Firefox 48+).
 - Keys and signatures as the browsers' verifiers decide: RSA keys under 1024 bits and SHA-1/MD5
   signatures are rejected everywhere (Chrome's CertVerifyProc, mozilla::pkix); RSA keys of 1024 to
@@ -73,6 +74,9 @@ CHROME_TLS13_CIPHERS = (
 )
 CHROME_CIPHERS = frozenset(CHROME_TLS12_CIPHERS + CHROME_TLS13_CIPHERS)
 
+# What browsers offer in ALPN, in their order.
+ALPN = ("h2", "http/1.1")
+
 # OpenSSL security levels: 2 for the public roots (RSA 2048+), 1 for private ones (RSA 1024+).
 PUBLIC_ROOTS_LEVEL = 2
 PRIVATE_ROOTS_LEVEL = 1
@@ -118,7 +122,7 @@ def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
     ctx.hostname_checks_common_name = False
     level = PRIVATE_ROOTS_LEVEL if ca_bundle else PUBLIC_ROOTS_LEVEL
     ctx.set_ciphers(f"{':'.join(CHROME_TLS12_CIPHERS)}:@SECLEVEL={level}")
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(list(ALPN))
     return ctx
 
 

@@ -75,6 +75,7 @@ class Listen(StrEnum):
     TLS10 = "tls10"  # TLS 1.0 only, with `cert`
     TLS_SILENT = "tls_silent"  # completes the TLS handshake, then never sends a byte
     TLS_RESET = "tls_reset"  # reads the ClientHello, then resets the connection (RST)
+    TLS_H2 = "tls_h2"  # TLS with ALPN `h2` only, speaking HTTP/2 only (h2), with `cert`
     TLS_DHE = "tls_dhe"  # TLS 1.2 with DHE-RSA suites only (no suite browsers offer), with `cert`
 
 
@@ -382,6 +383,22 @@ SCENARIOS: tuple[Scenario, ...] = (
         "breaks",
         (Reason.CERT_NAME_MISMATCH,),
         cert=Cert.CA_AS_LEAF,
+    ),
+    Scenario(
+        "h2-only",
+        "speaks HTTP/2 only (ALPN h2): works in browsers, which offer h2",
+        "ok",
+        (),
+        https=Listen.TLS_H2,
+        https_routes=(("/", Reply(200, sts=("max-age=600",))),),
+    ),
+    Scenario(
+        "h2-redirect",
+        "HTTP/2 only, redirecting to http:// on itself: the walk reads HTTP/2 too",
+        "breaks",
+        (Reason.REDIRECT_TO_HTTP,),
+        https=Listen.TLS_H2,
+        https_routes=(("/", Reply(301, "http://h2-redirect.{domain}/")),),
     ),
     Scenario(
         "dhe-only",

@@ -9,6 +9,9 @@
 - TLS / TLS10: the same HTTP server behind TLS (`tls_context` builds the server context);
 - TLS_SILENT: completes the TLS handshake, then behaves as HANG (its context issues no TLS 1.3
   session tickets, so not a byte follows the handshake);
+- TLS_H2: TLS offering ALPN `h2` only, then HTTP/2 only (h2's server side): one request's
+  answer, as the site's route says (status, `location`, `strict-transport-security`, a body),
+  then GOAWAY; a client that did not pick `h2` gets its HTTP/1.1 bytes refused as a bad preface;
 - TLS_DHE: the HTTP server behind TLS 1.2 with the DHE-RSA suites only (RFC 7919 ffdhe2048),
   which no browser offers: a browser's handshake fails with handshake_failure;
 - TLS_RESET: reads the first TLS record (the ClientHello), then resets the connection: SO_LINGER
@@ -17,6 +20,8 @@
 TLS runs on memory BIOs (`TlsChannel`) rather than asyncio's built-in TLS, because asyncio drops
 the alert OpenSSL queues when a server-side handshake fails: a TLS 1.2+ client of the TLS10
 listener must see the protocol_version alert, as from a real server, not a bare EOF.
+
+The other TLS listeners select `http/1.1` when the client offers it by ALPN.
 
 The HTTP server reads one request head (at most 8 KiB, 10 s), answers the site's route for the
 path (status line, `Location` if any, one `Strict-Transport-Security` field per `Reply.sts`
@@ -61,6 +66,11 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
 from typing import Any, Protocol, TypeVar
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
 
 from hsts_coverage.lab.certs import KeyPair
 from hsts_coverage.lab.scenarios import Listen, Reply
@@ -127,6 +137,7 @@ def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
     if mode is Listen.TLS_SILENT:
         # TLS 1.3 servers send session tickets after the handshake; silent means not a byte.
         context.num_tickets = 0
+    context.set_alpn_protocols(["h2"] if mode is Listen.TLS_H2 else ["http/1.1"])
     return context
 
 
@@ -310,6 +321,9 @@ def _handler(mode: Listen, site: Site, tls: ssl.SSLContext | None, stats: PortSt
         if mode is Listen.TLS_SILENT:
             await _hang(reader, writer)
             return
+        if mode is Listen.TLS_H2:
+            await _serve_h2(site, channel)
+            return
         await _serve_http(site, channel)
         await channel.close_notify()
 
@@ -360,6 +374,45 @@ async def _serve_http(site: Site, channel: Channel) -> None:
     if reply.delay:
         await asyncio.sleep(reply.delay)
     await _send_reply(channel, name, reply, with_body=method != "HEAD")
+
+
+async def _serve_h2(site: Site, channel: Channel) -> None:
+    """Answer the first HTTP/2 request as the route says, then GOAWAY."""
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    connection.initiate_connection()
+    await channel.send(connection.data_to_send())
+    async with asyncio.timeout(_HEAD_SECONDS):
+        while data := await channel.read():
+            try:
+                events = connection.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                await channel.send(connection.data_to_send())  # the GOAWAY, if any
+                return
+            for event in events:
+                if isinstance(event, h2.events.RequestReceived):
+                    _answer_h2(connection, site, event)
+                    connection.close_connection()
+            await channel.send(connection.data_to_send())
+            if connection.state_machine.state is h2.connection.ConnectionState.CLOSED:
+                return
+
+
+def _answer_h2(
+    connection: h2.connection.H2Connection, site: Site, event: h2.events.RequestReceived
+) -> None:
+    # h2 gives header fields as bytes (no header_encoding configured)
+    fields = {bytes(name): bytes(value) for name, value in event.headers or []}
+    path = fields.get(b":path", b"/").decode("latin-1")
+    reply = site.routes.get(path.split("?", 1)[0], Reply(HTTPStatus.NOT_FOUND))
+    body = _body(site.name, reply)
+    headers = [(":status", str(reply.status))]
+    if reply.location is not None:
+        headers.append(("location", reply.location))
+    headers += [("strict-transport-security", value) for value in reply.sts]
+    headers += [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body)))]
+    assert event.stream_id is not None
+    connection.send_headers(event.stream_id, headers)
+    connection.send_data(event.stream_id, body, end_stream=True)
 
 
 async def _send_reply(channel: Channel, name: str, reply: Reply, *, with_body: bool) -> None:

@@ -204,6 +204,7 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
         "verify_code": facts.verify_code,
         "tls_version": facts.tls_version,
         "cipher": facts.cipher,
+        "alpn": facts.alpn,
         "status": facts.status,
         "location": facts.location,
         "strict_transport_security": list(facts.sts),

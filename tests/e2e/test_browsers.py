@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hsts_coverage.tls import CHROME_CIPHERS, verified_context
+from hsts_coverage.tls import ALPN, CHROME_CIPHERS, verified_context
 from tests.e2e.conftest import LabInfo
 from tests.e2e.test_scan import Run, hsts_coverage, lab_options
 
@@ -93,6 +93,14 @@ CASES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "folded-header": ("ok", (), "", ""),
     "same-length-twice": ("ok", (), "", ""),
     "chunked-and-length": ("ok", (), "", ""),
+    "h2-only": ("ok", (), "", ""),
+    "h2-redirect": (
+        "breaks",
+        ("redirect_to_http",),
+        "ERR_TOO_MANY_REDIRECTS",
+        "NS_ERROR_REDIRECT_LOOP",
+    ),
+    "www": ("ok", (), "", ""),
     "rsa-1024": ("ok", (), "", ""),
     "rsa-ecdhe": ("ok", (), "", ""),
 }
@@ -135,7 +143,31 @@ def test_the_answer_after_early_hints_is_the_one_taken(lab: LabInfo, browser_sca
     assert (https["status"], https["strict_transport_security"]) == (200, ["max-age=300"])
 
 
+def test_an_http2_only_server_is_read_over_http2(lab: LabInfo, browser_scan: Run) -> None:
+    https = browser_scan.hosts()[lab.name("h2-only")]["https"]
+    assert (https["alpn"], https["status"]) == ("h2", 200)
+    assert https["strict_transport_security"] == ["max-age=600"]
+    hops = browser_scan.hosts()[lab.name("h2-redirect")]["redirects"]["hops"]
+    assert hops[0]["location"] == f"http://h2-redirect.{lab.domain}/"
+    assert browser_scan.hosts()[lab.name("www")]["https"]["alpn"] == "http/1.1"
+
+
+def test_an_http2_only_server_refuses_a_client_that_offers_http_1_1_only(lab: LabInfo) -> None:
+    # The twin of the test above: what a client without h2 in ALPN gets from the same server.
+    context = verified_context(Path(lab.ca_bundle))
+    context.set_alpn_protocols(["http/1.1"])
+    with (
+        socket.create_connection((lab.host("h2-only"), 443), timeout=3) as raw,
+        context.wrap_socket(raw, server_hostname=lab.name("h2-only")) as tls,
+    ):
+        assert tls.selected_alpn_protocol() is None
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {lab.name('h2-only')}\r\n\r\n".encode())
+        answer = tls.recv(65536)
+    assert not answer.startswith(b"HTTP/1.")  # HTTP/2 frames (SETTINGS, GOAWAY) at most
+
+
 def test_the_offer_has_only_chrome_suites() -> None:
+    assert ALPN == ("h2", "http/1.1")  # as browsers offer them
     offered = {cipher["name"] for cipher in verified_context(None).get_ciphers()}
     assert offered <= CHROME_CIPHERS
     assert not any(name.startswith(("DHE-", "EDH-")) or "3DES" in name for name in offered)
