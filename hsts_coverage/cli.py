@@ -37,6 +37,7 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
+from hsts_coverage.distrust import parse_rows
 from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
@@ -358,6 +359,13 @@ def scan_command(
         ),
     ] = False,
     preload_list: PreloadListOption = None,
+    distrust_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}DISTRUST_FILE",
+            help="JSON rows of distrust-after constraints to add to the built-in table.",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -440,6 +448,7 @@ def scan_command(
         progress=not no_progress and not quiet,
         **_reach(resolver, ca_bundle, allow_private, allow_cidr, timeout, user_agent),
         **_preload(preload_list),
+        **_distrust(distrust_file),
     )
     if config.shard_by == "domain" and config.shard and config.shard[1] > len(config.domains):
         usage_error(
@@ -730,6 +739,18 @@ def _reach(
         "timeout": _finite("--timeout", timeout),
         "user_agent": _user_agent(user_agent),
     }
+
+
+def _distrust(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        rows = parse_rows(orjson.loads(path.read_bytes()))
+    except FileNotFoundError:
+        usage_error(f"distrust file {path} does not exist")
+    except (OSError, orjson.JSONDecodeError, ValueError) as exc:
+        usage_error(f"distrust file {path} is not a list of distrust-after rows: {exc}")
+    return {"distrust_file": path, "distrust": rows}
 
 
 def _preload(path: Path | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from hsts_coverage import __version__
 
 if TYPE_CHECKING:
+    from hsts_coverage.distrust import Constraint
     from hsts_coverage.models import Enumeration, PreloadEntry, ZoneNames
 
 DEFAULT_CT_URL = "https://crt.sh"
@@ -86,6 +87,9 @@ class ScanConfig:
     enumerations: Mapping[str, Enumeration] | None = field(default=None, repr=False)  # read from it
     preload_list: Path | None = None  # Chromium's JSON list; None: the hstspreload package
     preload_entries: Mapping[str, PreloadEntry] | None = None  # parsed from preload_list
+    # Distrust-after rows added to the built-in table by --distrust-file (see `distrust`).
+    distrust_file: Path | None = None
+    distrust: tuple[Constraint, ...] = ()
     ct_attempts: int = 5
     ct_timeout: float = 60.0
     dns_attempts: int = 3
@@ -152,4 +156,5 @@ class ScanConfig:
             "shard_by": self.shard_by,
             "names_from": str(self.names_from) if self.names_from else None,
             "preload_list": str(self.preload_list) if self.preload_list else "hstspreload",
+            "distrust_file": str(self.distrust_file) if self.distrust_file else None,
         }

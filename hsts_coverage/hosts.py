@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
 from hsts_coverage.config import ScanConfig
+from hsts_coverage.distrust import table
 from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import AddressFindings, DnsAnswer, Finding, Probe
 from hsts_coverage.probe import Prober
@@ -41,6 +42,7 @@ class HostJudge:
         self.prober = prober
         self.policy = policy  # the prober's own, so one cache of answers
         self.now = now
+        self.distrust = table(config.distrust)
 
     async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
         permitted = [a for a in dns.addresses if self.policy.permits(a)]
@@ -56,7 +58,9 @@ class HostJudge:
             detail = f"not finished within {budget:g} s (see --timeout)"
             return (Finding(Reason.CHECK_TIMEOUT, detail),), (), ()
         expiry = self.config.expiry_days
-        findings, per_address = judge_probes(probes, dns.name, now=self.now, expiry_days=expiry)
+        findings, per_address = judge_probes(
+            probes, dns.name, now=self.now, expiry_days=expiry, distrust=self.distrust
+        )
         return findings + _left_out(dns.addresses, permitted, chosen), probes, per_address
 
     async def _probe(self, name: str, addresses: list[str], domain: str) -> tuple[Probe, ...]:

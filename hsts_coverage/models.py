@@ -157,6 +157,7 @@ class Certificate:
     key_bits: int = 0
     ca_issuers: tuple[str, ...] = ()  # AIA caIssuers URLs: where browsers fetch the issuer
     is_ca: bool = False  # basicConstraints CA:TRUE (only read for failing certificates)
+    root_sha256: str = ""  # the verified chain's root (SHA-256, hex); "" when not verified
 
 
 @dataclass(frozen=True, slots=True)

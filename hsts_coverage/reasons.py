@@ -137,6 +137,30 @@ class Reason(StrEnum):
         "SEC_ERROR_UNKNOWN_ISSUER",
         "use a publicly trusted CA and serve the full chain (leaf + intermediates)",
     )
+    CERT_DISTRUSTED = (
+        "cert_distrusted",
+        Severity.BREAKS,
+        "the certificate was issued after both browsers stopped trusting its root for new ones",
+        "NET::ERR_CERT_AUTHORITY_INVALID",
+        "MOZILLA_PKIX_ERROR_ISSUER_NO_LONGER_TRUSTED",
+        "replace the certificate with one from a CA that browsers still trust",
+    )
+    CERT_DISTRUSTED_CHROME = (
+        "cert_distrusted_chrome",
+        Severity.BREAKS,
+        "the certificate was issued after Chrome stopped trusting its root for new ones",
+        "NET::ERR_CERT_AUTHORITY_INVALID",
+        "none (Firefox still trusts it)",
+        "replace the certificate with one from a CA that Chrome still trusts",
+    )
+    CERT_DISTRUSTED_FIREFOX = (
+        "cert_distrusted_firefox",
+        Severity.BREAKS,
+        "the certificate was issued after Firefox stopped trusting its root for new ones",
+        "none (Chrome still trusts it)",
+        "MOZILLA_PKIX_ERROR_ISSUER_NO_LONGER_TRUSTED",
+        "replace the certificate with one from a CA that Firefox still trusts",
+    )
     CERT_INVALID = (
         "cert_invalid",
         Severity.BREAKS,

@@ -34,13 +34,15 @@ where browsers do:
 
 from __future__ import annotations
 
+import _ssl
 import asyncio
+import hashlib
 import re
 import ssl
 import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -206,11 +208,24 @@ class VerifiedCertificates:
         info = ssl_object.getpeercert()  # empty unless the chain was verified
         if not info:
             return None
-        cert = verified_certificate(info)
+        cert = replace(verified_certificate(info), root_sha256=_root_sha256(ssl_object))
         if len(self._known) >= self._capacity:
             del self._known[next(iter(self._known))]
         self._known[der] = cert
         return cert
+
+
+def _root_sha256(ssl_object: ssl.SSLObject) -> str:
+    """The SHA-256 fingerprint of the verified chain's root, for the distrust-after table.
+
+    Python 3.11 has the verified chain only on the private `_sslobj` (public from 3.13 as
+    `get_verified_chain`); "" where it is missing (another TLS implementation).
+    """
+    chain = getattr(getattr(ssl_object, "_sslobj", None), "get_verified_chain", None)
+    certificates = chain() if chain else None
+    if not certificates:
+        return ""
+    return hashlib.sha256(certificates[-1].public_bytes(_ssl.ENCODING_DER)).hexdigest()
 
 
 # ssl's long attribute names -> the RFC 4514 short names cryptography writes

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hsts_coverage.certs import certificate_findings
+from hsts_coverage.distrust import Constraint, distrust_findings, table
 from hsts_coverage.models import (
     AddressFindings,
     ApexReport,
@@ -55,6 +56,8 @@ _WALK_REASON = {
     WalkEnd.INVALID_REDIRECT: Reason.INVALID_REDIRECT,
     WalkEnd.UNVERIFIED: Reason.PRIVATE_ADDRESS,
 }
+
+DISTRUST = table()  # the built-in distrust-after rows
 
 EXIT_CODES = {Verdict.SAFE: 0, Verdict.NOT_SAFE: 1, Verdict.INCONCLUSIVE: 3}
 EXIT_USAGE = 2
@@ -104,11 +107,18 @@ def wildcard_finding(dns: DnsAnswer, zones: Iterable[WildcardZone]) -> tuple[Fin
 
 
 def judge_probes(
-    probes: Iterable[Probe], host: str, *, now: datetime, expiry_days: int
+    probes: Iterable[Probe],
+    host: str,
+    *,
+    now: datetime,
+    expiry_days: int,
+    distrust: Mapping[str, Constraint] = DISTRUST,
 ) -> tuple[tuple[Finding, ...], tuple[AddressFindings, ...]]:
     """Findings over every address of a host (it breaks if any address breaks), and per address."""
     per_address = tuple(
-        AddressFindings(p.address, judge_probe(p, host, now=now, expiry_days=expiry_days))
+        AddressFindings(
+            p.address, judge_probe(p, host, now=now, expiry_days=expiry_days, distrust=distrust)
+        )
         for p in probes
     )
     if len(per_address) == 1:
@@ -121,7 +131,14 @@ def judge_probes(
     return tuple(merged.values()), per_address
 
 
-def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> tuple[Finding, ...]:
+def judge_probe(
+    probe: Probe,
+    host: str,
+    *,
+    now: datetime,
+    expiry_days: int,
+    distrust: Mapping[str, Constraint] = DISTRUST,
+) -> tuple[Finding, ...]:
     """Findings for one address of a host from what its HTTPS and HTTP ports did."""
     https, http = probe.https, probe.http
     if https.outcome in (Outcome.REFUSED, Outcome.TIMEOUT):
@@ -133,7 +150,8 @@ def judge_probe(probe: Probe, host: str, *, now: datetime, expiry_days: int) -> 
         )
     if https.outcome is not Outcome.OK:
         return (_tls_failure(https),)
-    findings = [*_walk_findings(probe.walk), *_status_findings(https, http)]
+    findings = [*distrust_findings(https.cert, distrust), *_walk_findings(probe.walk)]
+    findings += _status_findings(https, http)
     findings += _warnings(https, http, now=now, expiry_days=expiry_days)
     return tuple(findings)
 

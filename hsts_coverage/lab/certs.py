@@ -29,12 +29,19 @@ Every key is ECDSA P-256 (quick to generate at each start) except RSA's RSA-2048
 and RSA_768's (the openssl CLI makes it: cryptography refuses keys under 1024 bits), and the MD5
 leaf's RSA issuer.
 
+Two more roots, in `ca.pem` too, are retired: `STATE_DIR/distrust.json` (for `--distrust-file`)
+says Chrome distrusts the first's leaves issued after 20 days ago and Firefox after 10 days ago,
+and the second the other way round. ISSUED_BEFORE_DISTRUST (30 days ago), DISTRUSTED_CHROME
+(15 days ago), DISTRUSTED (1 day ago) come from the first, DISTRUSTED_FIREFOX (15 days ago) from
+the second; all of them verify.
+
 `STATE_DIR/certs/dh.pem` holds the RFC 7919 ffdhe2048 group, for the DHE-only listener.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -105,6 +112,7 @@ class LabCertificates:
     ca_bundle: Path
     pairs: dict[CertKey, KeyPair]
     intermediate_der: bytes  # the lab intermediate, for the AIA URL
+    distrust_file: Path  # the retired roots' distrust-after rows (--distrust-file)
 
 
 def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCertificates:
@@ -116,7 +124,10 @@ def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCert
     cert_dir.mkdir(parents=True, exist_ok=True)
     factory = _Factory(aia_base)
     ca_bundle = (state_dir / "ca.pem").resolve()
-    ca_bundle.write_bytes(factory.ca.cert_pem.bytes())
+    retired = (factory.retired.cert_pem.bytes(), factory.retired_2.cert_pem.bytes())
+    ca_bundle.write_bytes(factory.ca.cert_pem.bytes() + b"".join(retired))
+    distrust_file = (state_dir / "distrust.json").resolve()
+    distrust_file.write_text(json.dumps(factory.distrust_rows(), indent=2) + "\n")
     intermediate_der = factory.intermediate.cert.public_bytes(serialization.Encoding.DER)
     (cert_dir / "lab-intermediate.der").write_bytes(intermediate_der)
     dh_params = _dh_params(cert_dir / "dh.pem")
@@ -124,7 +135,7 @@ def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCert
         key: _write_pair(cert_dir, key, *factory.make(key), dh_params=dh_params)
         for key in dict.fromkeys(keys)
     }
-    return LabCertificates(ca_bundle=ca_bundle, pairs=pairs, intermediate_der=intermediate_der)
+    return LabCertificates(ca_bundle, pairs, intermediate_der, distrust_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +188,34 @@ class _Factory:
         ]
         pem = _openssl_sign(self.ca, _csr(key, "HSTS Lab SHA-1 Intermediate"), extensions)
         return _Issuer(x509.load_pem_x509_certificate(pem), key)
+
+    @cached_property
+    def retired(self) -> trustme.CA:
+        """A trusted root that Chrome distrusts for leaves issued after 20 days ago, Firefox
+        for those after 10 days ago (`distrust_rows`)."""
+        return trustme.CA(organization_name=_ORGANIZATION, organization_unit_name="Retired")
+
+    @cached_property
+    def retired_2(self) -> trustme.CA:
+        """The same with the browsers' dates swapped: Firefox distrusts first."""
+        return trustme.CA(organization_name=_ORGANIZATION, organization_unit_name="Retired 2")
+
+    def distrust_rows(self) -> list[dict[str, str]]:
+        now = dt.datetime.now(dt.UTC)
+        early, late = (now - 20 * _DAY).isoformat(), (now - 10 * _DAY).isoformat()
+        rows = []
+        for ca, chrome, firefox in ((self.retired, early, late), (self.retired_2, late, early)):
+            cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+            rows.append(
+                {
+                    "root": cert.subject.rfc4514_string(),
+                    "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+                    "chrome_after": chrome,
+                    "firefox_after": firefox,
+                    "source": "the lab",
+                }
+            )
+        return rows
 
     @cached_property
     def rsa_intermediate(self) -> trustme.CA:
@@ -264,6 +303,14 @@ class _Factory:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=key.host)
             case Cert.HOSTILE_SUBJECT:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=HOSTILE_CN)
+            case Cert.ISSUED_BEFORE_DISTRUST:
+                return _trustme_leaf(self.retired, names, now - 30 * _DAY, now + _LIFETIME)
+            case Cert.DISTRUSTED_CHROME:
+                return _trustme_leaf(self.retired, names, now - 15 * _DAY, now + _LIFETIME)
+            case Cert.DISTRUSTED:
+                return _trustme_leaf(self.retired, names, now - _DAY, now + _LIFETIME)
+            case Cert.DISTRUSTED_FIREFOX:
+                return _trustme_leaf(self.retired_2, names, now - 15 * _DAY, now + _LIFETIME)
             case Cert.RSA:
                 return _trustme_leaf(self.ca, names, key_type=trustme.KeyType.RSA)
             case Cert.RSA_1024:

@@ -222,6 +222,7 @@ class Lab:
             "ct_url": self.ct_url,
             "resolver": f"{self.base}.0.53:{DNS_PORT}",
             "ca_bundle": str(self._certs.ca_bundle),
+            "distrust_file": str(self._certs.distrust_file),
             "base": self.base,
             "hosts": self._hosts(),
             "alt_addresses": self._alt_hosts(),

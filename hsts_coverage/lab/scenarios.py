@@ -49,6 +49,11 @@ class Cert(StrEnum):
     # The same as INCOMPLETE_CHAIN, its AIA URL serving the intermediate in chunked coding.
     INCOMPLETE_CHAIN_CHUNKED_AIA = "incomplete_chain_chunked_aia"
     CN_ONLY = "cn_only"  # lab CA, subject CN = the host name, no subjectAltName at all
+    # Leaves of the lab's retired roots, distrusted by date (see lab/certs.py).
+    ISSUED_BEFORE_DISTRUST = "issued_before_distrust"
+    DISTRUSTED_CHROME = "distrusted_chrome"
+    DISTRUSTED_FIREFOX = "distrusted_firefox"
+    DISTRUSTED = "distrusted"
     RSA = "rsa"  # lab CA, RSA-2048 leaf (for the DHE listener: DHE needs an RSA certificate)
     RSA_1024 = "rsa_1024"  # lab CA, RSA-1024 leaf (SHA-256 signature)
     RSA_768 = "rsa_768"  # lab CA, RSA-768 leaf (SHA-256 signature; key made with the openssl CLI)
@@ -359,6 +364,34 @@ SCENARIOS: tuple[Scenario, ...] = (
         "breaks",
         (Reason.CERT_NAME_MISMATCH,),
         cert=Cert.CN_ONLY,
+    ),
+    Scenario(
+        "before-distrust",
+        "a leaf of a retired root issued before either browser's distrust date",
+        "ok",
+        (),
+        cert=Cert.ISSUED_BEFORE_DISTRUST,
+    ),
+    Scenario(
+        "distrusted-chrome",
+        "a leaf of a retired root issued after Chrome's distrust date, before Firefox's",
+        "breaks",
+        (Reason.CERT_DISTRUSTED_CHROME,),
+        cert=Cert.DISTRUSTED_CHROME,
+    ),
+    Scenario(
+        "distrusted-firefox",
+        "a leaf of a retired root issued after Firefox's distrust date, before Chrome's",
+        "breaks",
+        (Reason.CERT_DISTRUSTED_FIREFOX,),
+        cert=Cert.DISTRUSTED_FIREFOX,
+    ),
+    Scenario(
+        "distrusted",
+        "a leaf of a retired root issued after both browsers' distrust dates",
+        "breaks",
+        (Reason.CERT_DISTRUSTED,),
+        cert=Cert.DISTRUSTED,
     ),
     Scenario(
         "rsa-1024",

@@ -40,6 +40,7 @@ class LabInfo:
     ct_url: str
     resolver: str  # "address:port"
     ca_bundle: str
+    distrust_file: str  # the retired lab roots' distrust-after rows
     base: str
     hosts: dict[str, str]  # name -> first address, for every name that resolves to the lab
     state_dir: Path

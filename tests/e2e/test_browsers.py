@@ -101,6 +101,25 @@ CASES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
         "NS_ERROR_REDIRECT_LOOP",
     ),
     "www": ("ok", (), "", ""),
+    "before-distrust": ("ok", (), "", ""),
+    "distrusted-chrome": (
+        "breaks",
+        ("cert_distrusted_chrome",),
+        "NET::ERR_CERT_AUTHORITY_INVALID",
+        "none (Firefox still trusts it)",
+    ),
+    "distrusted-firefox": (
+        "breaks",
+        ("cert_distrusted_firefox",),
+        "none (Chrome still trusts it)",
+        "MOZILLA_PKIX_ERROR_ISSUER_NO_LONGER_TRUSTED",
+    ),
+    "distrusted": (
+        "breaks",
+        ("cert_distrusted",),
+        "NET::ERR_CERT_AUTHORITY_INVALID",
+        "MOZILLA_PKIX_ERROR_ISSUER_NO_LONGER_TRUSTED",
+    ),
     "rsa-1024": ("ok", (), "", ""),
     "rsa-ecdhe": ("ok", (), "", ""),
 }
@@ -164,6 +183,29 @@ def test_an_http2_only_server_refuses_a_client_that_offers_http_1_1_only(lab: La
         tls.sendall(f"GET / HTTP/1.1\r\nHost: {lab.name('h2-only')}\r\n\r\n".encode())
         answer = tls.recv(65536)
     assert not answer.startswith(b"HTTP/1.")  # HTTP/2 frames (SETTINGS, GOAWAY) at most
+
+
+DISTRUSTED = ("distrusted-chrome", "distrusted-firefox", "distrusted")
+
+
+def test_without_the_distrust_rows_the_retired_roots_are_trusted(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"{lab.name(label)}\n" for label in DISTRUSTED), encoding="utf-8")
+    options = [o for o in lab_options(lab) if o not in ("--distrust-file", lab.distrust_file)]
+    args = ["scan", lab.domain, *options, "--no-ct", "--names-file", str(names), "--no-apex-check"]
+    run = hsts_coverage(args, tmp_path)
+    assert {run.hosts()[lab.name(label)]["status"] for label in DISTRUSTED} == {"ok"}
+
+
+def test_a_bad_distrust_file_is_one_line_and_exit_2(lab: LabInfo, tmp_path: Path) -> None:
+    bad = tmp_path / "distrust.json"
+    bad.write_text('[{"sha256": "12"}]', encoding="utf-8")
+    run = hsts_coverage(["scan", lab.domain, "--distrust-file", str(bad)], tmp_path)
+    assert run.code == 2
+    assert run.stderr.strip().count("\n") == 0
+    assert "64 hexadecimal digits" in run.stderr
 
 
 def test_the_offer_has_only_chrome_suites() -> None:

@@ -66,7 +66,7 @@ def lab_options(lab: LabInfo, *, ca: bool = True, loopback: bool = True) -> list
     zone-lab tests cover guessing): these tests want exactly the lab's own names."""
     options = ["--ct-url", lab.ct_url, "--resolver", lab.resolver, "--timeout", TIMEOUT]
     options += ["--no-guess"]
-    options += ["--ca-bundle", lab.ca_bundle] if ca else []
+    options += ["--ca-bundle", lab.ca_bundle, "--distrust-file", lab.distrust_file] if ca else []
     options += ["--allow-cidr", "127.0.0.0/8"] if loopback else []
     return options
 
