@@ -141,6 +141,7 @@ async def fetch(
     read_peer: PeerReader | None = None,
     connect_timeout: float | None = None,
     established: Callable[[], None] | None = None,
+    max_body: int = MAX_BODY,
 ) -> Head:
     """One request; `deadline` bounds connecting, the handshake and the answer together, and
     `connect_timeout` the TCP connect alone. A connect that runs out of time is a
@@ -157,7 +158,7 @@ async def fetch(
             raise
         phase.error = HandshakeHangError if tls else TimeoutError
         transport, protocol = await loop.create_connection(
-            lambda: _OneResponse(request, loop.create_future(), want_body, read_peer),
+            lambda: _OneResponse(request, loop.create_future(), want_body, read_peer, max_body),
             sock=sock,
             ssl=tls,
             server_hostname=request.host if tls else None,
@@ -224,8 +225,10 @@ class _OneResponse(asyncio.Protocol):
         answer: asyncio.Future[Head],
         want_body: bool,
         read_peer: PeerReader | None,
+        max_body: int = MAX_BODY,
     ) -> None:
         self.answer = answer
+        self._max_body = max_body
         self._request = request
         self._want_body = want_body
         self._read_peer = read_peer
@@ -315,8 +318,8 @@ class _OneResponse(asyncio.Protocol):
                 self.answer.set_result(self._head)
         elif isinstance(event, h11.Data):
             self._body += event.data
-            if len(self._body) > MAX_BODY:
-                raise BodyTooLargeError(f"body larger than {MAX_BODY >> 10} KiB")
+            if len(self._body) > self._max_body:
+                raise BodyTooLargeError(f"body larger than {self._max_body >> 10} KiB")
         elif isinstance(event, h11.EndOfMessage) and self._head is not None:
             self.answer.set_result(_with_body(self._head, bytes(self._body)))
         elif isinstance(event, h11.ConnectionClosed):

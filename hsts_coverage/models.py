@@ -158,6 +158,10 @@ class Certificate:
     ca_issuers: tuple[str, ...] = ()  # AIA caIssuers URLs: where browsers fetch the issuer
     is_ca: bool = False  # basicConstraints CA:TRUE (only read for failing certificates)
     root_sha256: str = ""  # the verified chain's root (SHA-256, hex); "" when not verified
+    crl_urls: tuple[str, ...] = ()  # CRL distribution points (verified certificates only)
+    ocsp_urls: tuple[str, ...] = ()  # AIA OCSP responders (verified certificates only)
+    # (leaf, issuer) DER of a verified chain, kept only when there is revocation to check
+    chain_der: tuple[bytes, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +183,25 @@ class HttpsFacts:
     # Set when the server omits an intermediate and it was fetched from this AIA URL, as
     # browsers do: the chain then verifies.
     chain_completed_from: str | None = None
+    revocation: Revocation | None = None  # None: the certificate names no CRL or OCSP URL
     elapsed_ms: float = 0.0
+
+
+class RevocationStatus(StrEnum):
+    GOOD = "good"
+    REVOKED = "revoked"
+    UNCHECKED = "unchecked"  # no CRL or OCSP answer could be read, or OCSP said "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """What the leaf's CRL and OCSP responder say of it."""
+
+    status: RevocationStatus
+    method: str  # "crl", "ocsp", or "" when unchecked
+    url: str
+    detail: str = ""
+    crl_reason: str | None = None  # the CRL entry's or OCSP answer's reason code, if revoked
 
 
 @dataclass(frozen=True, slots=True)

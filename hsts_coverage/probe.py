@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ada_url import URL
 
 from hsts_coverage.http1 import (
+    MAX_BODY,
     BodyTooLargeError,
     ConflictingLengthError,
     EmptyResponseError,
@@ -33,6 +35,7 @@ from hsts_coverage.http1 import (
 from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
     INVALID_REDIRECT,
+    Certificate,
     Finding,
     Hop,
     HttpFacts,
@@ -41,6 +44,8 @@ from hsts_coverage.models import (
     Probe,
     RedirectWalk,
     Response,
+    Revocation,
+    RevocationStatus,
     WalkEnd,
 )
 from hsts_coverage.reach import (
@@ -70,6 +75,9 @@ from hsts_coverage.tls import (
     verify_detail,
     verify_reason,
 )
+
+if TYPE_CHECKING:
+    from hsts_coverage.revocation import Checker
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +215,7 @@ class Prober:
         self._host_contexts: dict[str, ssl.SSLContext] = {}
         self._aia_contexts: dict[str, ssl.SSLContext | None] = {}
         self._lenient: ssl.SSLContext | None = None
+        self._revocations: Checker | None = None
 
     async def probe(self, name: str, address: str, domain: str) -> Probe:
         with self._addresses.pinned(name, address):
@@ -223,7 +232,12 @@ class Prober:
         return Probe(address, https, http, walk)
 
     async def _get(
-        self, url: str, context: ssl.SSLContext | None = None, *, want_body: bool = False
+        self,
+        url: str,
+        context: ssl.SSLContext | None = None,
+        *,
+        want_body: bool = False,
+        max_body: int = MAX_BODY,
     ) -> Head:
         # Only URLs the WHATWG parser accepted come here (`resolve_location`), A-labels as sent.
         target = URL(url)
@@ -234,6 +248,7 @@ class Prober:
             path=(target.pathname or "/") + target.search,
             context=context,
             want_body=want_body,
+            max_body=max_body,
         )
 
     async def _get_at(
@@ -245,6 +260,7 @@ class Prober:
         path: str = "/",
         context: ssl.SSLContext | None = None,
         want_body: bool = False,
+        max_body: int = MAX_BODY,
     ) -> Head:
         """`GET path` from `host`; the two requests every host gets come here without a URL."""
         tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
@@ -256,14 +272,20 @@ class Prober:
             user_agent=self._user_agent,
         )
         try:
-            return await self._attempt(request, tls, want_body, self._connect_timeout)
+            return await self._attempt(request, tls, want_body, max_body, self._connect_timeout)
         except (ConnectTimeoutError, SharedOutcome) as exc:
             if self._connect_timeout >= self._timeout or not _connect_timed_out(exc):
                 raise
-        return await self._attempt(request, tls, want_body, self._timeout)  # the second try
+        second = self._timeout  # the second try
+        return await self._attempt(request, tls, want_body, max_body, second)
 
     async def _attempt(
-        self, request: Request, tls: ssl.SSLContext | None, want_body: bool, connect: float
+        self,
+        request: Request,
+        tls: ssl.SSLContext | None,
+        want_body: bool,
+        max_body: int,
+        connect: float,
     ) -> Head:
         """One try, through the table of dead addresses; `connect` bounds the TCP connect."""
 
@@ -277,6 +299,7 @@ class Prober:
                     read_peer=self._certificates,
                     connect_timeout=connect if connect < self._timeout else None,
                     established=established,
+                    max_body=max_body,
                 )
 
         address, port = request.address, request.port
@@ -322,11 +345,14 @@ class Prober:
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)
+        cert = head.peer_certificate
+        revocation = await self._revocation(cert) if cert and cert.chain_der else None
         return HttpsFacts(
             Outcome.OK,
             tls_version=head.tls_version,
             alpn=head.alpn,
-            cert=head.peer_certificate,
+            revocation=revocation,
+            cert=cert,
             status=head.status,
             location=_location(head),
             sts=head.get_all(_STS),
@@ -376,6 +402,31 @@ class Prober:
             hidden_failures=hidden,
             elapsed_ms=_ms_since(started),
         )
+
+    async def _revocation(self, cert: Certificate) -> Revocation:
+        """The leaf's CRL or OCSP answer, within one timeout; unchecked if none came."""
+        if self._revocations is None:
+            from hsts_coverage.revocation import Checker  # loads cryptography: rarely needed
+
+            self._revocations = Checker(self._fetch_body)
+        try:
+            async with asyncio.timeout(self._timeout):
+                answer = await self._revocations.check(cert)
+        except TimeoutError:
+            answer = None
+        detail = "no CRL or OCSP answer within the timeout"
+        return answer or Revocation(RevocationStatus.UNCHECKED, "", "", detail)
+
+    async def _fetch_body(self, url: str, max_body: int) -> bytes | None:
+        """The body of a 200 answer to `GET url` over plain HTTP (CRLs, OCSP), else None."""
+        if URL(url).scheme != "http":
+            return None
+        try:
+            head = await self._get(url, want_body=True, max_body=max_body)
+        except Exception as exc:
+            translate(exc)  # re-raises anything that is not a network failure
+            return None
+        return head.body if head.status == 200 else None
 
     async def _hidden_failures(self, name: str) -> tuple[Finding, ...]:
         if self._lenient is None:

@@ -137,6 +137,14 @@ class Reason(StrEnum):
         "SEC_ERROR_UNKNOWN_ISSUER",
         "use a publicly trusted CA and serve the full chain (leaf + intermediates)",
     )
+    CERT_REVOKED = (
+        "cert_revoked",
+        Severity.BREAKS,
+        "the certificate is revoked (its CA's CRL or OCSP responder says so)",
+        "NET::ERR_CERT_REVOKED if Chrome's CRLSet lists it (see detail), else none",
+        "SEC_ERROR_REVOKED_CERTIFICATE",
+        "replace the certificate now: its CA has revoked it",
+    )
     CERT_DISTRUSTED = (
         "cert_distrusted",
         Severity.BREAKS,
@@ -266,6 +274,14 @@ class Reason(StrEnum):
         "NET::ERR_CERT_DATE_INVALID (once expired)",
         "SEC_ERROR_EXPIRED_CERTIFICATE (once expired)",
         "renew the certificate now and automate renewal (ACME)",
+    )
+    REVOCATION_UNCHECKED = (
+        "revocation_unchecked",
+        Severity.WARN,
+        "the certificate's CRL or OCSP responder could not be read or did not know it",
+        "none (Chrome does not check revocation online)",
+        "none (Firefox goes on when OCSP fails; CRLite may still know)",
+        "make sure the CA's CRL and OCSP URLs answer; nothing to do on the server itself",
     )
     INCOMPLETE_CHAIN = (
         "incomplete_chain",

@@ -182,6 +182,8 @@ def verified_certificate(info: Mapping[str, Any]) -> Certificate:
         signature_algorithm=None,
         self_signed=subject == issuer,
         ca_issuers=tuple(info.get("caIssuers", ())),
+        crl_urls=tuple(info.get("crlDistributionPoints", ())),
+        ocsp_urls=tuple(info.get("OCSP", ())),
     )
 
 
@@ -208,24 +210,27 @@ class VerifiedCertificates:
         info = ssl_object.getpeercert()  # empty unless the chain was verified
         if not info:
             return None
-        cert = replace(verified_certificate(info), root_sha256=_root_sha256(ssl_object))
+        cert = verified_certificate(info)
+        chain = _verified_chain(ssl_object)
+        root = hashlib.sha256(chain[-1]).hexdigest() if chain else ""
+        revocable = bool(cert.crl_urls or cert.ocsp_urls) and len(chain) >= 2
+        cert = replace(cert, root_sha256=root, chain_der=chain[:2] if revocable else ())
         if len(self._known) >= self._capacity:
             del self._known[next(iter(self._known))]
         self._known[der] = cert
         return cert
 
 
-def _root_sha256(ssl_object: ssl.SSLObject) -> str:
-    """The SHA-256 fingerprint of the verified chain's root, for the distrust-after table.
+def _verified_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    """The verified chain (leaf first, root last) as DER, for the distrust-after table and the
+    revocation check.
 
     Python 3.11 has the verified chain only on the private `_sslobj` (public from 3.13 as
-    `get_verified_chain`); "" where it is missing (another TLS implementation).
+    `get_verified_chain`); empty where it is missing (another TLS implementation).
     """
     chain = getattr(getattr(ssl_object, "_sslobj", None), "get_verified_chain", None)
     certificates = chain() if chain else None
-    if not certificates:
-        return ""
-    return hashlib.sha256(certificates[-1].public_bytes(_ssl.ENCODING_DER)).hexdigest()
+    return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in certificates or ())
 
 
 # ssl's long attribute names -> the RFC 4514 short names cryptography writes

@@ -31,6 +31,8 @@ from hsts_coverage.models import (
     Outcome,
     Probe,
     RedirectWalk,
+    Revocation,
+    RevocationStatus,
     Status,
     Verdict,
     WalkEnd,
@@ -150,7 +152,8 @@ def judge_probe(
         )
     if https.outcome is not Outcome.OK:
         return (_tls_failure(https),)
-    findings = [*distrust_findings(https.cert, distrust), *_walk_findings(probe.walk)]
+    findings = [*distrust_findings(https.cert, distrust), *_revocation_findings(https)]
+    findings += _walk_findings(probe.walk)
     findings += _status_findings(https, http)
     findings += _warnings(https, http, now=now, expiry_days=expiry_days)
     return tuple(findings)
@@ -168,6 +171,28 @@ _PROBE_DECIDED = frozenset(
         Reason.NO_ROUTE,
     }
 )
+
+
+def _revocation_findings(https: HttpsFacts) -> list[Finding]:
+    revocation = https.revocation
+    if revocation is None or revocation.status is RevocationStatus.GOOD:
+        return []
+    if revocation.status is RevocationStatus.UNCHECKED:
+        return [Finding(Reason.REVOCATION_UNCHECKED, revocation.detail)]
+    return [Finding(Reason.CERT_REVOKED, f"{revocation.detail}; Chrome: {crlset_note(revocation)}")]
+
+
+def crlset_note(revocation: Revocation) -> str:
+    """What can be said of Chrome's CRLSet for a revoked certificate (the scan cannot read it)."""
+    if revocation.crl_reason in ("key_compromise", "ca_compromise"):
+        return (
+            "may be in its CRLSet, which carries key-compromise revocations of the CRLs Google "
+            "crawls (not read by the scanner)"
+        )
+    return (
+        "probably not in its CRLSet, which carries few revocations beyond key compromise "
+        "(not read by the scanner)"
+    )
 
 
 def _tls_failure(https: HttpsFacts) -> Finding:

@@ -35,6 +35,11 @@ and the second the other way round. ISSUED_BEFORE_DISTRUST (30 days ago), DISTRU
 (15 days ago), DISTRUSTED (1 day ago) come from the first, DISTRUSTED_FIREFOX (15 days ago) from
 the second; all of them verify.
 
+Revocation: REVOKED_CRL and GOOD_CRL name the lab CRL (`CRL_PATH` on the CT server), which lists
+REVOKED_CRL and REVOKED_OCSP (reason keyCompromise); REVOKED_OCSP and GOOD_OCSP name the lab OCSP
+responder, `openssl ocsp` over `STATE_DIR/ocsp/index.txt`; DEAD_REVOCATION names a CRL URL that
+is a 404 and an OCSP URL where nothing listens. All of them verify.
+
 `STATE_DIR/certs/dh.pem` holds the RFC 7919 ffdhe2048 group, for the DHE-only listener.
 """
 
@@ -65,6 +70,9 @@ _DAY = dt.timedelta(days=1)
 AIA_INTERMEDIATE_PATH = "/aia/lab-intermediate.der"
 AIA_MISSING_PATH = "/aia/missing.der"  # nothing is served there: a dead AIA URL
 AIA_CHUNKED_PATH = "/aia/chunked/lab-intermediate.der"  # the intermediate, chunked
+CRL_PATH = "/crl/lab.crl"  # the lab CA's CRL (DER), served by the CT server
+CRL_MISSING_PATH = "/crl/missing.crl"  # a 404
+DEAD_OCSP_URL = "http://127.0.0.1:9/"  # the discard port: nothing listens
 
 # The HOSTILE_SUBJECT certificate's subject CN, exactly as the scenario table describes it: set
 # the window title, clear the screen, colour the text, then CR LF. Stored as a UTF8String.
@@ -113,16 +121,21 @@ class LabCertificates:
     pairs: dict[CertKey, KeyPair]
     intermediate_der: bytes  # the lab intermediate, for the AIA URL
     distrust_file: Path  # the retired roots' distrust-after rows (--distrust-file)
+    crl_der: bytes  # the lab CA's CRL, listing the REVOKED_CRL and REVOKED_OCSP leaves
+    ocsp_dir: Path  # index.txt, ca.pem and ca.key for `openssl ocsp`
 
 
-def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCertificates:
+def generate(
+    state_dir: Path, keys: Iterable[CertKey], aia_base: str, ocsp_url: str = DEAD_OCSP_URL
+) -> LabCertificates:
     """Create the lab CA and one certificate per distinct key under `state_dir`.
 
-    `aia_base` ("http://host") is where the INCOMPLETE_CHAIN leaves say their issuer is.
+    `aia_base` ("http://host") is where the INCOMPLETE_CHAIN leaves say their issuer is, and
+    the revocation leaves their CRL; `ocsp_url` is where the OCSP leaves say their responder is.
     """
     cert_dir = state_dir / "certs"
     cert_dir.mkdir(parents=True, exist_ok=True)
-    factory = _Factory(aia_base)
+    factory = _Factory(aia_base, ocsp_url)
     ca_bundle = (state_dir / "ca.pem").resolve()
     retired = (factory.retired.cert_pem.bytes(), factory.retired_2.cert_pem.bytes())
     ca_bundle.write_bytes(factory.ca.cert_pem.bytes() + b"".join(retired))
@@ -135,7 +148,9 @@ def generate(state_dir: Path, keys: Iterable[CertKey], aia_base: str) -> LabCert
         key: _write_pair(cert_dir, key, *factory.make(key), dh_params=dh_params)
         for key in dict.fromkeys(keys)
     }
-    return LabCertificates(ca_bundle, pairs, intermediate_der, distrust_file)
+    crl_der, ocsp_dir = factory.crl(), state_dir / "ocsp"
+    factory.write_ocsp(ocsp_dir)
+    return LabCertificates(ca_bundle, pairs, intermediate_der, distrust_file, crl_der, ocsp_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +172,11 @@ class _Issuer:
 class _Factory:
     """The lab's issuers, made once per `generate`, and the recipe for each kind."""
 
-    def __init__(self, aia_base: str) -> None:
+    def __init__(self, aia_base: str, ocsp_url: str = DEAD_OCSP_URL) -> None:
         self.aia_base = aia_base.rstrip("/")
+        self.ocsp_url = ocsp_url
+        self.revoked: list[x509.Certificate] = []  # listed by the CRL and the OCSP index
+        self.good: list[x509.Certificate] = []  # in the OCSP index as valid
         self.ca = trustme.CA(organization_name=_ORGANIZATION)
         self.root = _Issuer.of(self.ca)
 
@@ -188,6 +206,54 @@ class _Factory:
         ]
         pem = _openssl_sign(self.ca, _csr(key, "HSTS Lab SHA-1 Intermediate"), extensions)
         return _Issuer(x509.load_pem_x509_certificate(pem), key)
+
+    def _revocable(self, names: tuple[str, ...], kind: Cert) -> tuple[bytes, bytes]:
+        crl = {
+            Cert.REVOKED_CRL: CRL_PATH,
+            Cert.GOOD_CRL: CRL_PATH,
+            Cert.DEAD_REVOCATION: CRL_MISSING_PATH,
+        }.get(kind)
+        ocsp = {Cert.REVOKED_OCSP: self.ocsp_url, Cert.GOOD_OCSP: self.ocsp_url}.get(kind)
+        if kind is Cert.DEAD_REVOCATION:
+            ocsp = DEAD_OCSP_URL
+        key = ec.generate_private_key(ec.SECP256R1())
+        crl_url = self.aia_base + crl if crl else ""
+        cert_pem, key_pem = _pems(self.root, key, names=names, crl=crl_url, ocsp=ocsp or "")
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        revoked = kind in (Cert.REVOKED_CRL, Cert.REVOKED_OCSP)
+        (self.revoked if revoked else self.good).append(cert)
+        return cert_pem, key_pem
+
+    def crl(self) -> bytes:
+        """The lab CA's CRL (DER): every revoked leaf, reason keyCompromise."""
+        now = dt.datetime.now(dt.UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.root.cert.subject)
+            .last_update(now - _DAY)
+            .next_update(now + 7 * _DAY)
+        )
+        for cert in self.revoked:
+            entry = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(cert.serial_number)
+                .revocation_date(now - _DAY)
+                .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+                .build()
+            )
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(self.root.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def write_ocsp(self, directory: Path) -> None:
+        """`openssl ocsp`'s CA database (index.txt) for the lab CA, with its certificate and key."""
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "ca.pem").write_bytes(self.ca.cert_pem.bytes())
+        (directory / "ca.key").touch(mode=0o600)
+        (directory / "ca.key").write_bytes(self.ca.private_key_pem.bytes())
+        lines = [_index_line(c, revoked=True) for c in self.revoked]
+        lines += [_index_line(c, revoked=False) for c in self.good]
+        (directory / "index.txt").write_text("".join(lines))
+        (directory / "index.txt.attr").write_text("unique_subject = no\n")  # leaves share one
 
     @cached_property
     def retired(self) -> trustme.CA:
@@ -303,6 +369,14 @@ class _Factory:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=key.host)
             case Cert.HOSTILE_SUBJECT:
                 return _pems(self.root, ec.generate_private_key(ec.SECP256R1()), cn=HOSTILE_CN)
+            case (
+                Cert.REVOKED_CRL
+                | Cert.GOOD_CRL
+                | Cert.REVOKED_OCSP
+                | Cert.GOOD_OCSP
+                | Cert.DEAD_REVOCATION
+            ):
+                return self._revocable(names, key.kind)
             case Cert.ISSUED_BEFORE_DISTRUST:
                 return _trustme_leaf(self.retired, names, now - 30 * _DAY, now + _LIFETIME)
             case Cert.DISTRUSTED_CHROME:
@@ -371,6 +445,8 @@ def _pems(
     names: tuple[str, ...] = (),
     cn: str = "",
     aia: str = "",
+    crl: str = "",
+    ocsp: str = "",
 ) -> tuple[bytes, bytes]:
     """A SHA-256 leaf from `issuer`: SANs `names` (none if empty), subject CN `cn` if given, an
     AIA caIssuers URL if given; (leaf PEM, key PEM)."""
@@ -391,6 +467,13 @@ def _pems(
         builder = builder.add_extension(_san(names), critical=False)
     if aia:
         builder = builder.add_extension(_ca_issuers(aia), critical=False)
+    if crl:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    if ocsp:
+        location = x509.UniformResourceIdentifier(ocsp)
+        access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, location)
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     cert = builder.sign(issuer.key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
@@ -485,6 +568,17 @@ def _openssl_sign(
         # fmt: on
         subprocess.run(command, check=True, capture_output=True)
         return (work / "out.pem").read_bytes()
+
+
+def _index_line(cert: x509.Certificate, *, revoked: bool) -> str:
+    """One line of an OpenSSL CA database: status, expiry, revocation, serial, file, subject."""
+    expiry = cert.not_valid_after_utc.strftime("%y%m%d%H%M%SZ")
+    when = (cert.not_valid_before_utc + _DAY / 2).strftime("%y%m%d%H%M%SZ") if revoked else ""
+    when += ",keyCompromise" if revoked else ""  # the reason, as in the CRL
+    serial = format(cert.serial_number, "X")
+    serial = serial if len(serial) % 2 == 0 else "0" + serial
+    subject = "/" + "/".join(a.rfc4514_string() for a in cert.subject)
+    return f"{'R' if revoked else 'V'}\t{expiry}\t{when}\t{serial}\tunknown\t{subject}\n"
 
 
 def _openssl_rsa_key(bits: int) -> rsa.RSAPrivateKey:

@@ -24,7 +24,7 @@ Spotter knows.
 `GET /aia/lab-intermediate.der` serves the lab intermediate CA as DER (`application/pkix-cert`),
 as a CA's caIssuers URL does, and `GET /aia/chunked/lab-intermediate.der` the same in chunked
 transfer coding (three chunks, no Content-Length); any other `/aia/` path (the dead AIA URL) is
-a 404.
+a 404. `GET /crl/lab.crl` serves the lab CA's CRL (DER, `application/pkix-crl`).
 
 Every request outside `/lab/` (AIA fetches included) is recorded (time, path, query as sent,
 still percent-encoded, User-Agent, and the Authorization header redacted to its scheme:
@@ -47,7 +47,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hsts_coverage.lab.certs import AIA_CHUNKED_PATH, AIA_INTERMEDIATE_PATH
+from hsts_coverage.lab.certs import AIA_CHUNKED_PATH, AIA_INTERMEDIATE_PATH, CRL_PATH
 from hsts_coverage.lab.certspotter import PATH as CERTSPOTTER_PATH
 from hsts_coverage.lab.certspotter import CertSpotterApi, issuances, redacted
 from hsts_coverage.lab.scenarios import LAB_DOMAIN, CtCertificate
@@ -120,10 +120,12 @@ class CtServer:
         log_path: Path,
         stats: Callable[[bool], Mapping[str, Any]],  # reset_peaks -> the counters
         lab_domain: str = LAB_DOMAIN,
+        crl_der: bytes = b"",
     ) -> None:
         self.records = records
         self.certspotter = CertSpotterApi(issuances(records, lab_domain))
         self.intermediate_der = intermediate_der
+        self.crl_der = crl_der
         self.host = host
         self.port = port
         self.requests: list[CtRequest] = []
@@ -138,6 +140,7 @@ class CtServer:
         app.router.add_get(CERTSPOTTER_PATH, self.certspotter.handle)
         app.router.add_get(AIA_INTERMEDIATE_PATH, self._serve_intermediate)
         app.router.add_get(AIA_CHUNKED_PATH, self._serve_intermediate_chunked)
+        app.router.add_get(CRL_PATH, self._serve_crl)
         app.router.add_get("/lab/stats", self._serve_stats)
         # Requests are logged by _record; aiohttp's access log would only repeat them.
         self._runner = web.AppRunner(app, access_log=None)
@@ -177,6 +180,10 @@ class CtServer:
     async def _serve_intermediate(self, request: web.Request) -> web.StreamResponse:
         # RFC 5280 section 4.2.2.1: a caIssuers URL over HTTP serves one DER certificate.
         return web.Response(body=self.intermediate_der, content_type="application/pkix-cert")
+
+    async def _serve_crl(self, request: web.Request) -> web.StreamResponse:
+        # RFC 5280 section 4.2.1.13: an HTTP CRL distribution point serves one DER CRL.
+        return web.Response(body=self.crl_der, content_type="application/pkix-crl")
 
     async def _serve_intermediate_chunked(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/pkix-cert"})

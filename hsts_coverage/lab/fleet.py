@@ -44,9 +44,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import ipaddress
 import logging
 import os
+import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
@@ -273,8 +275,12 @@ class Lab:
         keys = [plan.cert for plan in plans if plan.https in TLS_MODES]
         if self.fleet is not None:
             keys.append(FLEET_CERT)  # also when another server serves the fleet with it
-        self._certs = await asyncio.to_thread(generate, self.state_dir, keys, self.ct_url)
+        ocsp_port = free_port()
+        ocsp_url = f"http://127.0.0.1:{ocsp_port}/"
+        make = functools.partial(generate, self.state_dir, keys, self.ct_url, ocsp_url)
+        self._certs = await asyncio.to_thread(make)
         try:
+            await self._start_ocsp(self._certs, ocsp_port)
             await self._start_dns()
             await self._start_ct(self._certs)
             await self._start_web(self._certs, plans)
@@ -371,6 +377,33 @@ class Lab:
         self._stack.push_async_callback(dns.stop)
         await dns.start()
 
+    async def _start_ocsp(self, certs: LabCertificates, port: int) -> None:
+        """`openssl ocsp`, a real OCSP responder, over the lab CA's index (all interfaces of an
+        ephemeral port: `-port` takes no address)."""
+        where = certs.ocsp_dir
+        # fmt: off
+        command = [
+            "openssl", "ocsp", "-index", str(where / "index.txt"), "-port", str(port),
+            "-rsigner", str(where / "ca.pem"), "-rkey", str(where / "ca.key"),
+            "-CA", str(where / "ca.pem"), "-ignore_err", "-nmin", "60",
+        ]
+        # fmt: on
+        log_file = (self.state_dir / "ocsp.log").open("wb")
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=log_file, stderr=asyncio.subprocess.STDOUT
+        )
+        log_file.close()
+
+        async def stop() -> None:
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
+
+        self._stack.push_async_callback(stop)
+        # Not a test connection: the responder serves one connection at a time, and an empty
+        # one would hold it. It says when it listens.
+        await _wait_for_line(self.state_dir / "ocsp.log", b"waiting for OCSP client connections")
+
     async def _start_ct(self, certs: LabCertificates) -> None:
         self._ct = CtServer(
             self._ct_records(),
@@ -379,6 +412,7 @@ class Lab:
             CT_PORT,
             self.state_dir / "ct-requests.log",
             self.read_stats,
+            crl_der=certs.crl_der,
         )
         self._stack.push_async_callback(self._ct.stop)
         await self._ct.start()
@@ -481,3 +515,20 @@ def _format(reply: Reply, domain: str) -> Reply:
     if reply.location is None:
         return reply
     return replace(reply, location=reply.location.format(domain=domain))
+
+
+def free_port() -> int:
+    """A TCP port free right now on every interface (for a server that binds them all)."""
+    with socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET) as sock:
+        sock.bind(("", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_for_line(path: Path, text: bytes, seconds: float = 10.0) -> None:
+    """Until `text` appears in the file a subprocess writes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while text not in await asyncio.to_thread(path.read_bytes):
+        if loop.time() > deadline:
+            raise RuntimeError(f"{path}: no {text.decode()!r} within {seconds:g} s")
+        await asyncio.sleep(0.05)

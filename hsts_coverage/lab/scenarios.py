@@ -54,6 +54,13 @@ class Cert(StrEnum):
     DISTRUSTED_CHROME = "distrusted_chrome"
     DISTRUSTED_FIREFOX = "distrusted_firefox"
     DISTRUSTED = "distrusted"
+    # Lab-CA leaves naming where their revocation is published (lab/certs.py): the lab CRL
+    # (served by the CT server) or the lab OCSP responder (`openssl ocsp`).
+    REVOKED_CRL = "revoked_crl"
+    GOOD_CRL = "good_crl"
+    REVOKED_OCSP = "revoked_ocsp"
+    GOOD_OCSP = "good_ocsp"
+    DEAD_REVOCATION = "dead_revocation"  # a CRL URL that is a 404, an OCSP URL that refuses
     RSA = "rsa"  # lab CA, RSA-2048 leaf (for the DHE listener: DHE needs an RSA certificate)
     RSA_1024 = "rsa_1024"  # lab CA, RSA-1024 leaf (SHA-256 signature)
     RSA_768 = "rsa_768"  # lab CA, RSA-768 leaf (SHA-256 signature; key made with the openssl CLI)
@@ -392,6 +399,29 @@ SCENARIOS: tuple[Scenario, ...] = (
         "breaks",
         (Reason.CERT_DISTRUSTED,),
         cert=Cert.DISTRUSTED,
+    ),
+    Scenario(
+        "revoked-crl",
+        "a leaf its CA's CRL lists as revoked",
+        "breaks",
+        (Reason.CERT_REVOKED,),
+        cert=Cert.REVOKED_CRL,
+    ),
+    Scenario("good-crl", "a leaf its CA's CRL does not list", "ok", (), cert=Cert.GOOD_CRL),
+    Scenario(
+        "revoked-ocsp",
+        "a leaf the OCSP responder says is revoked",
+        "breaks",
+        (Reason.CERT_REVOKED,),
+        cert=Cert.REVOKED_OCSP,
+    ),
+    Scenario("good-ocsp", "a leaf the OCSP responder says is good", "ok", (), cert=Cert.GOOD_OCSP),
+    Scenario(
+        "dead-revocation",
+        "a leaf whose CRL is a 404 and whose OCSP responder refuses: a warning, never a break",
+        "warn",
+        (Reason.REVOCATION_UNCHECKED,),
+        cert=Cert.DEAD_REVOCATION,
     ),
     Scenario(
         "rsa-1024",

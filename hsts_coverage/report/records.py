@@ -24,11 +24,13 @@ from hsts_coverage.models import (
     HttpsFacts,
     RedirectWalk,
     Response,
+    Revocation,
+    RevocationStatus,
     Verdict,
 )
 from hsts_coverage.policy import check_header
 from hsts_coverage.report.header import header_json
-from hsts_coverage.verdict import EXIT_CODES, status_of
+from hsts_coverage.verdict import EXIT_CODES, crlset_note, status_of
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
 # and the user's names too), not only certificate transparency.
@@ -209,8 +211,22 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
         "location": facts.location,
         "strict_transport_security": list(facts.sts),
         "chain_completed_from": facts.chain_completed_from,
+        "revocation": _revocation(facts.revocation),
         "certificate": _certificate(facts.cert, now) if facts.cert else None,
         "elapsed_ms": facts.elapsed_ms,
+    }
+
+
+def _revocation(revocation: Revocation | None) -> Record | None:
+    if revocation is None:
+        return None
+    revoked = revocation.status is RevocationStatus.REVOKED
+    return {
+        "status": revocation.status.value,
+        "method": revocation.method or None,
+        "url": revocation.url or None,
+        "detail": revocation.detail or None,
+        "chrome_crlset": crlset_note(revocation) if revoked else None,
     }
 
 

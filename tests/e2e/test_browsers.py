@@ -101,6 +101,26 @@ CASES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
         "NS_ERROR_REDIRECT_LOOP",
     ),
     "www": ("ok", (), "", ""),
+    "revoked-crl": (
+        "breaks",
+        ("cert_revoked",),
+        "NET::ERR_CERT_REVOKED if Chrome's CRLSet lists it (see detail), else none",
+        "SEC_ERROR_REVOKED_CERTIFICATE",
+    ),
+    "revoked-ocsp": (
+        "breaks",
+        ("cert_revoked",),
+        "NET::ERR_CERT_REVOKED if Chrome's CRLSet lists it (see detail), else none",
+        "SEC_ERROR_REVOKED_CERTIFICATE",
+    ),
+    "good-crl": ("ok", (), "", ""),
+    "good-ocsp": ("ok", (), "", ""),
+    "dead-revocation": (
+        "warn",
+        ("revocation_unchecked",),
+        "none (Chrome does not check revocation online)",
+        "none (Firefox goes on when OCSP fails; CRLite may still know)",
+    ),
     "before-distrust": ("ok", (), "", ""),
     "distrusted-chrome": (
         "breaks",
@@ -183,6 +203,37 @@ def test_an_http2_only_server_refuses_a_client_that_offers_http_1_1_only(lab: La
         tls.sendall(f"GET / HTTP/1.1\r\nHost: {lab.name('h2-only')}\r\n\r\n".encode())
         answer = tls.recv(65536)
     assert not answer.startswith(b"HTTP/1.")  # HTTP/2 frames (SETTINGS, GOAWAY) at most
+
+
+def test_revocation_facts_in_the_record(lab: LabInfo, browser_scan: Run) -> None:
+    def revocation(label: str) -> dict[str, str | None]:
+        facts: dict[str, str | None] = browser_scan.hosts()[lab.name(label)]["https"]["revocation"]
+        return facts
+
+    assert revocation("revoked-crl")["method"] == "crl"
+    assert revocation("good-crl")["status"] == "good"
+    ocsp = revocation("revoked-ocsp")
+    assert (ocsp["status"], ocsp["method"]) == ("revoked", "ocsp")
+    assert "key_compromise" in (ocsp["detail"] or "")
+    assert (ocsp["chrome_crlset"] or "").startswith("may be in its CRLSet")
+    assert revocation("good-ocsp")["status"] == "good"
+    assert revocation("dead-revocation")["status"] == "unchecked"
+    assert browser_scan.hosts()[lab.name("www")]["https"]["revocation"] is None
+
+
+def _crl_fetches(lab: LabInfo) -> int:
+    lines = (lab.state_dir / "ct-requests.log").read_text().splitlines()
+    return sum('"path": "/crl/lab.crl"' in line for line in lines)
+
+
+def test_a_crl_is_fetched_once_per_scan(lab: LabInfo, tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text(f"{lab.name('revoked-crl')}\n{lab.name('good-crl')}\n", encoding="utf-8")
+    before = _crl_fetches(lab)
+    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(names)]
+    run = hsts_coverage([*args, "--no-apex-check"], tmp_path)
+    assert run.hosts()[lab.name("revoked-crl")]["status"] == "breaks"
+    assert _crl_fetches(lab) - before == 1  # two hosts, one CRL URL, one fetch
 
 
 DISTRUSTED = ("distrusted-chrome", "distrusted-firefox", "distrusted")
