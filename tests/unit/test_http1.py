@@ -155,6 +155,19 @@ async def test_a_body_past_the_cap_is_refused(serve: Serve) -> None:
         await get(serve, answer, want_body=True)
 
 
+async def test_the_body_cap_is_the_callers(serve: Serve) -> None:
+    # A CRL may be megabytes: the revocation check raises the cap for its own requests only.
+    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (http1.MAX_BODY + 1)
+    port = await serve(answer)
+    request = Request(address="127.0.0.1", port=port, host="example.test")
+    head = await fetch(request, tls=None, deadline=2.0, want_body=True, max_body=2 * http1.MAX_BODY)
+    assert len(head.body) == http1.MAX_BODY + 1
+    port = await serve(answer)
+    request = Request(address="127.0.0.1", port=port, host="example.test")
+    with pytest.raises(http1.BodyTooLargeError):
+        await fetch(request, tls=None, deadline=2.0, want_body=True, max_body=http1.MAX_BODY)
+
+
 def _instance(kind: type[BaseException]) -> BaseException:
     error = kind("test")
     if isinstance(error, ssl.SSLCertVerificationError):
