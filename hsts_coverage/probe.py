@@ -65,6 +65,7 @@ from hsts_coverage.redirects import (
 )
 from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
 from hsts_coverage.tls import (
+    NOTHING_IN_COMMON,
     SECURITY_LEVEL_CODES,
     Presented,
     VerifiedCertificates,
@@ -387,6 +388,14 @@ class Prober:
                 f"no cipher suite in common: the server accepts {presented.cipher} "
                 f"({presented.version}), which browsers do not offer ({detail})"
             )
+        elif failure.outcome is Outcome.TLS_FAILED and presented.modern and _refused_all(detail):
+            # A browser's suites are fine, yet the handshake fails: its groups or signature
+            # algorithms (see tls) are what the server does not take.
+            reason = Reason.TLS_CIPHER_MISMATCH
+            detail = (
+                f"no key-exchange group or signature algorithm in common: the server completes "
+                f"{presented.version} only with ones browsers do not offer ({detail})"
+            )
         elif reason is None and failure.outcome is Outcome.TIMEOUT:
             reason = Reason.HTTPS_TIMEOUT
         elif reason is None and failure.outcome is Outcome.REFUSED:
@@ -539,6 +548,10 @@ def _location(head: Head) -> str | None:
 def _connect_timed_out(exc: BaseException) -> bool:
     outcome = exc.outcome if isinstance(exc, SharedOutcome) else exc
     return isinstance(outcome, ConnectTimeoutError)
+
+
+def _refused_all(detail: str) -> bool:
+    return any(reason in detail for reason in NOTHING_IN_COMMON)
 
 
 def _no_connection(outcome: Outcome) -> Reason:

@@ -14,13 +14,15 @@ where browsers do:
 - TLS 1.3 suites: OpenSSL's default three (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305) are
   BoringSSL's three, which no cipher string changes.
 - TLS 1.2 at least (TLS 1.0/1.1 were removed from browsers in 2020).
-- Signature algorithms: Chrome's `kVerifyPrefs` (same file) offers ECDSA P-256/P-384 and RSA-PSS /
-  PKCS#1 with SHA-256/384/512, never SHA-1; OpenSSL 3 drops SHA-1 from the list at security level
-  1 and above, which is what matters. Python's `ssl` cannot set the list itself (nor the key
-  exchange groups), so two differences remain and are known: OpenSSL also offers Ed25519/Ed448
-  and P-521 signatures and the FFDHE groups in TLS 1.3, where Chrome offers X25519MLKEM768,
-  X25519, P-256 and P-384. A server that accepts only those extras is judged working here and
-  broken in Chrome; such servers are very rare.
+- Signature algorithms: Chrome's `kVerifyPrefs` (same file): ECDSA P-256/P-384, RSA-PSS and
+  PKCS#1 with SHA-256/384/512, never SHA-1 (`CHROME_SIGALGS`). Key-exchange groups: Chrome's
+  X25519MLKEM768, X25519, P-256, P-384 (net/ssl/ssl_config.cc), less X25519MLKEM768, which
+  OpenSSL 3.0 lacks and which no server requires (`CHROME_GROUPS`). Python's `ssl` cannot set
+  either list, so `_set_chrome_lists` calls OpenSSL's own SSL_CTX_ctrl through ctypes, on the
+  SSL_CTX that CPython's SSLContext wraps, after checking that the pointer is that context's
+  (its options read back through OpenSSL equal `SSLContext.options`). Where the check fails (not
+  CPython, another layout) OpenSSL's defaults stay (they add FFDHE groups, Ed25519/Ed448 and
+  P-521 signatures): a server that accepts only those is then judged working.
 - ALPN: `h2` and `http/1.1`, as browsers send them (`ALPN`); a server that picks `h2` is read
   over HTTP/2 (`http2`).
 - No fallback to the subject CN when a certificate has no SAN (Chrome 58+, Firefox 48+).
@@ -36,9 +38,11 @@ from __future__ import annotations
 
 import _ssl
 import asyncio
+import ctypes
 import hashlib
 import re
 import ssl
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
@@ -76,6 +80,15 @@ CHROME_TLS13_CIPHERS = (
 )
 CHROME_CIPHERS = frozenset(CHROME_TLS12_CIPHERS + CHROME_TLS13_CIPHERS)
 
+# Chrome's signature algorithms and groups in OpenSSL's names (see the docstring).
+CHROME_SIGALGS = (
+    "ecdsa_secp256r1_sha256:rsa_pss_rsae_sha256:rsa_pkcs1_sha256:ecdsa_secp384r1_sha384:"
+    "rsa_pss_rsae_sha384:rsa_pkcs1_sha384:rsa_pss_rsae_sha512:rsa_pkcs1_sha512"
+)
+CHROME_GROUPS = "X25519:P-256:P-384"
+_SSL_CTRL_SET_GROUPS_LIST = 92  # include/openssl/ssl.h
+_SSL_CTRL_SET_SIGALGS_LIST = 98
+
 # What browsers offer in ALPN, in their order.
 ALPN = ("h2", "http/1.1")
 
@@ -104,6 +117,11 @@ _VERIFY_REASONS: dict[int, Reason] = {
 # Security-level failures: OpenSSL reports them before it looks at the rest of the chain.
 SECURITY_LEVEL_CODES = frozenset({66, 67, 68})
 
+# ssl.SSLError.reason values of a server that found nothing it accepts in the ClientHello.
+NOTHING_IN_COMMON = frozenset(
+    {"SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_SUITABLE_KEY_SHARE"}
+)
+
 # ssl.SSLError.reason values meaning "no TLS version in common" rather than "not TLS at all".
 _VERSION_FAILURES = frozenset(
     {
@@ -125,7 +143,43 @@ def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
     level = PRIVATE_ROOTS_LEVEL if ca_bundle else PUBLIC_ROOTS_LEVEL
     ctx.set_ciphers(f"{':'.join(CHROME_TLS12_CIPHERS)}:@SECLEVEL={level}")
     ctx.set_alpn_protocols(list(ALPN))
+    _set_chrome_lists(ctx)
     return ctx
+
+
+def _set_chrome_lists(ctx: ssl.SSLContext) -> bool:
+    """Chrome's groups and signature algorithms on `ctx` through OpenSSL itself; False (and
+    OpenSSL's defaults) where the SSL_CTX cannot be reached safely (see the docstring)."""
+    library = _libssl()
+    if library is None:
+        return False
+    pointer = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+    if not pointer or library.SSL_CTX_get_options(pointer) != ctx.options:
+        return False
+    groups = library.SSL_CTX_ctrl(pointer, _SSL_CTRL_SET_GROUPS_LIST, 0, CHROME_GROUPS.encode())
+    sigalgs = library.SSL_CTX_ctrl(pointer, _SSL_CTRL_SET_SIGALGS_LIST, 0, CHROME_SIGALGS.encode())
+    return bool(groups == 1 and sigalgs == 1)
+
+
+@cache
+def _libssl() -> ctypes.CDLL | None:
+    """The OpenSSL that CPython's `_ssl` is linked with, its two functions typed."""
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        library = ctypes.CDLL(_ssl.__file__)
+        library.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
+        library.SSL_CTX_get_options.restype = ctypes.c_uint64
+        library.SSL_CTX_ctrl.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_long,
+            ctypes.c_char_p,
+        ]
+        library.SSL_CTX_ctrl.restype = ctypes.c_long
+    except (OSError, AttributeError):
+        return None
+    return library
 
 
 @cache
@@ -301,6 +355,10 @@ class Presented:
     cert: Certificate | None = None
     version: str | None = None
     cipher: str | None = None
+
+    @property
+    def modern(self) -> bool:
+        return self.version in ("TLSv1.2", "TLSv1.3")
 
     @property
     def cipher_refused(self) -> bool:

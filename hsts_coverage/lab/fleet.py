@@ -103,7 +103,9 @@ Routes = tuple[tuple[str, Reply], ...]
 # DNS kinds whose name has an address of its own, with listeners there.
 OWN_ADDRESS = frozenset({Dns.A, Dns.TRUNCATED, Dns.AAAA_SERVFAIL})
 # Listeners that present a certificate.
-TLS_MODES = frozenset({Listen.TLS, Listen.TLS10, Listen.TLS_SILENT, Listen.TLS_DHE, Listen.TLS_H2})
+TLS_MODES = frozenset(
+    {Listen.TLS, Listen.TLS10, Listen.TLS_SILENT, Listen.TLS_DHE, Listen.TLS_H2, Listen.TLS_P521}
+)
 # The one certificate of every fleet host (fleet.test and *.fleet.test).
 FLEET_CERT = CertKey(Cert.VALID, FLEET_DOMAIN)
 # The one certificate of every zone lab host (dns-lab.test and *.dns-lab.test).

@@ -87,6 +87,7 @@ class Listen(StrEnum):
     TLS10 = "tls10"  # TLS 1.0 only, with `cert`
     TLS_SILENT = "tls_silent"  # completes the TLS handshake, then never sends a byte
     TLS_RESET = "tls_reset"  # reads the ClientHello, then resets the connection (RST)
+    TLS_P521 = "tls_p521"  # TLS 1.2/1.3 with the P-521 group only (Chrome offers no P-521)
     TLS_H2 = "tls_h2"  # TLS with ALPN `h2` only, speaking HTTP/2 only (h2), with `cert`
     TLS_DHE = "tls_dhe"  # TLS 1.2 with DHE-RSA suites only (no suite browsers offer), with `cert`
 
@@ -470,6 +471,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         (Reason.TLS_CIPHER_MISMATCH,),
         https=Listen.TLS_DHE,
         cert=Cert.RSA,
+    ),
+    Scenario(
+        "p521-only",
+        "key exchange on P-521 only: no group in common with Chrome",
+        "breaks",
+        (Reason.TLS_CIPHER_MISMATCH,),
+        https=Listen.TLS_P521,
     ),
     Scenario(
         "rsa-ecdhe",

@@ -12,6 +12,7 @@
 - TLS_H2: TLS offering ALPN `h2` only, then HTTP/2 only (h2's server side): one request's
   answer, as the site's route says (status, `location`, `strict-transport-security`, a body),
   then GOAWAY; a client that did not pick `h2` gets its HTTP/1.1 bytes refused as a bad preface;
+- TLS_P521: the HTTP server behind TLS whose only key-exchange group is P-521;
 - TLS_DHE: the HTTP server behind TLS 1.2 with the DHE-RSA suites only (RFC 7919 ffdhe2048),
   which no browser offers: a browser's handshake fails with handshake_failure;
 - TLS_RESET: reads the first TLS record (the ClientHello), then resets the connection: SO_LINGER
@@ -137,6 +138,8 @@ def tls_context(pair: KeyPair, mode: Listen) -> ssl.SSLContext:
     if mode is Listen.TLS_SILENT:
         # TLS 1.3 servers send session tickets after the handshake; silent means not a byte.
         context.num_tickets = 0
+    if mode is Listen.TLS_P521:
+        context.set_ecdh_curve("secp521r1")  # OpenSSL 3: the one group, TLS 1.3 included
     context.set_alpn_protocols(["h2"] if mode is Listen.TLS_H2 else ["http/1.1"])
     return context
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hsts_coverage.tls import ALPN, CHROME_CIPHERS, verified_context
+from hsts_coverage.tls import ALPN, CHROME_CIPHERS, _set_chrome_lists, verified_context
 from tests.e2e.conftest import LabInfo
 from tests.e2e.test_scan import Run, hsts_coverage, lab_options
 
@@ -22,6 +22,12 @@ pytestmark = pytest.mark.e2e
 # label -> (status, reason codes in order, Chrome's error, Firefox's error) of the first reason
 CASES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "dhe-only": (
+        "breaks",
+        ("tls_cipher_mismatch",),
+        "ERR_SSL_VERSION_OR_CIPHER_MISMATCH",
+        "SSL_ERROR_NO_CYPHER_OVERLAP",
+    ),
+    "p521-only": (
         "breaks",
         ("tls_cipher_mismatch",),
         "ERR_SSL_VERSION_OR_CIPHER_MISMATCH",
@@ -273,6 +279,19 @@ def _handshake(lab: LabInfo, label: str, context: ssl.SSLContext) -> None:
         context.wrap_socket(raw, server_hostname=lab.name(label)),
     ):
         pass
+
+
+def test_a_p521_only_server_fails_only_with_chromes_groups(lab: LabInfo) -> None:
+    context = verified_context(Path(lab.ca_bundle))
+    with pytest.raises(ssl.SSLError) as failure:
+        _handshake(lab, "p521-only", context)
+    assert failure.value.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
+    openssl_defaults = ssl.create_default_context(cafile=lab.ca_bundle)  # P-521 among them
+    _handshake(lab, "p521-only", openssl_defaults)
+
+
+def test_chromes_lists_are_set_through_openssl() -> None:
+    assert _set_chrome_lists(ssl.create_default_context()) is True
 
 
 def test_rsa_1024_is_accepted_under_a_private_root_only(lab: LabInfo) -> None:
