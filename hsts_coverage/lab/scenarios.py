@@ -739,7 +739,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "unknown",
         (Reason.CHECK_TIMEOUT,),
         https_routes=tuple(
-            (f"/{i}" if i else "/", Reply(302, f"/{i + 1}", delay=1.5)) for i in range(8)
+            (f"/{i}" if i else "/", Reply(302, f"/{i + 1}", delay=1.2)) for i in range(8)
         ),
     ),
     Scenario(
