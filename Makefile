@@ -24,15 +24,16 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # Debian packages some tests drive: Chromium for the HTML report, shellcheck and systemd-analyze
-# for the examples, promtool (package prometheus) for the metrics and the alerting rules.
-# Installed when missing and possible (as root); without them those tests skip (and fail under CI).
+# for the examples, promtool (package prometheus) for the metrics and the alerting rules, nginx
+# for the benchmark's smoke runs. Installed when missing and possible (as root); without them
+# those tests skip.
 system-deps: bind nftables
 	@command -v chromium >/dev/null && command -v shellcheck >/dev/null && \
-	  command -v promtool >/dev/null || \
+	  command -v promtool >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || \
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq chromium shellcheck prometheus \
+	    apt-get install -y -qq chromium shellcheck prometheus nginx-light \
 	    >/dev/null) ; } || \
-	  echo "make: chromium/shellcheck/promtool not installed: their tests will skip"
+	  echo "make: chromium/shellcheck/promtool/nginx not installed: their tests will skip"
 
 # nft drops packets to one loopback address in the tests of dead addresses
 # (tests/e2e/test_dead_address.py) and in the benchmark's realistic mix.
