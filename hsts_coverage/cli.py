@@ -37,7 +37,6 @@ from hsts_coverage.config import (
     OutputFormat,
     ScanConfig,
 )
-from hsts_coverage.distrust import parse_rows
 from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
@@ -46,7 +45,6 @@ from hsts_coverage.models import (
     Verdict,
     ZoneNames,
 )
-from hsts_coverage.names import DomainError, parse_domain
 from hsts_coverage.pipeline import (
     DomainStarted,
     Event,
@@ -55,8 +53,7 @@ from hsts_coverage.pipeline import (
     enumerate_only,
     scan,
 )
-from hsts_coverage.policy import check_header
-from hsts_coverage.preload import parse_chromium_list
+from hsts_coverage.probe.tls import verified_context
 from hsts_coverage.report.header import header_json, header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
 from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
@@ -68,10 +65,13 @@ from hsts_coverage.report.records import (
     summary_record,
 )
 from hsts_coverage.report.text import clean, verdict_text
+from hsts_coverage.rules.distrust import parse_rows
+from hsts_coverage.rules.host import EXIT_FAILED, EXIT_USAGE, exit_code
+from hsts_coverage.rules.hsts_header import check_header
+from hsts_coverage.rules.names import DomainError, parse_domain
+from hsts_coverage.rules.preload import parse_chromium_list
 from hsts_coverage.sources.guess import parse_labels
 from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
-from hsts_coverage.tls import verified_context
-from hsts_coverage.verdict import EXIT_FAILED, EXIT_USAGE, exit_code
 
 if TYPE_CHECKING:
     from hsts_coverage.report.metrics import ScanMetrics

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from hsts_coverage import __version__
 
 if TYPE_CHECKING:
-    from hsts_coverage.distrust import Constraint
     from hsts_coverage.models import Enumeration, PreloadEntry, ZoneNames
+    from hsts_coverage.rules.distrust import Constraint
 
 DEFAULT_CT_URL = "https://crt.sh"
 DEFAULT_CERTSPOTTER_URL = "https://api.certspotter.com"

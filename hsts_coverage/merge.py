@@ -26,10 +26,10 @@ from hsts_coverage.models import (
     Status,
     Verdict,
 )
-from hsts_coverage.preload import advice
 from hsts_coverage.report.reader import Report, ReportError
 from hsts_coverage.report.records import EXIT_MEANINGS
-from hsts_coverage.verdict import EXIT_CODES, coverage_advice, decide
+from hsts_coverage.rules.host import EXIT_CODES, coverage_advice, decide
+from hsts_coverage.rules.preload import advice
 
 Record = dict[str, Any]
 _GROUPS = {"breaks": "breaking", "warn": "warnings", "unknown": "unknown"}

@@ -26,7 +26,7 @@ import pycares
 
 from hsts_coverage.config import IPNetwork, Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
-from hsts_coverage.reach import waited_for_descriptor
+from hsts_coverage.probe.reach import waited_for_descriptor
 
 _TRANSIENT = {
     aiodns.error.ARES_ESERVFAIL: "SERVFAIL",

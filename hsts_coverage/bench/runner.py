@@ -37,8 +37,8 @@ from typing import Any, Literal
 from hsts_coverage.bench.process import Usage, measure
 from hsts_coverage.bench.testbed import Testbed
 from hsts_coverage.models import Verdict
+from hsts_coverage.rules.host import EXIT_CODES
 from hsts_coverage.sources.crtsh import TRUNCATION_ROWS
-from hsts_coverage.verdict import EXIT_CODES
 
 BASELINE_CONCURRENCY = 100
 _ENV_PREFIX = "HSTS_COVERAGE_"

@@ -1,14 +1,14 @@
 """Views of one Strict-Transport-Security check: a JSON-ready dict and a plain-text verdict.
 
-Views only render a `HeaderCheck`; every judgement is made in `hsts_coverage.policy`. The header
-comes from a server we do not trust, and the issue messages quote parts of it, so every line of
-the text view goes through `clean` before it can reach a terminal.
+Views only render a `HeaderCheck`; every judgement is made in `hsts_coverage.rules.hsts_header`.
+The header comes from a server we do not trust, and the issue messages quote parts of it, so
+every line of the text view goes through `clean` before it can reach a terminal.
 """
 
 from __future__ import annotations
 
-from hsts_coverage.policy import ONE_YEAR, BrowserView, HeaderCheck, Issue, IssueSeverity
 from hsts_coverage.report.text import clean
+from hsts_coverage.rules.hsts_header import ONE_YEAR, BrowserView, HeaderCheck, Issue, IssueSeverity
 
 _UNITS = (("year", ONE_YEAR), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 

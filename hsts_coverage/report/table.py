@@ -33,9 +33,9 @@ from hsts_coverage.models import (
     Status,
     Verdict,
 )
-from hsts_coverage.policy import check_header
 from hsts_coverage.reasons import Reason, Severity
 from hsts_coverage.report.text import clean
+from hsts_coverage.rules.hsts_header import check_header
 
 _VERDICT_STYLE = {
     Verdict.SAFE: "bold green",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hsts_coverage.models import CtFacts, FoundBy
-from hsts_coverage.names import Rejected, ScopedName, scope
+from hsts_coverage.rules.names import Rejected, ScopedName, scope
 
 
 @dataclass(slots=True)

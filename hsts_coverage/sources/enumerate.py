@@ -27,8 +27,8 @@ from hsts_coverage.models import (
     SourceReport,
     ZoneNames,
 )
-from hsts_coverage.names import wildcard_probe_name
 from hsts_coverage.resolve import Resolver
+from hsts_coverage.rules.names import wildcard_probe_name
 from hsts_coverage.sources import axfr, certspotter, crtsh, guess
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.retry import SourceError

@@ -19,7 +19,7 @@ from hsts_coverage.models import (
     HostResult,
     SourceReport,
 )
-from hsts_coverage.names import Rejected, scope
+from hsts_coverage.rules.names import Rejected, scope
 
 _MET = (FoundBy.SAN, FoundBy.REDIRECT, FoundBy.CNAME)
 

@@ -24,8 +24,8 @@ import orjson
 
 from hsts_coverage import __version__
 from hsts_coverage.models import CtFacts, Enumeration, EnumerationStatus, FoundBy, SourceReport
-from hsts_coverage.names import Rejected, scope
 from hsts_coverage.report.records import enumeration_record
+from hsts_coverage.rules.names import Rejected, scope
 
 Record = dict[str, Any]
 FORMAT_VERSION = 1

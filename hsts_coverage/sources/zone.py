@@ -31,7 +31,7 @@ import dns.rdatatype
 import dns.zone
 
 from hsts_coverage.models import ZoneNames
-from hsts_coverage.names import in_scope
+from hsts_coverage.rules.names import in_scope
 
 _OWNER_TYPES = frozenset(
     {

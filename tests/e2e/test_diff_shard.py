@@ -112,7 +112,7 @@ def test_merge_refuses_a_missing_shard(lab: LabInfo, tmp_path: Path) -> None:
 
 
 def test_a_shard_of_no_hosts_is_not_safe_on_its_own(lab: LabInfo, tmp_path: Path) -> None:
-    from hsts_coverage.names import in_shard
+    from hsts_coverage.rules.names import in_shard
 
     names = [lab.domain, f"www.{lab.domain}"]  # --no-ct: the apex and the names given
     empty = next(k for k in range(1, 51) if not any(in_shard(n, k, 50) for n in names))

@@ -71,7 +71,7 @@ def test_a_host_whose_check_raises_is_unknown_and_the_scan_goes_on(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from hsts_coverage import cli
-    from hsts_coverage.probe import Prober
+    from hsts_coverage.probe.prober import Prober
 
     broken = f"www.{lab.domain}"
     real_probe = Prober.probe
@@ -107,7 +107,7 @@ def test_a_crash_keeps_the_partial_report_aside_and_exits_5(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from hsts_coverage import cli
-    from hsts_coverage.probe import Prober
+    from hsts_coverage.probe.prober import Prober
 
     async def follow(self: Prober, url: str, *, hops: int) -> object:
         raise RuntimeError("a bug in the apex check")  # outside every host's boundary

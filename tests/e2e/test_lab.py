@@ -47,7 +47,7 @@ from hsts_coverage.lab.scenarios import (
     scenario_by_label,
 )
 from hsts_coverage.lab.web import Site, WebHosts
-from hsts_coverage.tls import CHROME_TLS12_CIPHERS
+from hsts_coverage.probe.tls import CHROME_TLS12_CIPHERS
 
 from .conftest import LabInfo
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from hsts_coverage.admission import BUSY_LAG, IDLE_LAG, Admission, auto_ceiling
+from hsts_coverage.probe.admission import BUSY_LAG, IDLE_LAG, Admission, auto_ceiling
 
 
 async def _held(admission: Admission, count: int) -> list[asyncio.Task[None]]:

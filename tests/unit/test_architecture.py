@@ -128,8 +128,8 @@ def test_a_broken_contract_is_reported(tmp_path: Path, capsys: pytest.CaptureFix
         f'[tool.importlinter]\nroot_package = "{PACKAGE}"\ninclude_external_packages = true\n'
         "[[tool.importlinter.contracts]]\n"
         'name = "the prober without ssl"\ntype = "forbidden"\n'
-        'source_modules = ["hsts_coverage.probe"]\nforbidden_modules = ["ssl"]\n',
+        'source_modules = ["hsts_coverage.probe.prober"]\nforbidden_modules = ["ssl"]\n',
         encoding="utf-8",
     )
     assert lint_imports(config_filename=str(config), no_cache=True, no_logo=True) == 1
-    assert "hsts_coverage.probe is not allowed to import ssl" in capsys.readouterr().out
+    assert "hsts_coverage.probe.prober is not allowed to import ssl" in capsys.readouterr().out

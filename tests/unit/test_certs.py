@@ -9,9 +9,9 @@ from typing import Any, cast
 
 import pytest
 
-from hsts_coverage.certs import certificate_findings, matches_host
 from hsts_coverage.models import Certificate, Finding
 from hsts_coverage.reasons import Reason
+from hsts_coverage.rules.certificates import certificate_findings, matches_host
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 GOOD = Certificate(
@@ -143,7 +143,7 @@ def test_failures_hidden_behind_a_weak_key_come_first() -> None:
 
 
 def test_verified_certificate_from_openssls_decoding() -> None:
-    from hsts_coverage.tls import verified_certificate
+    from hsts_coverage.probe.tls import verified_certificate
 
     info = {
         "subject": ((("organizationName", "Example, Inc."),), (("commonName", "www.example.com"),)),
@@ -186,7 +186,7 @@ class Peer:
 
 
 def test_a_shared_certificate_is_decoded_once() -> None:
-    from hsts_coverage.tls import VerifiedCertificates
+    from hsts_coverage.probe.tls import VerifiedCertificates
 
     certificates = VerifiedCertificates(capacity=2)
     hosts = [Peer(b"wildcard", "01") for _ in range(5)]
@@ -202,7 +202,7 @@ def test_a_shared_certificate_is_decoded_once() -> None:
 
 
 def test_the_oldest_certificate_makes_room_and_unverified_ones_are_not_kept() -> None:
-    from hsts_coverage.tls import VerifiedCertificates
+    from hsts_coverage.probe.tls import VerifiedCertificates
 
     certificates = VerifiedCertificates(capacity=2)
     for der in (b"a", b"b", b"c"):  # "a" is dropped for "c"
@@ -283,7 +283,7 @@ class _PeerDer:
 
 @pytest.mark.parametrize("kind", ["critical FALSE", "UTCTime without seconds"])
 def test_a_certificate_cryptography_refuses_is_read_as_none(kind: str) -> None:
-    from hsts_coverage.tls import peer_certificate
+    from hsts_coverage.probe.tls import peer_certificate
 
     der = _hostile_der(kind)
     ssl.create_default_context().load_verify_locations(cadata=der)  # OpenSSL reads it
@@ -293,7 +293,7 @@ def test_a_certificate_cryptography_refuses_is_read_as_none(kind: str) -> None:
 def test_its_twin_is_read() -> None:
     import trustme
 
-    from hsts_coverage.tls import peer_certificate
+    from hsts_coverage.probe.tls import peer_certificate
 
     pem = trustme.CA().issue_cert("a.example.com").cert_chain_pems[0].bytes().decode()
     cert = peer_certificate(cast(ssl.SSLObject, _PeerDer(ssl.PEM_cert_to_DER_cert(pem))))

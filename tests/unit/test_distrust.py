@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hsts_coverage.distrust import BUILT_IN, Constraint, distrust_findings, parse_rows, table
 from hsts_coverage.models import Certificate
 from hsts_coverage.reasons import Reason
+from hsts_coverage.rules.distrust import BUILT_IN, Constraint, distrust_findings, parse_rows, table
 
 ENTRUST_G2 = "43df5774b03e7fef5fe40d931a7bedf1bb2e6b42738c4e6d3841103d3aa7f339"
 HIPKI = "f015ce3cc239bfef064be9f1d2c417e1a0264a0a94be1f0c8d121864eb6949cc"

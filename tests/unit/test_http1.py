@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from hsts_coverage import http1
-from hsts_coverage.http1 import Head, Request, fetch
-from hsts_coverage.probe import _TRANSLATIONS, translate
+from hsts_coverage.probe import http1
+from hsts_coverage.probe.http1 import Head, Request, fetch
+from hsts_coverage.probe.prober import _TRANSLATIONS, translate
 from hsts_coverage.reasons import Reason
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -191,7 +191,7 @@ def test_every_response_error_is_listed() -> None:
 
 @pytest.mark.parametrize("url", ["http://ca.example:99999/i.der", "http://[::1/i.der", "ftp://x/"])
 async def test_an_aia_url_no_client_can_fetch_is_no_issuer(url: str) -> None:
-    from hsts_coverage.probe import Prober
+    from hsts_coverage.probe.prober import Prober
     from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver
 
     resolver = Resolver((), timeout=0.1, attempts=1)

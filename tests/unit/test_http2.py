@@ -7,9 +7,9 @@ import h2.connection
 import h2.events
 import pytest
 
-from hsts_coverage import http1
-from hsts_coverage.http1 import Request
-from hsts_coverage.http2 import Answer, Exchange
+from hsts_coverage.probe import http1
+from hsts_coverage.probe.http1 import Request
+from hsts_coverage.probe.http2 import Answer, Exchange
 
 REQUEST = Request(address="127.0.0.1", port=443, host="example.test", path="/x?y")
 Headers = list[tuple[str, str]]

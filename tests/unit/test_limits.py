@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hsts_coverage.limits import ConnectionLimits
+from hsts_coverage.probe.limits import ConnectionLimits
 
 
 async def peak_open(limits: ConnectionLimits, addresses: list[str], hold: float) -> int:

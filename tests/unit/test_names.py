@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hsts_coverage.names import (
+from hsts_coverage.rules.names import (
     DomainError,
     Rejected,
     ScopedName,

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsts_coverage.policy import (
+from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.rules.hsts_header import (
     ONE_YEAR,
     TEN_YEARS,
     BrowserCode,
@@ -19,7 +20,6 @@ from hsts_coverage.policy import (
     effective_field,
     hstspreload_issues,
 )
-from hsts_coverage.report.header import header_json, header_text
 
 FULL = "max-age=31536000; includeSubDomains; preload"
 UINT64_MAX = 2**64 - 1

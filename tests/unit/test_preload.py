@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from hsts_coverage.apex import preload_status
 from hsts_coverage.models import (
     ApexFacts,
     CheckStatus,
@@ -14,7 +13,8 @@ from hsts_coverage.models import (
     Verdict,
     ready,
 )
-from hsts_coverage.preload import advice, lookup, parse_chromium_list, requirements
+from hsts_coverage.probe.apex import preload_status
+from hsts_coverage.rules.preload import advice, lookup, parse_chromium_list, requirements
 
 D = "example.com"
 READY = "max-age=63072000; includeSubDomains; preload"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hsts_coverage.redirects import Step, StepKind, next_step, visit_key, without_credentials
+from hsts_coverage.rules.redirects import Step, StepKind, next_step, visit_key, without_credentials
 
 D = "example.com"
 HERE = "https://a.example.com/x/y"

@@ -12,7 +12,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from hsts_coverage.models import RevocationStatus
-from hsts_coverage.revocation import _crl, _ocsp_answer
+from hsts_coverage.probe.revocation import _crl, _ocsp_answer
 
 NOW = dt.datetime.now(dt.UTC)
 

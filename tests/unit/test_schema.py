@@ -44,8 +44,6 @@ from hsts_coverage.models import (
     WalkEnd,
     WildcardZone,
 )
-from hsts_coverage.policy import IssueSeverity
-from hsts_coverage.preload import requirements
 from hsts_coverage.reasons import Reason, Severity
 from hsts_coverage.report.records import (
     SCHEMA_VERSION,
@@ -55,7 +53,9 @@ from hsts_coverage.report.records import (
     summary_record,
 )
 from hsts_coverage.report.schema import load_schema, schema_text
-from hsts_coverage.verdict import EXIT_CODES, Tally, judge_dns, judge_probes, verdict_of
+from hsts_coverage.rules.host import EXIT_CODES, Tally, judge_dns, judge_probes, verdict_of
+from hsts_coverage.rules.hsts_header import IssueSeverity
+from hsts_coverage.rules.preload import requirements
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DOMAIN = "example.com"

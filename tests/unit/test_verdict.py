@@ -25,7 +25,7 @@ from hsts_coverage.models import (
     WildcardZone,
 )
 from hsts_coverage.reasons import Reason
-from hsts_coverage.verdict import (
+from hsts_coverage.rules.host import (
     Tally,
     decide,
     exit_code,
@@ -323,7 +323,7 @@ def test_wildcard_marks_names_with_exactly_its_answer() -> None:
 def test_no_route_to_an_address_is_the_scanners_network_not_a_break() -> None:
     import errno
 
-    from hsts_coverage.probe import translate
+    from hsts_coverage.probe.prober import translate
 
     failure = translate(OSError(errno.ENETUNREACH, "Network is unreachable"))
     https = HttpsFacts(failure.outcome, reason=failure.reason, detail=failure.detail)

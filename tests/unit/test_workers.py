@@ -9,7 +9,6 @@ from typing import Any, cast
 import pytest
 
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.hosts import HostJudge
 from hsts_coverage.models import (
     AddressFindings,
     Certificate,
@@ -21,8 +20,9 @@ from hsts_coverage.models import (
     Outcome,
     Probe,
 )
+from hsts_coverage.probe.hosts import HostJudge
+from hsts_coverage.probe.workers import WorkerPool, _Worker, decode, encode, workers_for
 from hsts_coverage.reasons import Reason
-from hsts_coverage.workers import WorkerPool, _Worker, decode, encode, workers_for
 
 
 @pytest.mark.parametrize(

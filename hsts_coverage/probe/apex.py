@@ -13,9 +13,9 @@ from collections.abc import Mapping
 import hstspreload
 
 from hsts_coverage.models import ApexFacts, ApexReport, DnsStatus, PreloadEntry, PreloadStatus
-from hsts_coverage.preload import MAX_PRELOAD_REDIRECTS, lookup, lookup_with, requirements
-from hsts_coverage.probe import Prober
+from hsts_coverage.probe.prober import Prober
 from hsts_coverage.resolve import AddressPolicy, Resolver
+from hsts_coverage.rules.preload import MAX_PRELOAD_REDIRECTS, lookup, lookup_with, requirements
 
 
 async def check_apex(

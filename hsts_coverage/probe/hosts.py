@@ -1,5 +1,5 @@
 """Probe a resolved host's addresses and judge what came back: the part of a host's check that
-costs CPU, and so the part a worker process can take over (see `hsts_coverage.workers`).
+costs CPU, and so the part a worker process can take over (see `hsts_coverage.probe.workers`).
 
 `open_judge(config, now)` builds the clients one process needs (DNS for the redirect walk,
 the prober and its connection limits) and closes them whatever happens.
@@ -13,13 +13,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.distrust import table
-from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import AddressFindings, DnsAnswer, Finding, Probe
-from hsts_coverage.probe import Prober
+from hsts_coverage.probe.limits import ConnectionLimits
+from hsts_coverage.probe.prober import Prober
 from hsts_coverage.reasons import Reason
 from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver
-from hsts_coverage.verdict import judge_probes
+from hsts_coverage.rules.distrust import table
+from hsts_coverage.rules.host import judge_probes
 
 # What the probes of one host come to: the host's findings, the probes themselves, and the
 # findings address by address.

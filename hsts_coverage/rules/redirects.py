@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from ada_url import URL
 
-from hsts_coverage.names import in_scope
+from hsts_coverage.rules.names import in_scope
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Chrome's limit (net::URLRequest, kMaxRedirects): the 21st redirect is ERR_TOO_MANY_REDIRECTS.

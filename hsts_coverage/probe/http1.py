@@ -35,101 +35,55 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
 
 import h11
 
 from hsts_coverage.models import Certificate
-from hsts_coverage.reach import ConnectTimeoutError, HandshakeHangError, open_socket
+from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, open_socket
+from hsts_coverage.probe.request import (
+    ERRORS as ERRORS,
+)
+from hsts_coverage.probe.request import (
+    MAX_BODY as MAX_BODY,
+)
+from hsts_coverage.probe.request import (
+    MAX_HEAD as MAX_HEAD,
+)
+from hsts_coverage.probe.request import (
+    BodyTooLargeError as BodyTooLargeError,
+)
+from hsts_coverage.probe.request import (
+    ConflictingLengthError as ConflictingLengthError,
+)
+from hsts_coverage.probe.request import (
+    EmptyResponseError as EmptyResponseError,
+)
+from hsts_coverage.probe.request import (
+    Head as Head,
+)
+from hsts_coverage.probe.request import (
+    HeadTooLargeError as HeadTooLargeError,
+)
+from hsts_coverage.probe.request import (
+    InvalidResponseError as InvalidResponseError,
+)
+from hsts_coverage.probe.request import (
+    Request as Request,
+)
+from hsts_coverage.probe.request import (
+    ResponseError as ResponseError,
+)
 
 if TYPE_CHECKING:
-    from hsts_coverage.http2 import Exchange
+    from hsts_coverage.probe.http2 import Exchange
 
 # What a verified connection's certificate means to the caller, read once the handshake is done.
 PeerReader = Callable[[ssl.SSLObject], Certificate | None]
 # (TLS version, peer certificate, ALPN protocol) of a connection; all None over plain TCP.
 _TlsFacts = tuple[str | None, Certificate | None, str | None]
-
-MAX_HEAD = 256 * 1024
-MAX_BODY = 64 * 1024  # for the few requests that need a body (an AIA intermediate)
-
-
-class ResponseError(Exception):
-    """What came back is not an HTTP/1.x response a browser accepts."""
-
-
-class InvalidResponseError(ResponseError):
-    """Not HTTP/1.x syntax (h11's RemoteProtocolError): Chrome's ERR_INVALID_HTTP_RESPONSE."""
-
-
-class ConflictingLengthError(ResponseError):
-    """Differing Content-Length values: ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH."""
-
-
-class HeadTooLargeError(ResponseError):
-    """More than MAX_HEAD bytes of head: Chrome's ERR_RESPONSE_HEADERS_TOO_BIG."""
-
-
-class BodyTooLargeError(ResponseError):
-    """A body longer than MAX_BODY where one was wanted."""
-
-
-class EmptyResponseError(ResponseError):
-    """The connection closed before a response head: Chrome's ERR_EMPTY_RESPONSE."""
-
-
-# Every exception `fetch` raises is one of these (or a subclass): the caller's table maps each.
-ERRORS: tuple[type[BaseException], ...] = (
-    ssl.SSLCertVerificationError,
-    ssl.SSLError,
-    ConnectionRefusedError,
-    ConnectionResetError,
-    TimeoutError,
-    InvalidResponseError,
-    ConflictingLengthError,
-    HeadTooLargeError,
-    BodyTooLargeError,
-    EmptyResponseError,
-    OSError,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    status: int
-    headers: tuple[tuple[str, str], ...]  # names lower-cased, values as sent (Latin-1)
-    tls_version: str | None = None
-    peer_certificate: Certificate | None = field(default=None, repr=False)
-    alpn: str | None = None  # the protocol ALPN chose ("h2", "http/1.1"), None without ALPN
-    body: bytes = b""  # only with `want_body`
-
-    def get(self, name: str) -> str | None:
-        return next((value for key, value in self.headers if key == name), None)
-
-    def get_all(self, name: str) -> tuple[str, ...]:
-        return tuple(value for key, value in self.headers if key == name)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    address: str
-    port: int
-    host: str  # the Host header and, over TLS, the SNI name
-    path: str = "/"
-    user_agent: str = "hsts-coverage"
-
-    def encode(self) -> bytes:
-        host = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
-        lines = (
-            f"GET {self.path} HTTP/1.1",
-            f"Host: {host}",
-            f"User-Agent: {self.user_agent}",
-            "Accept: */*",
-            "Connection: close",
-        )
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 async def fetch(
@@ -248,7 +202,7 @@ class _OneResponse(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
         self._transport = cast(asyncio.WriteTransport, transport)
         if self._tls[2] == "h2":  # the server chose HTTP/2, as it may with a browser
-            from hsts_coverage.http2 import Exchange  # loads h2: only servers that pick it
+            from hsts_coverage.probe.http2 import Exchange  # loads h2: only servers that pick it
 
             self._h2 = Exchange(self._request, self._want_body)
             self._transport.write(self._h2.start())

@@ -25,7 +25,7 @@ from hsts_coverage.models import (
     Response,
     Verdict,
 )
-from hsts_coverage.policy import check_header
+from hsts_coverage.rules.hsts_header import check_header
 
 MAX_PRELOAD_REDIRECTS = 3
 ROLLOUT = (

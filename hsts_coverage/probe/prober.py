@@ -21,18 +21,6 @@ from typing import TYPE_CHECKING
 
 from ada_url import URL
 
-from hsts_coverage.http1 import (
-    MAX_BODY,
-    BodyTooLargeError,
-    ConflictingLengthError,
-    EmptyResponseError,
-    Head,
-    HeadTooLargeError,
-    InvalidResponseError,
-    Request,
-    fetch,
-)
-from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
     INVALID_REDIRECT,
     Certificate,
@@ -48,23 +36,25 @@ from hsts_coverage.models import (
     RevocationStatus,
     WalkEnd,
 )
-from hsts_coverage.reach import (
+from hsts_coverage.probe.http1 import (
+    MAX_BODY,
+    BodyTooLargeError,
+    ConflictingLengthError,
+    EmptyResponseError,
+    Head,
+    HeadTooLargeError,
+    InvalidResponseError,
+    Request,
+    fetch,
+)
+from hsts_coverage.probe.limits import ConnectionLimits
+from hsts_coverage.probe.reach import (
     ConnectTimeoutError,
     HandshakeHangError,
     Reachability,
     SharedOutcome,
 )
-from hsts_coverage.reasons import Reason
-from hsts_coverage.redirects import (
-    StepKind,
-    is_redirect,
-    next_step,
-    resolve_location,
-    visit_key,
-    without_credentials,
-)
-from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
-from hsts_coverage.tls import (
+from hsts_coverage.probe.tls import (
     NOTHING_IN_COMMON,
     SECURITY_LEVEL_CODES,
     Presented,
@@ -76,9 +66,19 @@ from hsts_coverage.tls import (
     verify_detail,
     verify_reason,
 )
+from hsts_coverage.reasons import Reason
+from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
+from hsts_coverage.rules.redirects import (
+    StepKind,
+    is_redirect,
+    next_step,
+    resolve_location,
+    visit_key,
+    without_credentials,
+)
 
 if TYPE_CHECKING:
-    from hsts_coverage.revocation import Checker
+    from hsts_coverage.probe.revocation import Checker
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +415,7 @@ class Prober:
     async def _revocation(self, cert: Certificate) -> Revocation:
         """The leaf's CRL or OCSP answer, within one timeout; unchecked if none came."""
         if self._revocations is None:
-            from hsts_coverage.revocation import Checker  # loads cryptography: rarely needed
+            from hsts_coverage.probe.revocation import Checker  # loads cryptography: rarely needed
 
             self._revocations = Checker(self._fetch_body)
         try:
@@ -478,7 +478,7 @@ class Prober:
         return head.body if head.status == 200 else None
 
     def _trusting(self, issuer: bytes) -> ssl.SSLContext | None:
-        from hsts_coverage.certificate_der import issuer_der  # loads cryptography: rarely needed
+        from hsts_coverage.rules.der import issuer_der  # loads cryptography: rarely needed
 
         context = verified_context(self._ca_bundle)
         try:

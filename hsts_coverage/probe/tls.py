@@ -55,7 +55,7 @@ from typing import Any
 import certifi
 
 from hsts_coverage.models import Certificate
-from hsts_coverage.reach import open_socket
+from hsts_coverage.probe.reach import open_socket
 from hsts_coverage.reasons import Reason
 
 # Chrome's TLS 1.2 cipher suites in OpenSSL's names, in BoringSSL's order (see the docstring).
@@ -340,7 +340,7 @@ def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certif
     der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
     if not der:
         return None
-    from hsts_coverage.certificate_der import parse_certificate  # loads cryptography
+    from hsts_coverage.rules.der import parse_certificate  # loads cryptography
 
     try:
         return parse_certificate(der)

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hsts_coverage.certs import certificate_findings
-from hsts_coverage.distrust import Constraint, distrust_findings, table
 from hsts_coverage.models import (
     AddressFindings,
     ApexReport,
@@ -38,9 +36,11 @@ from hsts_coverage.models import (
     WalkEnd,
     WildcardZone,
 )
-from hsts_coverage.names import in_scope
-from hsts_coverage.preload import advice, browser_accepts_include_subdomains
 from hsts_coverage.reasons import Reason, Severity
+from hsts_coverage.rules.certificates import certificate_findings
+from hsts_coverage.rules.distrust import Constraint, distrust_findings, table
+from hsts_coverage.rules.names import in_scope
+from hsts_coverage.rules.preload import advice, browser_accepts_include_subdomains
 
 _STATUS_OF = {
     Severity.BREAKS: Status.BREAKS,

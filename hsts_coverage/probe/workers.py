@@ -2,10 +2,10 @@
 
 A scan spends its CPU on TLS handshakes and the event loop around them, all in one thread (the
 GIL leaves no room for a second one). With `--workers N` the scan starts N worker processes
-(`python -m hsts_coverage.workers`) beside the main one, which still enumerates, resolves every
-name, assembles each host's result, tallies and writes the report. A worker probes the addresses
-of the hosts it is handed and judges the probes (`HostJudge`); the first host waits until a
-worker is ready (about 0.2 s).
+(`python -m hsts_coverage.probe.workers`) beside the main one, which still enumerates, resolves
+every name, assembles each host's result, tallies and writes the report. A worker probes the
+addresses of the hosts it is handed and judges the probes (`HostJudge`); the first host waits
+until a worker is ready (about 0.2 s).
 
 Hosts go to workers by address: an address belongs to the first worker that got a host on it,
 so `--per-ip` holds for every address a host resolves to (the hops of a redirect walk to another
@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.hosts import HostJudge, Judgement, open_judge
 from hsts_coverage.models import DnsAnswer
+from hsts_coverage.probe.hosts import HostJudge, Judgement, open_judge
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"
@@ -231,7 +231,7 @@ async def _start(config: ScanConfig, now: datetime, changed: asyncio.Event) -> _
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "hsts_coverage.workers",
+        "hsts_coverage.probe.workers",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         start_new_session=True,  # Ctrl-C reaches the main process only
