@@ -40,17 +40,13 @@ import _ssl
 import asyncio
 import ctypes
 import hashlib
-import re
 import ssl
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import certifi
 
@@ -218,29 +214,6 @@ def handshake_reason(error: ssl.SSLError) -> Reason:
     return Reason.TLS_PROTOCOL_ERROR
 
 
-def verified_certificate(info: Mapping[str, Any]) -> Certificate:
-    """A verified peer certificate's facts from OpenSSL's own decoding (`getpeercert()`).
-
-    A certificate that verified passed the security level's key and signature checks, so this
-    cheap path leaves those fields empty; `parse_certificate` reads them for failures.
-    """
-    sans = tuple(value for kind, value in info.get("subjectAltName", ()) if kind in _SAN_KINDS)
-    subject, issuer = _dn(info.get("subject", ())), _dn(info.get("issuer", ()))
-    return Certificate(
-        subject=subject,
-        sans=sans,
-        issuer=issuer,
-        not_before=_cert_time(info["notBefore"]),
-        not_after=_cert_time(info["notAfter"]),
-        serial=str(info.get("serialNumber", "")).lower().lstrip("0") or "0",
-        signature_algorithm=None,
-        self_signed=subject == issuer,
-        ca_issuers=tuple(info.get("caIssuers", ())),
-        crl_urls=tuple(info.get("crlDistributionPoints", ())),
-        ocsp_urls=tuple(info.get("OCSP", ())),
-    )
-
-
 class VerifiedCertificates:
     """The facts of verified peer certificates, each distinct certificate decoded once.
 
@@ -261,10 +234,11 @@ class VerifiedCertificates:
         known = self._known.get(der)
         if known is not None:
             return known
-        info = ssl_object.getpeercert()  # empty unless the chain was verified
-        if not info:
+        if not ssl_object.getpeercert():  # empty unless the chain was verified
             return None
-        cert = verified_certificate(info)
+        cert = decoded(der)
+        if cert is None:
+            return None
         chain = _verified_chain(ssl_object)
         root = hashlib.sha256(chain[-1]).hexdigest() if chain else ""
         revocable = bool(cert.crl_urls or cert.ocsp_urls) and len(chain) >= 2
@@ -287,59 +261,17 @@ def _verified_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
     return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in certificates or ())
 
 
-# ssl's long attribute names -> the RFC 4514 short names cryptography writes
-_SHORT_NAMES = {
-    "commonName": "CN",
-    "organizationName": "O",
-    "organizationalUnitName": "OU",
-    "countryName": "C",
-    "stateOrProvinceName": "ST",
-    "localityName": "L",
-    "streetAddress": "STREET",
-    "domainComponent": "DC",
-    "userId": "UID",
-}
-_SAN_KINDS = ("DNS", "IP Address")
-_RFC4514_SPECIAL = re.compile(r'([,+"\\<>;])')
-
-
-def _dn(rdns: Iterable[Iterable[tuple[str, str]]]) -> str:
-    # RFC 4514 order: the last RDN first, as cryptography's rfc4514_string() writes it.
-    parts = ["+".join(_attribute(key, value) for key, value in rdn) for rdn in rdns]
-    return ",".join(reversed(parts))
-
-
-def _attribute(key: str, value: str) -> str:
-    escaped = _RFC4514_SPECIAL.sub(r"\\\1", value)
-    return f"{_SHORT_NAMES.get(key, key)}={escaped}"
-
-
-def _cert_time(value: str) -> datetime:
-    """`Nov 20 18:51:52 2026 GMT`, as OpenSSL prints ASN.1 times (ssl.cert_time_to_seconds
-    parses the same with strptime, which costs more than the rest of a certificate)."""
-    month, day, clock, year, _ = value.split()
-    hour, minute, second = clock.split(":")
-    return datetime(
-        int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
-    )
-
-
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
-    )
-}
-
-
 def peer_certificate(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> Certificate | None:
-    """An unverified peer certificate's facts (see `certificate_der`), or None when there is
+    """A peer certificate's facts (see `rules.der`), or None when there is
     none or it cannot be decoded: OpenSSL accepts DER that cryptography refuses (an encoded
     default such as `critical FALSE`, UTCTime without seconds, ...). The verification failure
     itself came from OpenSSL and stands; only the certificate's facts are missing then."""
     der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
-    if not der:
-        return None
+    return decoded(der) if der else None
+
+
+def decoded(der: bytes) -> Certificate | None:
+    """`rules.der.parse_certificate`, or None for DER that cryptography refuses."""
     from hsts_coverage.rules.der import parse_certificate  # loads cryptography
 
     try:

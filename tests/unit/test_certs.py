@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 import pytest
@@ -142,61 +143,66 @@ def test_failures_hidden_behind_a_weak_key_come_first() -> None:
     assert [f.reason for f in findings] == [Reason.CERT_UNTRUSTED, Reason.CERT_WEAK_KEY]
 
 
-def test_verified_certificate_from_openssls_decoding() -> None:
-    from hsts_coverage.probe.tls import verified_certificate
+@cache
+def _issued(name: str) -> bytes:
+    """A real certificate's DER (trustme), one per name."""
+    import trustme
 
-    info = {
-        "subject": ((("organizationName", "Example, Inc."),), (("commonName", "www.example.com"),)),
-        "issuer": ((("commonName", "Some CA"),),),
-        "serialNumber": "0A1B",
-        "notBefore": "Nov 20 18:51:52 2026 GMT",
-        "notAfter": "Feb 19 18:51:52 2027 GMT",
-        "subjectAltName": (("DNS", "www.example.com"), ("IP Address", "192.0.2.1"), ("URI", "x")),
-        "caIssuers": ("http://ca.example/int.der",),
-    }
-    cert = verified_certificate(info)
-    assert cert.subject == "CN=www.example.com,O=Example\\, Inc."
-    assert cert.sans == ("www.example.com", "192.0.2.1")
-    assert cert.issuer == "CN=Some CA"
-    assert cert.serial == "a1b"
-    assert cert.not_after == datetime(2027, 2, 19, 18, 51, 52, tzinfo=UTC)
-    assert cert.ca_issuers == ("http://ca.example/int.der",)
-    assert not cert.self_signed
+    pem = trustme.CA().issue_cert(name).cert_chain_pems[0].bytes().decode()
+    return ssl.PEM_cert_to_DER_cert(pem)
+
+
+def test_a_verified_and_a_failing_peer_give_one_certificate_the_same_facts() -> None:
+    """One decoder: the same DER, verified or not, has one subject string and one set of facts
+    (OpenSSL's own decoding, used for verified peers before, wrote some of them differently)."""
+    from hsts_coverage.probe.tls import VerifiedCertificates, peer_certificate
+
+    der = _issued("www.example.com")
+    verified = VerifiedCertificates()(cast(ssl.SSLObject, Peer(der)))
+    failing = peer_certificate(cast(ssl.SSLObject, _PeerDer(der)))
+    assert verified is not None
+    assert verified == failing
+    assert verified.subject.startswith("OU=Testing cert #")
+    assert verified.key_type == "EC"
+    assert verified.sans == ("www.example.com",)
+
+
+def test_issuer_der_reads_pem_and_der_alike() -> None:
+    from hsts_coverage.rules.der import issuer_der
+
+    der = _issued("ca.example.com")
+    pem = ssl.DER_cert_to_PEM_cert(der).encode()
+    assert issuer_der(pem) == issuer_der(der) == der
+    with pytest.raises(ValueError, match=r"\w"):  # neither PEM nor DER (e.g. PKCS#7)
+        issuer_der(b"not a certificate")
 
 
 class Peer:
     """What `VerifiedCertificates` asks of an SSLObject after a handshake, counted."""
 
-    def __init__(self, der: bytes, serial: str, *, verified: bool = True) -> None:
-        self.der, self.serial, self.verified, self.decoded = der, serial, verified, 0
+    def __init__(self, der: bytes, *, verified: bool = True) -> None:
+        self.der, self.verified, self.decoded = der, verified, 0
 
     def getpeercert(self, binary_form: bool = False) -> Any:
         if binary_form:
             return self.der
         self.decoded += 1
-        if not self.verified:
-            return {}  # what ssl gives for an unverified chain
-        return {
-            "subject": ((("commonName", "*.example.com"),),),
-            "issuer": ((("commonName", "Some CA"),),),
-            "serialNumber": self.serial,
-            "notBefore": "Nov 20 18:51:52 2026 GMT",
-            "notAfter": "Feb 19 18:51:52 2027 GMT",
-        }
+        # ssl's dict is empty for an unverified chain; its content is not read.
+        return {"subject": ()} if self.verified else {}
 
 
 def test_a_shared_certificate_is_decoded_once() -> None:
     from hsts_coverage.probe.tls import VerifiedCertificates
 
     certificates = VerifiedCertificates(capacity=2)
-    hosts = [Peer(b"wildcard", "01") for _ in range(5)]
+    hosts = [Peer(_issued("*.example.com")) for _ in range(5)]
     facts = [certificates(cast(ssl.SSLObject, host)) for host in hosts]
     assert sum(host.decoded for host in hosts) == 1  # hundreds of names, one wildcard
     assert all(f is facts[0] for f in facts)
     assert facts[0] is not None
-    assert facts[0].serial == "1"
+    assert facts[0].sans == ("*.example.com",)
 
-    other = Peer(b"another", "02")
+    other = Peer(_issued("other.example.com"))
     assert certificates(cast(ssl.SSLObject, other)) != facts[0]  # keyed by the certificate
     assert other.decoded == 1
 
@@ -205,16 +211,16 @@ def test_the_oldest_certificate_makes_room_and_unverified_ones_are_not_kept() ->
     from hsts_coverage.probe.tls import VerifiedCertificates
 
     certificates = VerifiedCertificates(capacity=2)
-    for der in (b"a", b"b", b"c"):  # "a" is dropped for "c"
-        certificates(cast(ssl.SSLObject, Peer(der, "01")))
-    again = Peer(b"a", "01")
+    for name in ("a.example", "b.example", "c.example"):  # "a" is dropped for "c"
+        certificates(cast(ssl.SSLObject, Peer(_issued(name))))
+    again = Peer(_issued("a.example"))
     certificates(cast(ssl.SSLObject, again))
     assert again.decoded == 1
-    kept = Peer(b"c", "01")
+    kept = Peer(_issued("c.example"))
     certificates(cast(ssl.SSLObject, kept))
     assert kept.decoded == 0
 
-    unverified = Peer(b"u", "01", verified=False)
+    unverified = Peer(_issued("u.example"), verified=False)
     assert certificates(cast(ssl.SSLObject, unverified)) is None
     assert certificates(cast(ssl.SSLObject, unverified)) is None
     assert unverified.decoded == 2  # nothing was cached for it
