@@ -66,10 +66,10 @@ from hsts_coverage.report.records import (
 )
 from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.rules.distrust import parse_rows
-from hsts_coverage.rules.host import EXIT_FAILED, EXIT_USAGE, exit_code
 from hsts_coverage.rules.hsts_header import check_header
 from hsts_coverage.rules.names import DomainError, parse_domain
 from hsts_coverage.rules.preload import parse_chromium_list
+from hsts_coverage.rules.summary import EXIT_FAILED, EXIT_USAGE, exit_code
 from hsts_coverage.sources.guess import parse_labels
 from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
 

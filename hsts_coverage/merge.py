@@ -28,8 +28,8 @@ from hsts_coverage.models import (
 )
 from hsts_coverage.report.reader import Report, ReportError
 from hsts_coverage.report.records import EXIT_MEANINGS
-from hsts_coverage.rules.host import EXIT_CODES, coverage_advice, decide
 from hsts_coverage.rules.preload import advice
+from hsts_coverage.rules.summary import EXIT_CODES, coverage_advice, decide
 
 Record = dict[str, Any]
 _GROUPS = {"breaks": "breaking", "warn": "warnings", "unknown": "unknown"}

@@ -137,6 +137,51 @@ class Outcome(StrEnum):
     ERROR = "error"
 
 
+class FailureKind(StrEnum):
+    """What ended one request, as the prober saw it (`probe.failures` tells them apart from the
+    exceptions; `rules.failures` maps each to a reason, in one table)."""
+
+    CERT_VERIFY = "cert_verify"  # OpenSSL rejected the chain; `verify_code` says why
+    TLS_HANDSHAKE = "tls_handshake"  # `tls_error`: OpenSSL's reason, e.g. NO_SHARED_CIPHER
+    REFUSED = "refused"
+    BLOCKED = "blocked"  # the address policy forbids every address of the name
+    UNRESOLVED = "unresolved"  # a name met in the redirect walk has no address
+    CONNECT_TIMEOUT = "connect_timeout"
+    HANDSHAKE_HANG = "handshake_hang"  # connected, and the TLS handshake never answered
+    TIMEOUT = "timeout"
+    INVALID_RESPONSE = "invalid_response"  # not HTTP a browser reads, or a head or body too large
+    CONFLICTING_LENGTH = "conflicting_length"
+    EMPTY_RESPONSE = "empty_response"
+    RESET = "reset"
+    NO_ROUTE = "no_route"  # the scanner's own network (an IPv6 address without IPv6)
+    BROKEN = "broken"  # any other OSError
+
+
+_OUTCOME_OF = {
+    FailureKind.CERT_VERIFY: Outcome.CERT_INVALID,
+    FailureKind.TLS_HANDSHAKE: Outcome.TLS_FAILED,
+    FailureKind.REFUSED: Outcome.REFUSED,
+    FailureKind.BLOCKED: Outcome.BLOCKED,
+    FailureKind.CONNECT_TIMEOUT: Outcome.TIMEOUT,
+    FailureKind.HANDSHAKE_HANG: Outcome.TIMEOUT,
+    FailureKind.TIMEOUT: Outcome.TIMEOUT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A request that failed, as data: the probe's answer instead of an exception."""
+
+    kind: FailureKind
+    detail: str
+    verify_code: int | None = None  # OpenSSL's X509_V_ERR_* code, for CERT_VERIFY
+    tls_error: str | None = None  # OpenSSL's reason string, for TLS_HANDSHAKE
+
+    @property
+    def outcome(self) -> Outcome:
+        return _OUTCOME_OF.get(self.kind, Outcome.ERROR)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     reason: Reason
@@ -402,3 +447,8 @@ class PreloadStatus:
     @property
     def subdomains_preloaded(self) -> bool:
         return self.preloaded and self.entry is not None and self.entry.include_subdomains
+
+
+# What the probes of one host come to: the host's findings, the probes themselves, and the
+# findings address by address (`rules.host.judge_host`).
+Judgement = tuple[tuple[Finding, ...], tuple[Probe, ...], tuple[AddressFindings, ...]]

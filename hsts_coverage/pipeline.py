@@ -32,18 +32,20 @@ from hsts_coverage.models import (
     Finding,
     FoundBy,
     HostResult,
+    Judgement,
     Probe,
     WildcardZone,
 )
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.apex import check_apex
-from hsts_coverage.probe.hosts import HostJudge, Judgement, open_judge
+from hsts_coverage.probe.hosts import HostJudge, open_judge
 from hsts_coverage.probe.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
 from hsts_coverage.probe.workers import worker_pool, workers_for
 from hsts_coverage.reasons import Reason
 from hsts_coverage.report.text import clean
-from hsts_coverage.rules.host import Tally, judge_dns, partial_dns, verdict_of, wildcard_finding
+from hsts_coverage.rules.host import judge_dns, partial_dns, verdict_of, wildcard_finding
 from hsts_coverage.rules.names import in_shard, wildcard_probe_name
+from hsts_coverage.rules.summary import Tally
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.met import met_names, with_met_names
 from hsts_coverage.sources.session import ct_session

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from hsts_coverage.bench.process import Usage, measure
 from hsts_coverage.bench.testbed import Testbed
 from hsts_coverage.models import Verdict
-from hsts_coverage.rules.host import EXIT_CODES
+from hsts_coverage.rules.summary import EXIT_CODES
 from hsts_coverage.sources.crtsh import TRUNCATION_ROWS
 
 BASELINE_CONCURRENCY = 100

@@ -2,7 +2,9 @@
 
 Contract: `Prober.probe(name, address, domain)` connects to the given address with SNI and Host
 set to the name, never follows redirects itself, reads headers and no body, and returns a `Probe`.
-Connection failures become data (`Outcome` + `Reason`); only bugs raise. Every name the walk
+Connection failures become data (`probe.failures.translate`: a `Failure`), which the pure
+`rules.failures` reduces to the reason a browser would give, and `rules.redirects` says where a
+walk ends; only bugs raise. Every name the walk
 meets is resolved by the scan's own `Resolver`, through the same private-address guard.
 Requests go through `http1` (one request per connection, head only): cheaper per host than a
 general HTTP client, which is what a scan of thousands of hosts spends its CPU on.
@@ -11,11 +13,10 @@ general HTTP client, which is what a scan of thousands of hosts spends its CPU o
 from __future__ import annotations
 
 import asyncio
-import errno
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from ada_url import URL
 from hsts_coverage.models import (
     INVALID_REDIRECT,
     Certificate,
+    Failure,
     Finding,
     Hop,
     HttpFacts,
@@ -36,154 +38,48 @@ from hsts_coverage.models import (
     RevocationStatus,
     WalkEnd,
 )
+from hsts_coverage.probe.failures import translate
 from hsts_coverage.probe.http1 import (
     MAX_BODY,
-    BodyTooLargeError,
-    ConflictingLengthError,
-    EmptyResponseError,
     Head,
-    HeadTooLargeError,
-    InvalidResponseError,
     Request,
     fetch,
 )
 from hsts_coverage.probe.limits import ConnectionLimits
 from hsts_coverage.probe.reach import (
     ConnectTimeoutError,
-    HandshakeHangError,
     Reachability,
     SharedOutcome,
 )
 from hsts_coverage.probe.tls import (
-    NOTHING_IN_COMMON,
-    SECURITY_LEVEL_CODES,
     Presented,
     VerifiedCertificates,
-    handshake_reason,
     lenient_context,
     read_leaf,
     verified_context,
-    verify_detail,
-    verify_reason,
 )
-from hsts_coverage.reasons import Reason
-from hsts_coverage.resolve import AddressBook, BlockedAddressError, UnresolvedError
+from hsts_coverage.resolve import AddressBook
+from hsts_coverage.rules.failures import (
+    MISSING_ISSUER,
+    SECURITY_LEVEL_CODES,
+    hop_reason,
+    https_failure,
+    reason_of,
+)
 from hsts_coverage.rules.redirects import (
-    StepKind,
+    cycle_end,
+    failed_hop_end,
     is_redirect,
     next_step,
     resolve_location,
+    step_end,
+    too_many_end,
     visit_key,
     without_credentials,
 )
 
 if TYPE_CHECKING:
     from hsts_coverage.probe.revocation import Checker
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    outcome: Outcome
-    reason: Reason | None
-    detail: str
-    verify_code: int | None = None
-
-
-def _certificate(exc: BaseException) -> Failure:
-    assert isinstance(exc, ssl.SSLCertVerificationError)
-    return Failure(Outcome.CERT_INVALID, verify_reason(exc), verify_detail(exc), exc.verify_code)
-
-
-def _handshake(exc: BaseException) -> Failure:
-    assert isinstance(exc, ssl.SSLError)
-    detail = f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
-    return Failure(Outcome.TLS_FAILED, handshake_reason(exc), detail)
-
-
-def _refused(exc: BaseException) -> Failure:
-    return Failure(Outcome.REFUSED, None, "connection refused")
-
-
-def _blocked(exc: BaseException) -> Failure:
-    return Failure(Outcome.BLOCKED, Reason.PRIVATE_ADDRESS, str(exc))
-
-
-def _unresolved(exc: BaseException) -> Failure:
-    return Failure(Outcome.ERROR, Reason.NO_DNS, str(exc))
-
-
-def _timeout(exc: BaseException) -> Failure:
-    return Failure(Outcome.TIMEOUT, None, "timed out")
-
-
-def _connect_timeout(exc: BaseException) -> Failure:
-    return Failure(Outcome.TIMEOUT, None, "connect timed out")
-
-
-def _handshake_hang(exc: BaseException) -> Failure:
-    return Failure(Outcome.TIMEOUT, None, "TLS handshake timed out without an answer")
-
-
-def _shared(exc: BaseException) -> Failure:
-    # Not tried: an earlier name's attempt on the same address and port ended this way.
-    assert isinstance(exc, SharedOutcome)
-    return replace(translate(exc.outcome), detail=str(exc))
-
-
-def _invalid_response(exc: BaseException) -> Failure:
-    # The connection (and TLS) worked; what came back is not a response a browser accepts.
-    return Failure(Outcome.ERROR, Reason.HTTPS_INVALID_RESPONSE, f"invalid response: {exc}")
-
-
-def _conflicting_length(exc: BaseException) -> Failure:
-    detail = f"invalid response: {exc}"
-    return Failure(Outcome.ERROR, Reason.HTTPS_CONFLICTING_LENGTH, detail)
-
-
-def _empty_response(exc: BaseException) -> Failure:
-    return Failure(Outcome.ERROR, Reason.HTTPS_EMPTY_RESPONSE, str(exc))
-
-
-def _reset(exc: BaseException) -> Failure:
-    return Failure(Outcome.ERROR, Reason.HTTPS_RESET, "connection reset by the server")
-
-
-def _broken(exc: BaseException) -> Failure:
-    detail = f"connection failed: {exc or type(exc).__name__}"
-    if isinstance(exc, OSError) and exc.errno == errno.ENETUNREACH:
-        # No route from here (an IPv6 address on a machine without IPv6): the scanner's network,
-        # not the host, so the host is unknown rather than broken.
-        return Failure(Outcome.ERROR, Reason.NO_ROUTE, detail)
-    return Failure(Outcome.ERROR, None, detail)
-
-
-# Exceptions -> outcomes, for every exception `http1.fetch` raises (`http1.ERRORS`) and the
-# address book's. Most specific first: the first isinstance match wins.
-_TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
-    (SharedOutcome, _shared),
-    (ssl.SSLCertVerificationError, _certificate),
-    (ssl.SSLError, _handshake),
-    (ConnectionRefusedError, _refused),
-    (BlockedAddressError, _blocked),
-    (UnresolvedError, _unresolved),
-    (ConnectTimeoutError, _connect_timeout),
-    (HandshakeHangError, _handshake_hang),
-    (TimeoutError, _timeout),
-    (InvalidResponseError, _invalid_response),
-    (HeadTooLargeError, _invalid_response),
-    (BodyTooLargeError, _invalid_response),
-    (ConflictingLengthError, _conflicting_length),
-    (EmptyResponseError, _empty_response),
-    (ConnectionResetError, _reset),
-    (OSError, _broken),  # resets, unreachable networks, ...
-)
-
-
-def translate(exc: BaseException) -> Failure:
-    for kind, handler in _TRANSLATIONS:
-        if isinstance(exc, kind):
-            return handler(exc)
-    raise exc
 
 
 class Prober:
@@ -370,7 +266,7 @@ class Prober:
             async with self._limits.connection(address):  # a connection like any other
                 presented = await read_leaf(address, name, budget=self._timeout)
         cert = presented.cert
-        missing_issuer = failure.verify_code in _MISSING_ISSUER
+        missing_issuer = failure.verify_code in MISSING_ISSUER
         if may_fetch_issuer and missing_issuer and cert and cert.ca_issuers:
             completed = await self._with_fetched_issuer(name, address, cert.ca_issuers[0])
             if completed is not None:
@@ -378,28 +274,14 @@ class Prober:
         hidden: tuple[Finding, ...] = ()
         if failure.verify_code in SECURITY_LEVEL_CODES:
             hidden = await self._hidden_failures(name)
-        reason, detail = failure.reason, failure.detail
-        if presented.cert is None and presented.version is not None:
-            # The handshake worked, the DER did not decode.
-            detail += "; the certificate it presents could not be decoded"
-        if failure.outcome is Outcome.TLS_FAILED and presented.cipher_refused:
-            reason = Reason.TLS_CIPHER_MISMATCH
-            detail = (
-                f"no cipher suite in common: the server accepts {presented.cipher} "
-                f"({presented.version}), which browsers do not offer ({detail})"
-            )
-        elif failure.outcome is Outcome.TLS_FAILED and presented.modern and _refused_all(detail):
-            # A browser's suites are fine, yet the handshake fails: its groups or signature
-            # algorithms (see tls) are what the server does not take.
-            reason = Reason.TLS_CIPHER_MISMATCH
-            detail = (
-                f"no key-exchange group or signature algorithm in common: the server completes "
-                f"{presented.version} only with ones browsers do not offer ({detail})"
-            )
-        elif reason is None and failure.outcome is Outcome.TIMEOUT:
-            reason = Reason.HTTPS_TIMEOUT
-        elif reason is None and failure.outcome is Outcome.REFUSED:
-            reason = Reason.HTTPS_REFUSED
+        reason, detail = https_failure(
+            failure,
+            version=presented.version,
+            cipher=presented.cipher,
+            cipher_refused=presented.cipher_refused,
+            modern=presented.modern,
+            decoded=presented.cert is not None,
+        )
         return HttpsFacts(
             failure.outcome,
             reason=reason,
@@ -444,8 +326,9 @@ class Prober:
             await self._get_at(name, secure=True, context=self._lenient)
         except Exception as exc:
             failure = translate(exc)
-            if failure.outcome is Outcome.CERT_INVALID and failure.reason is not None:
-                return (Finding(failure.reason, failure.detail),)
+            reason = reason_of(failure)
+            if failure.outcome is Outcome.CERT_INVALID and reason is not None:
+                return (Finding(reason, failure.detail),)
         return ()
 
     async def _with_fetched_issuer(self, name: str, address: str, url: str) -> HttpsFacts | None:
@@ -505,23 +388,19 @@ class Prober:
             if not is_redirect(status) or not location:
                 return RedirectWalk(WalkEnd.PAGE, tuple(hops))
             step = next_step(current, location, domain)
-            if step.kind is StepKind.LEFT_SCOPE:
-                return RedirectWalk(WalkEnd.LEFT_SCOPE, tuple(hops), step.url)
-            if step.kind is StepKind.NOT_HTTP:
-                return RedirectWalk(WalkEnd.PAGE, tuple(hops), step.detail)
-            if step.kind is StepKind.INVALID:
-                return RedirectWalk(WalkEnd.INVALID_REDIRECT, tuple(hops), step.detail)
+            end = step_end(step, tuple(hops))
+            if end is not None:
+                return end
             if visit_key(step.url) in visited:
-                return _cycle(tuple(hops), location, step.url, step.upgraded)
+                return cycle_end(tuple(hops), location, step.url, step.upgraded)
             visited.add(visit_key(step.url))
             hop = await self._hop(step.url, step.upgraded)
             hops.append(hop)
             if hop.failure is not None:
-                return _failed_hop(tuple(hops), hop)
+                return failed_hop_end(tuple(hops), hop)
             current, status, location = step.url, hop.status, hop.location
         if is_redirect(status) and location:
-            detail = f"more than {self._max_redirects} redirects"
-            return RedirectWalk(WalkEnd.TOO_MANY, tuple(hops), detail)
+            return too_many_end(tuple(hops), self._max_redirects)
         return RedirectWalk(WalkEnd.PAGE, tuple(hops))
 
     async def _hop(self, url: str, upgraded: bool) -> Hop:
@@ -529,15 +408,11 @@ class Prober:
             head = await self._get(url)
         except Exception as exc:
             failure = translate(exc)
-            reason = failure.reason or _no_connection(failure.outcome)
-            return Hop(url, upgraded=upgraded, failure=reason, detail=failure.detail)
+            return Hop(url, upgraded=upgraded, failure=hop_reason(failure), detail=failure.detail)
         return Hop(url, head.status, _location(head), upgraded)
 
 
 _STS = "strict-transport-security"
-
-# OpenSSL verify codes for "the issuer of a certificate in the chain is missing".
-_MISSING_ISSUER = frozenset({2, 20, 21})
 
 
 def _location(head: Head) -> str | None:
@@ -548,28 +423,6 @@ def _location(head: Head) -> str | None:
 def _connect_timed_out(exc: BaseException) -> bool:
     outcome = exc.outcome if isinstance(exc, SharedOutcome) else exc
     return isinstance(outcome, ConnectTimeoutError)
-
-
-def _refused_all(detail: str) -> bool:
-    return any(reason in detail for reason in NOTHING_IN_COMMON)
-
-
-def _no_connection(outcome: Outcome) -> Reason:
-    return Reason.HTTPS_TIMEOUT if outcome is Outcome.TIMEOUT else Reason.HTTPS_REFUSED
-
-
-def _cycle(hops: tuple[Hop, ...], location: str, url: str, upgraded: bool) -> RedirectWalk:
-    if upgraded:
-        detail = f"redirects to {location}, which HSTS rewrites to {url}, already visited"
-        return RedirectWalk(WalkEnd.TO_HTTP, hops, detail)
-    return RedirectWalk(WalkEnd.LOOP, hops, f"redirects back to {url}")
-
-
-def _failed_hop(hops: tuple[Hop, ...], hop: Hop) -> RedirectWalk:
-    if hop.failure is Reason.PRIVATE_ADDRESS:
-        return RedirectWalk(WalkEnd.UNVERIFIED, hops, f"{hop.url}: {hop.detail}")
-    failure = hop.failure.value if hop.failure else "failed"
-    return RedirectWalk(WalkEnd.TARGET_BREAKS, hops, f"{hop.url}: {failure} ({hop.detail})")
 
 
 def _ms_since(started: float) -> float:

@@ -1,4 +1,6 @@
-"""TLS the way a browser judges it: trust store, handshake facts, OpenSSL errors -> reasons.
+"""TLS the way a browser speaks it: trust store, contexts, handshake facts.
+
+(What an OpenSSL error means to a browser is `rules.failures`'s to say.)
 
 One verified `SSLContext` serves the whole scan (building one per connection from a full CA
 bundle costs ~30 ms of CPU each). It offers what Chrome offers and differs from Python's defaults
@@ -52,7 +54,6 @@ import certifi
 
 from hsts_coverage.models import Certificate
 from hsts_coverage.probe.reach import open_socket
-from hsts_coverage.reasons import Reason
 
 # Chrome's TLS 1.2 cipher suites in OpenSSL's names, in BoringSSL's order (see the docstring).
 CHROME_TLS12_CIPHERS = (
@@ -91,43 +92,6 @@ ALPN = ("h2", "http/1.1")
 # OpenSSL security levels: 2 for the public roots (RSA 2048+), 1 for private ones (RSA 1024+).
 PUBLIC_ROOTS_LEVEL = 2
 PRIVATE_ROOTS_LEVEL = 1
-
-# OpenSSL X509_V_ERR_* codes (include/openssl/x509_vfy.h) -> the browser's reason.
-_VERIFY_REASONS: dict[int, Reason] = {
-    9: Reason.CERT_NOT_YET_VALID,
-    10: Reason.CERT_EXPIRED,
-    18: Reason.CERT_SELF_SIGNED,
-    19: Reason.CERT_UNTRUSTED,  # self-signed root in the chain that is not in the store
-    2: Reason.CERT_UNTRUSTED,
-    20: Reason.CERT_UNTRUSTED,
-    21: Reason.CERT_UNTRUSTED,
-    24: Reason.CERT_UNTRUSTED,
-    27: Reason.CERT_UNTRUSTED,
-    62: Reason.CERT_NAME_MISMATCH,
-    64: Reason.CERT_NAME_MISMATCH,
-    66: Reason.CERT_WEAK_KEY,  # EE_KEY_TOO_SMALL
-    67: Reason.CERT_WEAK_KEY,  # CA_KEY_TOO_SMALL
-    68: Reason.CERT_WEAK_SIGNATURE,  # CA_MD_TOO_WEAK: SHA-1 or MD5 below the root
-}
-
-# Security-level failures: OpenSSL reports them before it looks at the rest of the chain.
-SECURITY_LEVEL_CODES = frozenset({66, 67, 68})
-
-# ssl.SSLError.reason values of a server that found nothing it accepts in the ClientHello.
-NOTHING_IN_COMMON = frozenset(
-    {"SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_SUITABLE_KEY_SHARE"}
-)
-
-# ssl.SSLError.reason values meaning "no TLS version in common" rather than "not TLS at all".
-_VERSION_FAILURES = frozenset(
-    {
-        "TLSV1_ALERT_PROTOCOL_VERSION",
-        "UNSUPPORTED_PROTOCOL",
-        "NO_PROTOCOLS_AVAILABLE",
-        "VERSION_TOO_LOW",
-        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
-    }
-)
 
 
 def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -198,20 +162,6 @@ def inspecting_context() -> ssl.SSLContext:
         ctx.minimum_version = ssl.TLSVersion.TLSv1
     ctx.set_ciphers("ALL:@SECLEVEL=0")
     return ctx
-
-
-def verify_reason(error: ssl.SSLCertVerificationError) -> Reason:
-    return _VERIFY_REASONS.get(error.verify_code, Reason.CERT_UNTRUSTED)
-
-
-def verify_detail(error: ssl.SSLCertVerificationError) -> str:
-    return f"{error.verify_message} (OpenSSL verify code {error.verify_code})"
-
-
-def handshake_reason(error: ssl.SSLError) -> Reason:
-    if getattr(error, "reason", None) in _VERSION_FAILURES:
-        return Reason.TLS_VERSION_UNSUPPORTED
-    return Reason.TLS_PROTOCOL_ERROR
 
 
 class VerifiedCertificates:

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.models import DnsAnswer
-from hsts_coverage.probe.hosts import HostJudge, Judgement, open_judge
+from hsts_coverage.models import DnsAnswer, Judgement
+from hsts_coverage.probe.hosts import HostJudge, open_judge
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"

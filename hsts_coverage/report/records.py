@@ -29,8 +29,9 @@ from hsts_coverage.models import (
     Verdict,
 )
 from hsts_coverage.report.header import header_json
-from hsts_coverage.rules.host import EXIT_CODES, crlset_note, status_of
+from hsts_coverage.rules.host import crlset_note, status_of
 from hsts_coverage.rules.hsts_header import check_header
+from hsts_coverage.rules.summary import EXIT_CODES
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
 # and the user's names too), not only certificate transparency.

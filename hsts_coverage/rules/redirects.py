@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from ada_url import URL
 
+from hsts_coverage.models import Hop, RedirectWalk, WalkEnd
+from hsts_coverage.reasons import Reason
 from hsts_coverage.rules.names import in_scope
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -94,3 +96,37 @@ def _without_userinfo(url: URL) -> URL:
 
 # [scheme:]//user:pass@host -> [scheme:]//host, for strings that are not absolute URLs
 _USERINFO = re.compile(r"^((?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//)[^/?#@]*@")
+
+
+# -- where a walk ends: the rules the prober's redirect walk applies at each step --------------
+
+
+def step_end(step: Step, hops: tuple[Hop, ...]) -> RedirectWalk | None:
+    """The end of the walk at a step that leaves HSTS's reach, or None to follow it."""
+    if step.kind is StepKind.LEFT_SCOPE:
+        return RedirectWalk(WalkEnd.LEFT_SCOPE, hops, step.url)
+    if step.kind is StepKind.NOT_HTTP:
+        return RedirectWalk(WalkEnd.PAGE, hops, step.detail)
+    if step.kind is StepKind.INVALID:
+        return RedirectWalk(WalkEnd.INVALID_REDIRECT, hops, step.detail)
+    return None
+
+
+def cycle_end(hops: tuple[Hop, ...], location: str, url: str, upgraded: bool) -> RedirectWalk:
+    """A step back to a URL already visited: a loop, or HSTS rewriting http:// to a seen URL."""
+    if upgraded:
+        detail = f"redirects to {location}, which HSTS rewrites to {url}, already visited"
+        return RedirectWalk(WalkEnd.TO_HTTP, hops, detail)
+    return RedirectWalk(WalkEnd.LOOP, hops, f"redirects back to {url}")
+
+
+def failed_hop_end(hops: tuple[Hop, ...], hop: Hop) -> RedirectWalk:
+    """A target that failed: it breaks, unless it is on a private address (not followed)."""
+    if hop.failure is Reason.PRIVATE_ADDRESS:
+        return RedirectWalk(WalkEnd.UNVERIFIED, hops, f"{hop.url}: {hop.detail}")
+    failure = hop.failure.value if hop.failure else "failed"
+    return RedirectWalk(WalkEnd.TARGET_BREAKS, hops, f"{hop.url}: {failure} ({hop.detail})")
+
+
+def too_many_end(hops: tuple[Hop, ...], max_redirects: int) -> RedirectWalk:
+    return RedirectWalk(WalkEnd.TOO_MANY, hops, f"more than {max_redirects} redirects")

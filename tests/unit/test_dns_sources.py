@@ -29,7 +29,7 @@ from hsts_coverage.models import (
     WalkEnd,
 )
 from hsts_coverage.report.reader import Report
-from hsts_coverage.rules.host import coverage_advice
+from hsts_coverage.rules.summary import coverage_advice
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.guess import candidates, parse_labels, shipped_labels, tally
 from hsts_coverage.sources.met import met_names, with_met_names

@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from hsts_coverage.probe import http1
+from hsts_coverage.probe.failures import TRANSLATIONS, translate
 from hsts_coverage.probe.http1 import Head, Request, fetch
-from hsts_coverage.probe.prober import _TRANSLATIONS, translate
 from hsts_coverage.reasons import Reason
+from hsts_coverage.rules.failures import reason_of
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 Serve = Callable[[bytes], Awaitable[int]]
@@ -146,7 +147,7 @@ async def test_failures_are_typed_and_mapped(
 ) -> None:
     with pytest.raises(error) as failure:
         await get(serve, answer)
-    assert translate(failure.value).reason is (reason or Reason.HTTPS_INVALID_RESPONSE)
+    assert reason_of(translate(failure.value)) is (reason or Reason.HTTPS_INVALID_RESPONSE)
 
 
 async def test_a_body_past_the_cap_is_refused(serve: Serve) -> None:
@@ -177,7 +178,7 @@ def _instance(kind: type[BaseException]) -> BaseException:
 
 @pytest.mark.parametrize("kind", http1.ERRORS, ids=lambda kind: kind.__name__)
 def test_every_error_fetch_raises_has_its_own_row_in_the_table(kind: type[BaseException]) -> None:
-    assert kind in {row for row, _ in _TRANSLATIONS}, f"{kind.__name__} is not mapped"
+    assert kind in {row for row, _ in TRANSLATIONS}, f"{kind.__name__} is not mapped"
     translate(_instance(kind))  # a row that raises is no mapping either
 
 

@@ -53,9 +53,10 @@ from hsts_coverage.report.records import (
     summary_record,
 )
 from hsts_coverage.report.schema import load_schema, schema_text
-from hsts_coverage.rules.host import EXIT_CODES, Tally, judge_dns, judge_probes, verdict_of
+from hsts_coverage.rules.host import judge_dns, judge_probes, verdict_of
 from hsts_coverage.rules.hsts_header import IssueSeverity
 from hsts_coverage.rules.preload import requirements
+from hsts_coverage.rules.summary import EXIT_CODES, Tally
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 DOMAIN = "example.com"

@@ -26,15 +26,13 @@ from hsts_coverage.models import (
 )
 from hsts_coverage.reasons import Reason
 from hsts_coverage.rules.host import (
-    Tally,
-    decide,
-    exit_code,
     judge_dns,
     judge_probe,
     judge_probes,
     verdict_of,
     wildcard_finding,
 )
+from hsts_coverage.rules.summary import Tally, decide, exit_code
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -323,14 +321,49 @@ def test_wildcard_marks_names_with_exactly_its_answer() -> None:
 def test_no_route_to_an_address_is_the_scanners_network_not_a_break() -> None:
     import errno
 
-    from hsts_coverage.probe.prober import translate
+    from hsts_coverage.probe.failures import translate
+    from hsts_coverage.rules.failures import reason_of
 
     failure = translate(OSError(errno.ENETUNREACH, "Network is unreachable"))
-    https = HttpsFacts(failure.outcome, reason=failure.reason, detail=failure.detail)
+    https = HttpsFacts(failure.outcome, reason=reason_of(failure), detail=failure.detail)
     verdict = verdict_of(judge_probe(probe(https, HTTP_REFUSED), "x", now=NOW, expiry_days=14))
     assert (verdict.status, verdict.reasons) == (Status.UNKNOWN, (Reason.NO_ROUTE,))
     # its twin: a reset is the host's own doing, and breaks
     reset = translate(ConnectionResetError(errno.ECONNRESET, "reset"))
-    https = HttpsFacts(reset.outcome, reason=reset.reason, detail=reset.detail)
+    https = HttpsFacts(reset.outcome, reason=reason_of(reset), detail=reset.detail)
     verdict = verdict_of(judge_probe(probe(https, HTTP_REFUSED), "x", now=NOW, expiry_days=14))
     assert verdict.status is Status.BREAKS
+
+
+@pytest.mark.parametrize(
+    ("addresses", "permitted", "probed", "reasons"),
+    [
+        (("192.0.2.1",), ("192.0.2.1",), 1, ()),
+        # a private address beside a public one: not probed, never counted as fine
+        (("192.0.2.1", "10.0.0.1"), ("192.0.2.1",), 1, (Reason.PRIVATE_ADDRESS,)),
+        # the addresses past --max-addresses
+        (("192.0.2.1", "192.0.2.2"), ("192.0.2.1", "192.0.2.2"), 1, (Reason.ADDRESSES_NOT_PROBED,)),
+    ],
+)
+def test_a_host_is_judged_on_its_probes_and_on_what_was_left_out(
+    addresses: tuple[str, ...], permitted: tuple[str, ...], probed: int, reasons: tuple[Reason, ...]
+) -> None:
+    from dataclasses import replace
+
+    from hsts_coverage.models import DnsAnswer, DnsStatus
+    from hsts_coverage.rules.host import judge_host
+
+    dns = DnsAnswer("x.example.com", DnsStatus.RESOLVED, addresses)
+    probes = tuple(replace(probe(HTTPS_OK, HTTP_REDIRECT), address=a) for a in permitted[:probed])
+    findings, _, per_address = judge_host(dns, permitted, probes, now=NOW, expiry_days=14)
+    assert tuple(f.reason for f in findings) == reasons
+    assert len(per_address) == probed
+
+
+def test_a_host_out_of_time_or_without_a_public_address_is_unknown() -> None:
+    from hsts_coverage.models import DnsAnswer, DnsStatus
+    from hsts_coverage.rules.host import no_public_address, out_of_time
+
+    dns = DnsAnswer("x.example.com", DnsStatus.RESOLVED, ("10.0.0.1",))
+    assert verdict_of(no_public_address(dns)[0]).status is Status.UNKNOWN
+    assert verdict_of(out_of_time(4.0)[0]).reasons == (Reason.CHECK_TIMEOUT,)
