@@ -29,7 +29,6 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     EnumerationStatus,
-    Finding,
     FoundBy,
     HostResult,
     Judgement,
@@ -41,9 +40,14 @@ from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge
 from hsts_coverage.probe.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
 from hsts_coverage.probe.workers import worker_pool, workers_for
-from hsts_coverage.reasons import Reason
 from hsts_coverage.report.text import clean
-from hsts_coverage.rules.host import judge_dns, partial_dns, verdict_of, wildcard_finding
+from hsts_coverage.rules.host import (
+    internal_error,
+    judge_dns,
+    partial_dns,
+    verdict_of,
+    wildcard_finding,
+)
 from hsts_coverage.rules.names import in_shard, wildcard_probe_name
 from hsts_coverage.rules.summary import Tally
 from hsts_coverage.sources.enumerate import enumerate_domain
@@ -166,13 +170,12 @@ def _internal_error(name: str, domain: Domain, exc: Exception, started: float) -
         " (the host is unknown; please report this bug)",
         file=sys.stderr,
     )
-    finding = Finding(Reason.INTERNAL_ERROR, detail)
     return HostResult(
         name=name,
         domain=domain.name,
         dns=DnsAnswer(name, DnsStatus.ERROR, error="not finished: internal error"),
         probes=(),
-        verdict=verdict_of((finding,), ()),
+        verdict=internal_error(detail),
         ct=domain.enumeration.ct.get(name),
         elapsed_ms=_ms_since(started),
         found_by=domain.found_by.get(name, ()),

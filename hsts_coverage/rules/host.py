@@ -62,6 +62,11 @@ def verdict_of(
     return HostVerdict(status_of(found), found, per_address)
 
 
+def internal_error(detail: str) -> HostVerdict:
+    """A host whose check raised (a bug): unknown, never fine."""
+    return verdict_of((Finding(Reason.INTERNAL_ERROR, detail),))
+
+
 def status_of(findings: Iterable[Finding]) -> Status:
     statuses = {STATUS_OF[f.reason.severity] for f in findings if f.reason.severity in STATUS_OF}
     return next((s for s in _WORST_FIRST if s in statuses), Status.OK)
