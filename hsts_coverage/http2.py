@@ -24,7 +24,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from hsts_coverage.http1 import (
+from hsts_coverage.http_messages import (
     MAX_BODY,
     MAX_HEAD,
     BodyTooLargeError,

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from ada_url import URL
 
-from hsts_coverage.http1 import (
+from hsts_coverage.http1 import fetch
+from hsts_coverage.http_messages import (
     MAX_BODY,
     BodyTooLargeError,
     ConflictingLengthError,
@@ -30,7 +31,6 @@ from hsts_coverage.http1 import (
     HeadTooLargeError,
     InvalidResponseError,
     Request,
-    fetch,
 )
 from hsts_coverage.limits import ConnectionLimits
 from hsts_coverage.models import (
@@ -157,7 +157,7 @@ def _broken(exc: BaseException) -> Failure:
     return Failure(Outcome.ERROR, None, detail)
 
 
-# Exceptions -> outcomes, for every exception `http1.fetch` raises (`http1.ERRORS`) and the
+# Exceptions -> outcomes, for every exception `http1.fetch` raises (`http_messages.ERRORS`) and the
 # address book's. Most specific first: the first isinstance match wins.
 _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[BaseException], Failure]], ...] = (
     (SharedOutcome, _shared),
@@ -426,9 +426,12 @@ class Prober:
         detail = "no CRL or OCSP answer within the timeout"
         return answer or Revocation(RevocationStatus.UNCHECKED, "", "", detail)
 
-    async def _fetch_body(self, url: str, max_body: int) -> bytes | None:
-        """The body of a 200 answer to `GET url` over plain HTTP (CRLs, OCSP), else None."""
-        if URL(url).scheme != "http":
+    async def _fetch_body(self, url: str, max_body: int = MAX_BODY) -> bytes | None:
+        """The body of a 200 answer to `GET url` over plain HTTP (intermediates, CRLs, OCSP),
+        else None. The URL comes from an untrusted certificate: the WHATWG parser must accept
+        it, and the same address guard, size and time limits hold as for any request."""
+        target = resolve_location(url, url)
+        if target is None or target.protocol != "http:":
             return None
         try:
             head = await self._get(url, want_body=True, max_body=max_body)
@@ -461,21 +464,9 @@ class Prober:
 
     async def _aia_context(self, url: str) -> ssl.SSLContext | None:
         if url not in self._aia_contexts:
-            der = await self._fetch_issuer(url)
+            der = await self._fetch_body(url)
             self._aia_contexts[url] = self._trusting(der) if der else None
         return self._aia_contexts[url]
-
-    async def _fetch_issuer(self, url: str) -> bytes | None:
-        # The URL comes from an untrusted certificate: same address guard, size and time limits.
-        target = resolve_location(url, url)
-        if target is None or target.protocol != "http:":
-            return None
-        try:
-            head = await self._get(url, want_body=True)
-        except Exception as exc:
-            translate(exc)  # re-raises anything that is not a network failure
-            return None
-        return head.body if head.status == 200 else None
 
     def _trusting(self, issuer: bytes) -> ssl.SSLContext | None:
         from hsts_coverage.certificate_der import issuer_der  # loads cryptography: rarely needed
