@@ -1,6 +1,6 @@
 """Exceptions -> `Failure`s, at the edge: the one table of what a request can raise.
 
-Every exception `http1.fetch` raises (`request.ERRORS`), the address book's, and the table of
+Every exception `http1.fetch` raises (`http_messages.ERRORS`), the address book's, and the table of
 dead addresses' `SharedOutcome` has a row here, most specific first (the first isinstance match
 wins), as httpx maps its transports' exceptions. A row records what happened and no more;
 `rules.failures` says what it means to a browser. Anything else is a bug and is raised again.
@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from hsts_coverage.models import Failure, FailureKind
-from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, SharedOutcome
-from hsts_coverage.probe.request import (
+from hsts_coverage.probe.http_messages import (
     BodyTooLargeError,
     ConflictingLengthError,
     EmptyResponseError,
     HeadTooLargeError,
     InvalidResponseError,
 )
+from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, SharedOutcome
 from hsts_coverage.resolve import BlockedAddressError, UnresolvedError
 
 

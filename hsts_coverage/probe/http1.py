@@ -42,40 +42,19 @@ from typing import TYPE_CHECKING, cast
 import h11
 
 from hsts_coverage.models import Certificate
+from hsts_coverage.probe.http_messages import (
+    MAX_BODY,
+    MAX_HEAD,
+    BodyTooLargeError,
+    ConflictingLengthError,
+    EmptyResponseError,
+    Head,
+    HeadTooLargeError,
+    InvalidResponseError,
+    Request,
+    ResponseError,
+)
 from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, open_socket
-from hsts_coverage.probe.request import (
-    ERRORS as ERRORS,
-)
-from hsts_coverage.probe.request import (
-    MAX_BODY as MAX_BODY,
-)
-from hsts_coverage.probe.request import (
-    MAX_HEAD as MAX_HEAD,
-)
-from hsts_coverage.probe.request import (
-    BodyTooLargeError as BodyTooLargeError,
-)
-from hsts_coverage.probe.request import (
-    ConflictingLengthError as ConflictingLengthError,
-)
-from hsts_coverage.probe.request import (
-    EmptyResponseError as EmptyResponseError,
-)
-from hsts_coverage.probe.request import (
-    Head as Head,
-)
-from hsts_coverage.probe.request import (
-    HeadTooLargeError as HeadTooLargeError,
-)
-from hsts_coverage.probe.request import (
-    InvalidResponseError as InvalidResponseError,
-)
-from hsts_coverage.probe.request import (
-    Request as Request,
-)
-from hsts_coverage.probe.request import (
-    ResponseError as ResponseError,
-)
 
 if TYPE_CHECKING:
     from hsts_coverage.probe.http2 import Exchange
@@ -202,7 +181,9 @@ class _OneResponse(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
         self._transport = cast(asyncio.WriteTransport, transport)
         if self._tls[2] == "h2":  # the server chose HTTP/2, as it may with a browser
-            from hsts_coverage.probe.http2 import Exchange  # loads h2: only servers that pick it
+            from hsts_coverage.probe.http2 import (
+                Exchange,  # loads h2: only servers that pick it
+            )
 
             self._h2 = Exchange(self._request, self._want_body)
             self._transport.write(self._h2.start())

@@ -24,7 +24,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
-from hsts_coverage.probe.request import (
+from hsts_coverage.probe.http_messages import (
     MAX_BODY,
     MAX_HEAD,
     BodyTooLargeError,

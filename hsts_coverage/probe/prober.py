@@ -39,12 +39,8 @@ from hsts_coverage.models import (
     WalkEnd,
 )
 from hsts_coverage.probe.failures import translate
-from hsts_coverage.probe.http1 import (
-    MAX_BODY,
-    Head,
-    Request,
-    fetch,
-)
+from hsts_coverage.probe.http1 import fetch
+from hsts_coverage.probe.http_messages import MAX_BODY, Head, Request
 from hsts_coverage.probe.limits import ConnectionLimits
 from hsts_coverage.probe.reach import (
     ConnectTimeoutError,
@@ -308,9 +304,12 @@ class Prober:
         detail = "no CRL or OCSP answer within the timeout"
         return answer or Revocation(RevocationStatus.UNCHECKED, "", "", detail)
 
-    async def _fetch_body(self, url: str, max_body: int) -> bytes | None:
-        """The body of a 200 answer to `GET url` over plain HTTP (CRLs, OCSP), else None."""
-        if URL(url).scheme != "http":
+    async def _fetch_body(self, url: str, max_body: int = MAX_BODY) -> bytes | None:
+        """The body of a 200 answer to `GET url` over plain HTTP (intermediates, CRLs, OCSP),
+        else None. The URL comes from an untrusted certificate: the WHATWG parser must accept
+        it, and the same address guard, size and time limits hold as for any request."""
+        target = resolve_location(url, url)
+        if target is None or target.protocol != "http:":
             return None
         try:
             head = await self._get(url, want_body=True, max_body=max_body)
@@ -344,21 +343,9 @@ class Prober:
 
     async def _aia_context(self, url: str) -> ssl.SSLContext | None:
         if url not in self._aia_contexts:
-            der = await self._fetch_issuer(url)
+            der = await self._fetch_body(url)
             self._aia_contexts[url] = self._trusting(der) if der else None
         return self._aia_contexts[url]
-
-    async def _fetch_issuer(self, url: str) -> bytes | None:
-        # The URL comes from an untrusted certificate: same address guard, size and time limits.
-        target = resolve_location(url, url)
-        if target is None or target.protocol != "http:":
-            return None
-        try:
-            head = await self._get(url, want_body=True)
-        except Exception as exc:
-            translate(exc)  # re-raises anything that is not a network failure
-            return None
-        return head.body if head.status == 200 else None
 
     def _trusting(self, issuer: bytes) -> ssl.SSLContext | None:
         from hsts_coverage.rules.der import issuer_der  # loads cryptography: rarely needed

@@ -14,8 +14,8 @@ import pytest
 
 from hsts_coverage.models import Failure, FailureKind, Hop, Outcome, WalkEnd
 from hsts_coverage.probe.failures import TRANSLATIONS, translate
+from hsts_coverage.probe.http_messages import ERRORS
 from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, SharedOutcome
-from hsts_coverage.probe.request import ERRORS
 from hsts_coverage.reasons import Reason
 from hsts_coverage.resolve import BlockedAddressError, UnresolvedError
 from hsts_coverage.rules.failures import REASONS, hop_reason, https_failure, reason_of

@@ -1,7 +1,7 @@
 """The probe's HTTP/1.1 read, byte by byte: a loopback server sends exactly the bytes of a case.
 
 Every answer is parsed by h11 as browsers parse it (interim responses skipped, folded lines
-joined, one Content-Length) and every failure is one of `http1.ERRORS`, which the probe's one
+joined, one Content-Length) and every failure is one of `messages.ERRORS`, which the probe's one
 translation table maps to a reason: a new error type left out of the table fails here.
 """
 
@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from hsts_coverage.probe import http1
+from hsts_coverage.probe import http_messages as messages
 from hsts_coverage.probe.failures import TRANSLATIONS, translate
-from hsts_coverage.probe.http1 import Head, Request, fetch
+from hsts_coverage.probe.http1 import fetch
+from hsts_coverage.probe.http_messages import Head, Request
 from hsts_coverage.reasons import Reason
 from hsts_coverage.rules.failures import reason_of
 
@@ -115,27 +116,35 @@ async def test_bodies_are_decoded(serve: Serve, answer: bytes, body: bytes) -> N
 
 
 FAILURES = [
-    (b"", http1.EmptyResponseError, Reason.HTTPS_EMPTY_RESPONSE),
-    (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", http1.InvalidResponseError, Reason.HTTPS_INVALID_RESPONSE),
-    (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", http1.InvalidResponseError, None),
-    (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", http1.InvalidResponseError, None),
-    (b"HTTP/1.1 200 OK\r\nContent", http1.InvalidResponseError, None),  # cut in the head
+    (b"", messages.EmptyResponseError, Reason.HTTPS_EMPTY_RESPONSE),
+    (
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+        messages.InvalidResponseError,
+        Reason.HTTPS_INVALID_RESPONSE,
+    ),
+    (b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n", messages.InvalidResponseError, None),
+    (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", messages.InvalidResponseError, None),
+    (b"HTTP/1.1 200 OK\r\nContent", messages.InvalidResponseError, None),  # cut in the head
     (
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
-        http1.ConflictingLengthError,
+        messages.ConflictingLengthError,
         Reason.HTTPS_CONFLICTING_LENGTH,
     ),
     # hostile lengths: "²" (a digit to str.isdigit, not to int), more digits than int() takes, < 0
-    (b"HTTP/1.1 200 OK\r\nContent-Length: \xc2\xb2\r\n\r\n", http1.InvalidResponseError, None),
     (
-        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
-        http1.InvalidResponseError,
+        b"HTTP/1.1 200 OK\r\nContent-Length: \xc2\xb2\r\n\r\n",
+        messages.InvalidResponseError,
         None,
     ),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", http1.InvalidResponseError, None),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        messages.InvalidResponseError,
+        None,
+    ),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", messages.InvalidResponseError, None),
     (
         b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"x" * (300 * 1024) + b"\r\n\r\n",
-        http1.HeadTooLargeError,
+        messages.HeadTooLargeError,
         Reason.HTTPS_INVALID_RESPONSE,
     ),
 ]
@@ -151,22 +160,24 @@ async def test_failures_are_typed_and_mapped(
 
 
 async def test_a_body_past_the_cap_is_refused(serve: Serve) -> None:
-    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (http1.MAX_BODY + 1)
-    with pytest.raises(http1.BodyTooLargeError):
+    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (messages.MAX_BODY + 1)
+    with pytest.raises(messages.BodyTooLargeError):
         await get(serve, answer, want_body=True)
 
 
 async def test_the_body_cap_is_the_callers(serve: Serve) -> None:
     # A CRL may be megabytes: the revocation check raises the cap for its own requests only.
-    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (http1.MAX_BODY + 1)
+    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (messages.MAX_BODY + 1)
     port = await serve(answer)
     request = Request(address="127.0.0.1", port=port, host="example.test")
-    head = await fetch(request, tls=None, deadline=2.0, want_body=True, max_body=2 * http1.MAX_BODY)
-    assert len(head.body) == http1.MAX_BODY + 1
+    head = await fetch(
+        request, tls=None, deadline=2.0, want_body=True, max_body=2 * messages.MAX_BODY
+    )
+    assert len(head.body) == messages.MAX_BODY + 1
     port = await serve(answer)
     request = Request(address="127.0.0.1", port=port, host="example.test")
-    with pytest.raises(http1.BodyTooLargeError):
-        await fetch(request, tls=None, deadline=2.0, want_body=True, max_body=http1.MAX_BODY)
+    with pytest.raises(messages.BodyTooLargeError):
+        await fetch(request, tls=None, deadline=2.0, want_body=True, max_body=messages.MAX_BODY)
 
 
 def _instance(kind: type[BaseException]) -> BaseException:
@@ -176,7 +187,7 @@ def _instance(kind: type[BaseException]) -> BaseException:
     return error
 
 
-@pytest.mark.parametrize("kind", http1.ERRORS, ids=lambda kind: kind.__name__)
+@pytest.mark.parametrize("kind", messages.ERRORS, ids=lambda kind: kind.__name__)
 def test_every_error_fetch_raises_has_its_own_row_in_the_table(kind: type[BaseException]) -> None:
     assert kind in {row for row, _ in TRANSLATIONS}, f"{kind.__name__} is not mapped"
     translate(_instance(kind))  # a row that raises is no mapping either
@@ -187,11 +198,11 @@ def test_every_response_error_is_listed() -> None:
         found = set(kind.__subclasses__())
         return found.union(*(subclasses(sub) for sub in found))
 
-    assert subclasses(http1.ResponseError) <= set(http1.ERRORS)
+    assert subclasses(messages.ResponseError) <= set(messages.ERRORS)
 
 
 @pytest.mark.parametrize("url", ["http://ca.example:99999/i.der", "http://[::1/i.der", "ftp://x/"])
-async def test_an_aia_url_no_client_can_fetch_is_no_issuer(url: str) -> None:
+async def test_a_certificate_url_no_client_can_fetch_gives_no_body(url: str) -> None:
     from hsts_coverage.probe.prober import Prober
     from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver
 
@@ -201,6 +212,6 @@ async def test_an_aia_url_no_client_can_fetch_is_no_issuer(url: str) -> None:
         prober = Prober(
             ca_bundle=None, addresses=book, timeout=0.1, max_redirects=20, user_agent="t"
         )
-        assert await prober._fetch_issuer(url) is None
+        assert await prober._fetch_body(url) is None
     finally:
         await resolver.close()

@@ -7,9 +7,9 @@ import h2.connection
 import h2.events
 import pytest
 
-from hsts_coverage.probe import http1
-from hsts_coverage.probe.http1 import Request
+from hsts_coverage.probe import http_messages as messages
 from hsts_coverage.probe.http2 import Answer, Exchange
+from hsts_coverage.probe.http_messages import Request
 
 REQUEST = Request(address="127.0.0.1", port=443, host="example.test", path="/x?y")
 Headers = list[tuple[str, str]]
@@ -61,7 +61,7 @@ def test_a_reset_stream_is_an_invalid_response() -> None:
     exchange = Exchange(REQUEST, False)
     server, stream, _ = _server(exchange.start())
     server.reset_stream(stream)
-    with pytest.raises(http1.InvalidResponseError, match="reset"):
+    with pytest.raises(messages.InvalidResponseError, match="reset"):
         exchange.feed(server.data_to_send())
 
 
@@ -70,12 +70,12 @@ def test_an_oversized_header_list_is_refused() -> None:
     server, stream, _ = _server(exchange.start())
     big = [(":status", "200"), *((f"x-pad-{i}", "x" * 1000) for i in range(300))]
     server.send_headers(stream, big, end_stream=True)
-    with pytest.raises(http1.HeadTooLargeError):
+    with pytest.raises(messages.HeadTooLargeError):
         exchange.feed(server.data_to_send())
 
 
 def test_a_closed_connection_before_the_answer() -> None:
     exchange = Exchange(REQUEST, False)
     exchange.start()
-    with pytest.raises(http1.InvalidResponseError):
+    with pytest.raises(messages.InvalidResponseError):
         exchange.feed(b"")

@@ -1,7 +1,6 @@
-"""What both HTTP readers share (`http1`, and `http2` on a connection that chose `h2`): the
-request, the head it gets back, the browsers' size limits, and the errors of a response read.
-
-Its own module so that `http2` does not import `http1`, which loads `http2` on demand.
+"""The messages and failures both HTTP readers share (`http1` for HTTP/1.1, `http2` for a server
+that picks h2): the request a probe sends, the response head it reads, the browsers' limits and
+the errors a read can end in. Apart from the readers so that neither imports the other.
 """
 
 from __future__ import annotations
