@@ -23,47 +23,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import LabInfo
+
 START_SECONDS = 30.0
 STOP_SECONDS = 10.0
 FLEET_HOSTS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class LabInfo:
-    domain: str
-    ct_url: str
-    resolver: str  # "address:port"
-    ca_bundle: str
-    distrust_file: str  # the retired lab roots' distrust-after rows
-    base: str
-    hosts: dict[str, str]  # name -> first address, for every name that resolves to the lab
-    state_dir: Path
-    alt_addresses: dict[str, list[str]] = field(default_factory=dict)  # name -> further addresses
-    # policy site domain -> {"apex": address, "www": address, or None without a www record}
-    policy_sites: dict[str, dict[str, str | None]] = field(default_factory=dict)
-    # {"domain": "fleet.test", "hosts": N, "hanging": [names]}, or None without a fleet
-    fleet: dict[str, Any] | None = None
-    # {"domain": "dns-lab.test", "zone_file": path, "axfr": "address:53", "axfr_refused":
-    # "address:53", "hosts": {name: first address}} (see hsts_coverage.lab.zonelab)
-    zone_lab: dict[str, Any] | None = None
-    pid: int = 0  # the lab process
-
-    def host(self, label: str) -> str:
-        """The address of `label` under the lab domain ("" is the apex)."""
-        return self.hosts[self.name(label)]
-
-    def addresses(self, label: str) -> list[str]:
-        """Every address of `label`, in the order DNS gives them."""
-        return [self.host(label), *self.alt_addresses.get(self.name(label), [])]
-
-    def name(self, label: str) -> str:
-        return f"{label}.{self.domain}" if label else self.domain
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from hsts_coverage.probe.tls import ALPN, CHROME_CIPHERS, _set_chrome_lists, verified_context
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import Run, hsts_coverage, lab_options
+from tests.helpers import LabInfo, Run, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 

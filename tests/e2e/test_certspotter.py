@@ -26,7 +26,7 @@ from hsts_coverage.lab.certspotter import ONLY_CERTSPOTTER, PAGE_SIZE
 from hsts_coverage.sources import certspotter, crtsh
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.retry import SourceError, retry_after
-from tests.e2e.conftest import LabInfo
+from tests.helpers import LabInfo
 
 pytestmark = pytest.mark.e2e
 

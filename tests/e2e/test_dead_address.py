@@ -30,8 +30,7 @@ import dns.rrset
 import pytest
 import trustme
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 

@@ -8,19 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import Run, hsts_coverage, lab_options
+from tests.helpers import LabInfo, Run, hsts_coverage, lab_options, scan_names
 
 pytestmark = pytest.mark.e2e
-
-
-def scan_names(lab: LabInfo, tmp_path: Path, name: str, *labels: str) -> Path:
-    names = tmp_path / f"{name}.txt"
-    names.write_text("".join(f"{label}.{lab.domain}\n" for label in labels), encoding="utf-8")
-    report = tmp_path / f"{name}.ndjson"
-    args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--names-file", str(names)]
-    hsts_coverage([*args, "-o", str(report), "--quiet"], tmp_path)
-    return report
 
 
 def test_diff_of_two_scans_with_a_host_changed_in_between(lab: LabInfo, tmp_path: Path) -> None:

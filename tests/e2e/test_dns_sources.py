@@ -20,8 +20,7 @@ import pytest
 from hsts_coverage.config import Nameserver
 from hsts_coverage.lab.zonelab import WILDCARD_ZONE, ZONE_DOMAIN, ZONE_HOSTS
 from hsts_coverage.sources import axfr
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import Run, hsts_coverage
+from tests.helpers import LabInfo, Run, hsts_coverage
 
 pytestmark = pytest.mark.e2e
 

@@ -41,9 +41,7 @@ import pytest
 import yaml
 from junitparser import JUnitXml
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import TIMEOUT, hsts_coverage, lab_options
-from tests.e2e.test_shard_domains import ct_searches
+from tests.helpers import TIMEOUT, LabInfo, ct_searches, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,7 @@ import orjson
 import pytest
 
 from hsts_coverage.models import Probe
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 

@@ -28,9 +28,7 @@ import pytest
 from PIL import Image
 
 from hsts_coverage.report.html import render_html
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_diff_shard import scan_names
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options, scan_names
 
 pytestmark = pytest.mark.e2e
 

@@ -12,20 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options, wait_for_lines
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_for_lines(path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the scan ended before it could be interrupted"
-        if path.exists() and path.read_bytes().count(b"\n") >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never got {count} lines")
 
 
 @pytest.mark.parametrize("append", [False, True], ids=["atomic", "append"])

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import Run, hsts_coverage, lab_options
+from tests.helpers import LabInfo, Run, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_interrupt import wait_for_lines
-from tests.e2e.test_scan import Run, hsts_coverage, lab_options
+from tests.helpers import LabInfo, Run, hsts_coverage, lab_options, wait_for_lines
 
 pytestmark = pytest.mark.e2e
 

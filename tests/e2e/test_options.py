@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_scan import hsts_coverage
+from tests.helpers import hsts_coverage
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,7 @@ import orjson
 import pytest
 
 from hsts_coverage.lab.scenarios import POLICY_SITES, PolicySite
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options, stats
 
 pytestmark = pytest.mark.e2e
 
 NAMES = 2000  # all answered by the wildcard DNS under wild.: one address
-
-
-def stats(lab: LabInfo, query: str = "") -> dict[str, Any]:
-    with urllib.request.urlopen(f"{lab.ct_url}/lab/stats{query}", timeout=5) as answer:
-        connections: dict[str, Any] = json.load(answer)["connections"]
-    return connections
 
 
 @pytest.mark.parametrize(("per_ip", "peak_at_most"), [(1, 1), (4, 4)])

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from hsts_coverage.config import ScanConfig
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage
+from tests.helpers import LabInfo, hsts_coverage
 
 pytestmark = pytest.mark.e2e
 

@@ -7,13 +7,7 @@ loopback, or against a CT source that is down must not look the same.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -22,14 +16,13 @@ from hsts_coverage.lab.scenarios import SCENARIOS as ALL_SCENARIOS
 from hsts_coverage.lab.scenarios import Cert, Dns, Listen, Scenario
 from hsts_coverage.reasons import Reason
 from hsts_coverage.resolve import MAX_CNAME_CHAIN
-from tests.e2e.conftest import LabInfo
+from tests.helpers import TIMEOUT, LabInfo, Run, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 
 # The scans here ask crt.sh (the default source) only.
 SCENARIOS = tuple(s for s in ALL_SCENARIOS if "crt.sh" in s.ct_sources)
 
-TIMEOUT = "2"  # seconds; the lab's silent hosts cost one timeout each
 
 HOST_FIELDS = {
     "type", "host", "domain", "status", "reasons", "addresses", "probed_address", "dns",
@@ -43,45 +36,6 @@ SUMMARY_FIELDS = {
     "breaking", "warnings", "unknown", "enumeration", "wildcard_dns", "policy", "advice",
     "timings", "interrupted", "scan_id",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    records: list[dict[str, Any]]
-
-    def hosts(self) -> dict[str, dict[str, Any]]:
-        return {r["host"]: r for r in self.records if r["type"] == "host"}
-
-    def summary(self) -> dict[str, Any]:
-        summaries = [r for r in self.records if r["type"] == "summary"]
-        assert len(summaries) == 1
-        return summaries[0]
-
-
-def lab_options(lab: LabInfo, *, ca: bool = True, loopback: bool = True) -> list[str]:
-    """The real options that point a scan at the lab. Common labels are not guessed here (the
-    zone-lab tests cover guessing): these tests want exactly the lab's own names."""
-    options = ["--ct-url", lab.ct_url, "--resolver", lab.resolver, "--timeout", TIMEOUT]
-    options += ["--no-guess"]
-    options += ["--ca-bundle", lab.ca_bundle, "--distrust-file", lab.distrust_file] if ca else []
-    options += ["--allow-cidr", "127.0.0.0/8"] if loopback else []
-    return options
-
-
-def hsts_coverage(args: Sequence[str], tmp_path: Path, env: dict[str, str] | None = None) -> Run:
-    report = tmp_path / "report.ndjson"
-    command = [sys.executable, "-m", "hsts_coverage", *args]
-    if args[:1] == ["scan"] and "-o" not in args and "--output" not in args:
-        command += ["-o", str(report)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, env={**environment, **(env or {})}
-    )
-    lines = report.read_bytes().splitlines() if report.exists() else []
-    return Run(done.returncode, done.stdout, done.stderr, [orjson.loads(line) for line in lines])
 
 
 @pytest.fixture(scope="module")

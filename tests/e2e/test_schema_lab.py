@@ -14,8 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import Run, hsts_coverage, lab_options
+from tests.helpers import LabInfo, Run, hsts_coverage, lab_options
 from tests.unit.test_schema import errors
 
 pytestmark = pytest.mark.e2e

@@ -5,28 +5,15 @@ The negative twin: the old way (every shard enumerates the one domain) asks N ti
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, ct_searches, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
-
-
-def ct_searches(lab: LabInfo, agent: str) -> list[str]:
-    """The crt.sh searches (their `q`) the lab's CT server got from this User-Agent."""
-    lines = (lab.state_dir / "ct-requests.log").read_text().splitlines()
-    entries = [json.loads(line) for line in lines]
-    return [
-        e["query"].split("&")[0].removeprefix("q=%25.")
-        for e in entries
-        if e["user_agent"] == agent and e["path"] == "/"
-    ]
 
 
 def records(path: Path) -> list[dict[str, Any]]:

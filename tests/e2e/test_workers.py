@@ -14,9 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.e2e.conftest import LabInfo
-from tests.e2e.test_interrupt import wait_for_lines
-from tests.e2e.test_scan import hsts_coverage, lab_options
+from tests.helpers import LabInfo, hsts_coverage, lab_options, stats, wait_for_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -93,7 +91,6 @@ def test_a_worker_that_dies_costs_no_host(lab: LabInfo, tmp_path: Path) -> None:
 
 
 def test_workers_keep_the_per_ip_limit(lab: LabInfo, tmp_path: Path) -> None:
-    from tests.e2e.test_politeness import stats
 
     address = lab.hosts[f"*.wild.{lab.domain}"]
     names = tmp_path / "names.txt"
