@@ -54,8 +54,23 @@ bind:
 	    { systemctl disable --now named 2>/dev/null || service named stop 2>/dev/null || true; } ; } || \
 	  { echo "make: BIND's named is missing and cannot be installed (apt-get install bind9, as root)" >&2; exit 1; }
 
+# Coverage of the whole suite, subprocesses included (pyproject.toml's [tool.coverage]); the run
+# fails below COVERAGE_FLOOR percent. `make test COVERAGE=0` runs pytest alone.
+COVERAGE ?= 1
+COVERAGE_FLOOR ?= 90
+# Absolute, so that a subprocess started in another directory writes beside the others.
+export COVERAGE_FILE := $(CURDIR)/.coverage-data/coverage
 test: $(STAMP) system-deps
+ifeq ($(COVERAGE),1)
+	rm -rf .coverage-data && mkdir -p .coverage-data
+	$(BIN)/coverage run -m pytest
+	@$(BIN)/coverage combine -q
+	@$(BIN)/coverage report --format=total --fail-under=$(COVERAGE_FLOOR) >/dev/null || \
+	  { $(BIN)/coverage report | tail -25; echo "make: coverage below $(COVERAGE_FLOOR) %" >&2; exit 1; }
+	@echo "coverage: $$($(BIN)/coverage report --format=total) % of hsts_coverage (floor $(COVERAGE_FLOOR) %)"
+else
 	$(BIN)/python -m pytest
+endif
 
 check: lint typecheck imports
 
@@ -98,4 +113,4 @@ bench: $(STAMP) bind $(if $(filter realistic,$(BENCH_MIX)),nftables)
 		--rtt-ms $(BENCH_RTT_MS) --mix $(BENCH_MIX) $(if $(strip $(BENCH_SCANNER_ARGS)),--scanner-args $(BENCH_SCANNER_ARGS))
 
 clean:
-	rm -rf $(VENV) lab-state build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) lab-state build *.egg-info .mypy_cache .ruff_cache .pytest_cache .coverage-data
