@@ -115,7 +115,8 @@ def test_the_crontab_is_well_formed() -> None:
 @functools.cache
 def scan_option_variables() -> set[str]:
     """Every HSTS_COVERAGE_* variable `hsts-coverage scan` reads, from its own source."""
-    source = (Path(__file__).resolve().parents[2] / "hsts_coverage" / "cli.py").read_text()
+    cli = Path(__file__).resolve().parents[2] / "hsts_coverage" / "cli"
+    source = "".join(path.read_text() for path in sorted(cli.glob("*.py")))
     return {f"HSTS_COVERAGE_{name}" for name in re.findall(r'envvar=f"\{ENV\}(\w+)"', source)}
 
 

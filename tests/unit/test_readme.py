@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hsts_coverage.cli import scan_command
+from hsts_coverage.cli.scan import scan_command
 from hsts_coverage.reasons import Reason
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
