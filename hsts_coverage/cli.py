@@ -621,7 +621,7 @@ def diff_command(
     ] = None,
 ) -> None:
     """What changed between two reports; exit 1 when a host newly breaks, 0 otherwise."""
-    from hsts_coverage.diff import diff_reports
+    from hsts_coverage.report.diff import diff_reports
     from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
 
     result = diff_reports(_report(old), _report(new), expiry_days)
@@ -645,7 +645,7 @@ def merge_command(
     ] = None,
 ) -> None:
     """Combine the reports of a sharded scan into one, with one summary per domain."""
-    from hsts_coverage.merge import merge_reports
+    from hsts_coverage.report.merge import merge_reports
 
     try:
         merged = merge_reports([_report(path) for path in reports])
@@ -839,7 +839,7 @@ def _workers(value: str, rate: float) -> int | None:
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    from hsts_coverage.merge import MAX_SHARDS, parse_shard
+    from hsts_coverage.report.merge import MAX_SHARDS, parse_shard
 
     shard = parse_shard(value.strip())
     if shard is None:
@@ -1142,7 +1142,7 @@ class _Outputs:
         if self._config.junit is not None:
             self._write_junit(self._config.junit, self._records)
         if self._baseline is not None and not self._stdout_closed:
-            from hsts_coverage.diff import diff_reports
+            from hsts_coverage.report.diff import diff_reports
             from hsts_coverage.report.diffview import diff_text
 
             print(diff_text(diff_reports(self._baseline, this)))

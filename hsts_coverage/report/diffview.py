@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from hsts_coverage.diff import Change, Diff, HostChange
+from hsts_coverage.report.diff import Change, Diff, HostChange
 from hsts_coverage.report.text import clean
 
 _TITLES = {

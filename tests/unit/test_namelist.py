@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hsts_coverage.merge import merge_reports
 from hsts_coverage.models import CtFacts, Enumeration, EnumerationStatus
+from hsts_coverage.report.merge import merge_reports
 from hsts_coverage.report.reader import Report, ReportError
 from hsts_coverage.sources.namelist import (
     NameListError,
