@@ -57,12 +57,13 @@ from hsts_coverage.pipeline import (
 )
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
-from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.report.header import header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
 from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
 from hsts_coverage.report.records import (
     Record,
     apex_record,
+    header_check_record,
     host_record,
     scan_record,
     summary_record,
@@ -596,7 +597,7 @@ def header_command(
     Exit 0 when browsers accept it and the preload list would, 1 otherwise."""
     check = check_header(value)
     if output_format is TextOrJson.JSON:
-        _print_json(header_json(check))
+        _print_json(header_check_record(check))
     else:
         typer.echo(header_text(check))
     raise typer.Exit(0 if check.browser.accepted and not check.preload_errors else 1)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hsts_coverage.report.html import COLOURS, STATUS_ORDER, VERDICT_CLASS, _e, _page, report_body
-from hsts_coverage.report.reader import Record, Report
+from hsts_coverage.report.reader import Report
+from hsts_coverage.report.records import HostRecord, SummaryRecord
 
 _LEFT, _COLUMN, _PLOT_H, _TOP = 50, 64, 220, 16
 
@@ -22,13 +23,13 @@ _LEFT, _COLUMN, _PLOT_H, _TOP = 50, 64, 220, 16
 @dataclass(frozen=True, slots=True)
 class Run:
     label: str  # the scan's started_at
-    summary: Record | None
-    hosts: dict[str, Record]
+    summary: SummaryRecord | None
+    hosts: dict[str, HostRecord]
 
 
 def render_history(reports: Sequence[Report]) -> str:
     ordered = sorted(reports, key=lambda r: str(r.scan.get("started_at", "")))
-    domains = list(dict.fromkeys(str(s.get("domain")) for r in ordered for s in r.summaries))
+    domains = list(dict.fromkeys(s["domain"] for r in ordered for s in r.summaries))
     domains += [d for r in ordered for d in _host_domains(r) if d not in domains]
     sections = "".join(_section(domain, [_run(r, domain) for r in ordered]) for domain in domains)
     head = (
@@ -41,12 +42,12 @@ def render_history(reports: Sequence[Report]) -> str:
 
 
 def _host_domains(report: Report) -> list[str]:
-    return list(dict.fromkeys(str(h.get("domain")) for h in report.hosts))
+    return list(dict.fromkeys(h["domain"] for h in report.hosts))
 
 
 def _run(report: Report, domain: str) -> Run:
-    summary = next((s for s in report.summaries if s.get("domain") == domain), None)
-    hosts = {str(h.get("host")): h for h in report.hosts if h.get("domain") == domain}
+    summary = next((s for s in report.summaries if s["domain"] == domain), None)
+    hosts = {h["host"]: h for h in report.hosts if h["domain"] == domain}
     return Run(str(report.scan.get("started_at", "")), summary, hosts)
 
 
@@ -62,27 +63,28 @@ def _section(domain: str, runs: list[Run]) -> str:
 def _verdicts(runs: list[Run]) -> str:
     cells = "".join(
         f'<tr data-run="{_e(run.label)}"><td>{_e(run.label)}</td><td>{_badge(run.summary)}</td>'
-        f"<td>{_e((run.summary or {}).get('why', 'no summary: a partial report'))}</td></tr>"
+        f"<td>{_e(run.summary.get('why') if run.summary else 'no summary: a partial report')}"
+        "</td></tr>"
         for run in runs
     )
     return f'<table class="verdicts"><tbody>{cells}</tbody></table>'
 
 
-def _badge(summary: Record | None) -> str:
-    verdict = str((summary or {}).get("verdict", "NO SUMMARY"))
-    interrupted = " (interrupted)" if (summary or {}).get("interrupted") else ""
+def _badge(summary: SummaryRecord | None) -> str:
+    verdict = summary.get("verdict", "NO SUMMARY") if summary else "NO SUMMARY"
+    interrupted = " (interrupted)" if summary and summary.get("interrupted") else ""
     css = VERDICT_CLASS.get(verdict, "none")
     return f'<span class="verdict {css}">{_e(verdict)}</span>{interrupted}'
 
 
 def _counts(run: Run) -> dict[str, int]:
-    counts = (run.summary or {}).get("counts")
-    if isinstance(counts, dict):
-        return {s: int(counts.get(s, 0)) for s in STATUS_ORDER}
+    counts = run.summary.get("counts") if run.summary else None
+    if counts is not None:
+        return {s: counts.get(s, 0) for s in STATUS_ORDER}
     found = dict.fromkeys(STATUS_ORDER, 0)
     for host in run.hosts.values():
-        if host.get("status") in found:
-            found[str(host["status"])] += 1
+        if host["status"] in found:
+            found[host["status"]] += 1
     return found
 
 
@@ -129,10 +131,10 @@ def first_broke(runs: list[Run]) -> dict[str, str]:
         return {}
     found = {}
     for name, host in runs[-1].hosts.items():
-        if host.get("status") != "breaks":
+        if host["status"] != "breaks":
             continue
         start = len(runs) - 1
-        while start > 0 and (runs[start - 1].hosts.get(name) or {}).get("status") == "breaks":
+        while start > 0 and _breaks(runs[start - 1].hosts.get(name)):
             start -= 1
         found[name] = runs[start].label
     return found
@@ -153,7 +155,9 @@ def _first_broke(runs: list[Run]) -> str:
     )
 
 
-def _codes(host: Record) -> str:
-    return ", ".join(
-        str(r.get("code")) for r in host.get("reasons") or [] if r.get("severity") == "breaks"
-    )
+def _breaks(host: HostRecord | None) -> bool:
+    return host is not None and host["status"] == "breaks"
+
+
+def _codes(host: HostRecord) -> str:
+    return ", ".join(r["code"] for r in host["reasons"] if r.get("severity") == "breaks")

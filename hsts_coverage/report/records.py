@@ -1,14 +1,19 @@
-"""Scan events -> plain JSON-ready dicts: the NDJSON record format (see README, "Report format").
+"""Scan events -> JSON-ready records: the NDJSON record format (see README, "Report format").
 
-Every record has a `type`: `scan` (first), `host` (one per host, in completion order) and `summary`
-(one per domain, last). `SCHEMA_VERSION` changes when a field changes meaning or disappears;
-new fields may appear without a change.
+The one writer of every record type and the one definition of their shapes. Every record has a
+`type`: `scan` (first), `host` (one per host, in completion order) and `summary` (one per domain,
+last). `SCHEMA_VERSION` changes when a field changes meaning or disappears; new fields may appear
+without a change.
+
+The shapes are TypedDicts, so that mypy checks every writer and every reader of a field, and the
+reader (`report.reader`) validates a file against these same declarations. A field is
+`NotRequired` unless every reader relies on it: a report written by an older version may lack the
+fields added since (the README's compatibility rule), so readers use `.get` for those. The records
+stay plain dicts (orjson writes them as they are, in the order declared here).
 """
 
-from __future__ import annotations
-
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal, NotRequired, TypedDict
 
 from hsts_coverage import __version__
 from hsts_coverage.config import ScanConfig
@@ -18,18 +23,23 @@ from hsts_coverage.models import (
     CtFacts,
     DomainSummary,
     Enumeration,
+    EnumerationStatus,
     Finding,
+    FoundBy,
     HostResult,
     HttpFacts,
     HttpsFacts,
+    PreloadEntry,
+    PreloadStatus,
     RedirectWalk,
     Response,
     Revocation,
     RevocationStatus,
+    SourceReport,
+    Status,
     Verdict,
 )
-from hsts_coverage.policy import check_header
-from hsts_coverage.report.header import header_json
+from hsts_coverage.policy import HeaderCheck, check_header
 from hsts_coverage.verdict import EXIT_CODES, crlset_note, status_of
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
@@ -42,12 +52,272 @@ EXIT_MEANINGS = {
     Verdict.INCONCLUSIVE: "3: the scan could not prove safety (see why)",
 }
 
-Record = dict[str, Any]
+# A str whose value must be one of the enum's (checked by the reader): `Annotated[str, Status]`.
+StatusName = Annotated[str, Status]
+VerdictName = Annotated[str, Verdict]
+
+
+# -- the shapes ------------------------------------------------------------------------------------
+
+
+class ReasonRecord(TypedDict):
+    code: str
+    severity: NotRequired[str]
+    summary: NotRequired[str]
+    chrome_error: NotRequired[str]
+    firefox_error: NotRequired[str]
+    detail: NotRequired[str]
+    fix: NotRequired[str]
+
+
+class DnsRecord(TypedDict, total=False):
+    status: str
+    cname_chain: list[str]
+    dangling_target: str | None
+    error: str | None
+
+
+class RevocationRecord(TypedDict, total=False):
+    status: str
+    method: str | None
+    url: str | None
+    detail: str | None
+    chrome_crlset: str | None
+
+
+class CertificateRecord(TypedDict, total=False):
+    subject: str
+    sans: list[str]
+    issuer: str
+    not_before: str
+    not_after: str
+    days_left: int
+    serial: str
+    signature_algorithm: str | None
+    self_signed: bool
+    key_type: str
+    key_bits: int
+    ca_issuers: list[str]
+
+
+class HttpsRecord(TypedDict, total=False):
+    outcome: str
+    error: str | None
+    verify_code: int | None
+    tls_version: str | None
+    cipher: str | None
+    alpn: str | None
+    status: int | None
+    location: str | None
+    strict_transport_security: list[str]
+    chain_completed_from: str | None
+    revocation: RevocationRecord | None
+    certificate: CertificateRecord | None
+    elapsed_ms: float
+
+
+class HttpRecord(TypedDict, total=False):
+    outcome: str
+    error: str | None
+    status: int | None
+    location: str | None
+    elapsed_ms: float
+
+
+class HopRecord(TypedDict, total=False):
+    url: str
+    status: int | None
+    location: str | None
+    upgraded_by_hsts: bool
+    failure: str | None
+    detail: str | None
+
+
+class WalkRecord(TypedDict, total=False):
+    end: str
+    detail: str | None
+    hops: list[HopRecord]
+
+
+class AddressRecord(TypedDict, total=False):
+    address: str
+    status: StatusName
+    reasons: list[str]
+
+
+class CtRecord(TypedDict, total=False):
+    certificates: int
+    first_not_before: str | None
+    last_not_after: str | None
+    issuers: list[str]
+    sources: list[str]
+
+
+class HostTimings(TypedDict, total=False):
+    total_ms: float
+    https_ms: float | None
+    http_ms: float | None
+
+
+class ScanRecord(TypedDict):
+    type: Literal["scan"]
+    tool: NotRequired[str]
+    version: NotRequired[str]
+    schema_version: int
+    started_at: NotRequired[str]
+    options: NotRequired[dict[str, object]]
+    merged_from: NotRequired[list[str]]
+    scan_id: NotRequired[str]
+
+
+class HostRecord(TypedDict):
+    type: Literal["host"]
+    host: str
+    domain: str
+    status: StatusName
+    reasons: list[ReasonRecord]
+    addresses: NotRequired[list[str]]
+    probed_address: NotRequired[str | None]
+    dns: NotRequired[DnsRecord]
+    https: NotRequired[HttpsRecord | None]
+    http: NotRequired[HttpRecord | None]
+    redirects: NotRequired[WalkRecord | None]
+    per_address: NotRequired[list[AddressRecord]]
+    ct: NotRequired[CtRecord | None]
+    found_by: NotRequired[list[str]]
+    timings: NotRequired[HostTimings]
+    scan_id: NotRequired[str]
+
+
+class SourceRecord(TypedDict, total=False):
+    status: str
+    names: int
+    detail: str
+
+
+class EnumerationRecord(TypedDict, total=False):
+    status: str
+    complete: bool
+    sources: list[str]
+    rows: int
+    attempts: int
+    names: int
+    wildcards: list[str]
+    rejected: dict[str, int]
+    error: str | None
+    notes: list[str]
+    authoritative: bool
+    per_source: dict[str, SourceRecord]
+
+
+class WildcardRecord(TypedDict):
+    zone: str
+    probe_name: NotRequired[str]
+    addresses: NotRequired[list[str]]
+
+
+class BrowserViewRecord(TypedDict, total=False):
+    accepted: bool
+    max_age: int | None
+    effective_max_age: int | None
+    include_subdomains: bool
+    preload: bool
+    reason: str
+
+
+class PreloadIssueRecord(TypedDict):
+    code: str
+    message: str
+
+
+class PreloadableRecord(TypedDict):
+    errors: list[PreloadIssueRecord]
+    warnings: list[PreloadIssueRecord]
+
+
+class HstspreloadRecord(TypedDict):
+    preloadable: PreloadableRecord
+
+
+class HeaderIssueRecord(TypedDict):
+    code: str
+    severity: str
+    message: str
+
+
+class HeaderCheckRecord(TypedDict, total=False):
+    header: str
+    browser: BrowserViewRecord
+    hstspreload: HstspreloadRecord
+    issues: list[HeaderIssueRecord]
+
+
+class ResponseRecord(TypedDict, total=False):
+    url: str
+    status: int | None
+    location: str | None
+    strict_transport_security: list[str]
+    error: str | None
+
+
+class PreloadListRecord(TypedDict, total=False):
+    source: str
+    preloaded: bool
+    entry: str | None
+    include_subdomains: bool
+    policy: str | None
+
+
+class RequirementRecord(TypedDict, total=False):
+    code: str
+    title: str
+    status: str
+    failures: list[str]
+    detail: str | None
+
+
+class PolicyRecord(TypedDict, total=False):
+    domain: str
+    strict_transport_security: list[str]
+    effective: HeaderCheckRecord | None
+    https_chain: list[ResponseRecord]
+    http_chain: list[ResponseRecord]
+    preload_list: PreloadListRecord
+    requirements: list[RequirementRecord]
+    preload_ready: bool
+
+
+class SummaryRecord(TypedDict):
+    type: Literal["summary"]
+    domain: str
+    verdict: NotRequired[VerdictName]
+    exit_code: NotRequired[int]
+    exit_meaning: NotRequired[str]
+    why: NotRequired[str]
+    hosts: NotRequired[int]
+    counts: NotRequired[dict[str, int]]
+    breaking: NotRequired[dict[str, list[str]]]
+    warnings: NotRequired[dict[str, list[str]]]
+    unknown: NotRequired[dict[str, list[str]]]
+    enumeration: NotRequired[EnumerationRecord | None]
+    wildcard_dns: NotRequired[list[WildcardRecord]]
+    policy: NotRequired[PolicyRecord | None]
+    advice: NotRequired[list[str]]
+    timings: NotRequired[dict[str, float]]
+    interrupted: NotRequired[bool]
+    scan_id: NotRequired[str]
+
+
+Record = ScanRecord | HostRecord | SummaryRecord
+"""One record of a report, told apart by its `type`."""
+
+
+# -- the writers -----------------------------------------------------------------------------------
 
 
 def scan_record(
     config: ScanConfig, started_at: datetime, *, open_files: int | None = None
-) -> Record:
+) -> ScanRecord:
     options = config.as_record()
     if open_files is not None:
         options["open_files"] = open_files  # the soft limit, raised to the hard one at start
@@ -61,7 +331,7 @@ def scan_record(
     }
 
 
-def host_record(result: HostResult, now: datetime) -> Record:
+def host_record(result: HostResult, now: datetime) -> HostRecord:
     probe = result.probe
     return {
         "type": "host",
@@ -94,7 +364,7 @@ def host_record(result: HostResult, now: datetime) -> Record:
     }
 
 
-def reason_record(finding: Finding) -> Record:
+def reason_record(finding: Finding) -> ReasonRecord:
     reason = finding.reason
     return {
         "code": reason.value,
@@ -107,33 +377,68 @@ def reason_record(finding: Finding) -> Record:
     }
 
 
-def summary_record(summary: DomainSummary) -> Record:
-    enumeration = summary.enumeration
-    return {
-        "type": "summary",
-        "domain": summary.domain,
-        "verdict": summary.verdict.value,
-        "exit_code": EXIT_CODES[summary.verdict],
-        "exit_meaning": EXIT_MEANINGS[summary.verdict],
-        "why": summary.why,
-        "hosts": summary.hosts,
-        "counts": {status.value: n for status, n in summary.counts.items()},
-        "breaking": {reason.value: list(h) for reason, h in summary.breaking.items()},
-        "warnings": {reason.value: list(h) for reason, h in summary.warnings.items()},
-        "unknown": {reason.value: list(h) for reason, h in summary.unknown.items()},
-        "enumeration": enumeration_record(enumeration),
-        "wildcard_dns": [
+def summary_record(summary: DomainSummary) -> SummaryRecord:
+    return domain_summary(
+        summary.domain,
+        summary.verdict,
+        summary.why,
+        hosts=summary.hosts,
+        counts={status.value: n for status, n in summary.counts.items()},
+        breaking={reason.value: list(h) for reason, h in summary.breaking.items()},
+        warnings={reason.value: list(h) for reason, h in summary.warnings.items()},
+        unknown={reason.value: list(h) for reason, h in summary.unknown.items()},
+        enumeration=enumeration_record(summary.enumeration),
+        wildcard_dns=[
             {"zone": z.zone, "probe_name": z.probe_name, "addresses": sorted(z.addresses)}
             for z in summary.wildcard_zones
         ],
-        "policy": apex_record(summary.apex) if summary.apex else None,
-        "advice": list(summary.advice),
-        "timings": dict(summary.timings),
-        "interrupted": summary.interrupted,
+        policy=apex_record(summary.apex) if summary.apex else None,
+        advice=list(summary.advice),
+        timings=dict(summary.timings),
+        interrupted=summary.interrupted,
+    )
+
+
+def domain_summary(
+    domain: str,
+    verdict: Verdict,
+    why: str,
+    *,
+    hosts: int,
+    counts: dict[str, int],
+    breaking: dict[str, list[str]],
+    warnings: dict[str, list[str]],
+    unknown: dict[str, list[str]],
+    enumeration: EnumerationRecord | None,
+    wildcard_dns: list[WildcardRecord],
+    policy: PolicyRecord | None,
+    advice: list[str],
+    timings: dict[str, float],
+    interrupted: bool,
+) -> SummaryRecord:
+    """A summary record from its parts: a scan's own, or the one `merge` computes again."""
+    return {
+        "type": "summary",
+        "domain": domain,
+        "verdict": verdict.value,
+        "exit_code": EXIT_CODES[verdict],
+        "exit_meaning": EXIT_MEANINGS[verdict],
+        "why": why,
+        "hosts": hosts,
+        "counts": counts,
+        "breaking": breaking,
+        "warnings": warnings,
+        "unknown": unknown,
+        "enumeration": enumeration,
+        "wildcard_dns": wildcard_dns,
+        "policy": policy,
+        "advice": advice,
+        "timings": timings,
+        "interrupted": interrupted,
     }
 
 
-def enumeration_record(enumeration: Enumeration) -> Record:
+def enumeration_record(enumeration: Enumeration) -> EnumerationRecord:
     """How the names were found and how far the list can be trusted (also the name list's)."""
     return {
         "status": enumeration.status.value,
@@ -158,14 +463,14 @@ def enumeration_record(enumeration: Enumeration) -> Record:
     }
 
 
-def apex_record(report: ApexReport) -> Record:
+def apex_record(report: ApexReport) -> PolicyRecord:
     """The apex's policy today and its preload readiness (also `hsts-coverage policy`)."""
     facts = report.facts
     first = report.sts[0] if report.sts else None
     return {
         "domain": facts.domain,
         "strict_transport_security": list(report.sts),
-        "effective": header_json(check_header(first)) if first is not None else None,
+        "effective": header_check_record(check_header(first)) if first is not None else None,
         "https_chain": [_response(r) for r in facts.https_chain],
         "http_chain": [_response(r) for r in facts.http_chain],
         "preload_list": {
@@ -189,7 +494,35 @@ def apex_record(report: ApexReport) -> Record:
     }
 
 
-def _response(response: Response) -> Record:
+def header_check_record(check: HeaderCheck) -> HeaderCheckRecord:
+    """One Strict-Transport-Security check (the policy's `effective`, `header --format json`)."""
+    browser = check.browser
+    return {
+        "header": check.header,
+        "browser": {
+            "accepted": browser.accepted,
+            "max_age": browser.max_age,
+            "effective_max_age": browser.effective_max_age,
+            "include_subdomains": browser.include_subdomains,
+            "preload": browser.preload,
+            "reason": browser.reason,
+        },
+        "hstspreload": {
+            "preloadable": {
+                "errors": [{"code": i.code, "message": i.message} for i in check.preload_errors],
+                "warnings": [
+                    {"code": i.code, "message": i.message} for i in check.preload_warnings
+                ],
+            }
+        },
+        "issues": [
+            {"code": i.code, "severity": i.severity.value, "message": i.message}
+            for i in check.issues
+        ],
+    }
+
+
+def _response(response: Response) -> ResponseRecord:
     return {
         "url": response.url,
         "status": response.status,
@@ -199,7 +532,7 @@ def _response(response: Response) -> Record:
     }
 
 
-def _https(facts: HttpsFacts, now: datetime) -> Record:
+def _https(facts: HttpsFacts, now: datetime) -> HttpsRecord:
     return {
         "outcome": facts.outcome.value,
         "error": facts.detail or None,
@@ -217,7 +550,7 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
     }
 
 
-def _revocation(revocation: Revocation | None) -> Record | None:
+def _revocation(revocation: Revocation | None) -> RevocationRecord | None:
     if revocation is None:
         return None
     revoked = revocation.status is RevocationStatus.REVOKED
@@ -230,7 +563,7 @@ def _revocation(revocation: Revocation | None) -> Record | None:
     }
 
 
-def _certificate(cert: Certificate, now: datetime) -> Record:
+def _certificate(cert: Certificate, now: datetime) -> CertificateRecord:
     return {
         "subject": cert.subject,
         "sans": list(cert.sans),
@@ -247,7 +580,7 @@ def _certificate(cert: Certificate, now: datetime) -> Record:
     }
 
 
-def _http(facts: HttpFacts) -> Record:
+def _http(facts: HttpFacts) -> HttpRecord:
     return {
         "outcome": facts.outcome.value,
         "error": facts.detail or None,
@@ -257,7 +590,7 @@ def _http(facts: HttpFacts) -> Record:
     }
 
 
-def _walk(walk: RedirectWalk) -> Record:
+def _walk(walk: RedirectWalk) -> WalkRecord:
     return {
         "end": walk.end.value,
         "detail": walk.detail or None,
@@ -275,7 +608,7 @@ def _walk(walk: RedirectWalk) -> Record:
     }
 
 
-def _ct(facts: CtFacts | None) -> Record | None:
+def _ct(facts: CtFacts | None) -> CtRecord | None:
     if facts is None:
         return None
     return {
@@ -287,7 +620,7 @@ def _ct(facts: CtFacts | None) -> Record | None:
     }
 
 
-def _timings(result: HostResult) -> Record:
+def _timings(result: HostResult) -> HostTimings:
     probe = result.probe
     return {
         "total_ms": result.elapsed_ms,
@@ -298,3 +631,47 @@ def _timings(result: HostResult) -> Record:
 
 def _time(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+# -- records read back as the models they were written from (merge's inputs) ----------------------
+
+
+def enumeration_of(domain: str, record: EnumerationRecord) -> Enumeration:
+    """What the verdict rules need of an enumeration record: status, wildcards, error, sources."""
+    reports = tuple(
+        SourceReport(
+            FoundBy(name),
+            EnumerationStatus(report.get("status", "failed")),
+            report.get("names", 0),
+            report.get("detail", ""),
+        )
+        for name, report in (record.get("per_source") or {}).items()
+        if name in FoundBy._value2member_map_
+        and report.get("status", "failed") in EnumerationStatus._value2member_map_
+    )
+    status = record.get("status", "failed")
+    return Enumeration(
+        domain,
+        EnumerationStatus(status if status in EnumerationStatus._value2member_map_ else "failed"),
+        (),
+        wildcards=tuple(record.get("wildcards") or ()),
+        error=record.get("error"),
+        per_source=reports,
+        authoritative=bool(record.get("authoritative")),
+    )
+
+
+def preload_status_of(policy: PolicyRecord) -> PreloadStatus:
+    listed = policy.get("preload_list") or {}
+    entry = listed.get("entry")
+    return PreloadStatus(
+        listed.get("source", ""),
+        PreloadEntry(entry, bool(listed.get("include_subdomains"))) if entry else None,
+    )
+
+
+def subdomains_on(policy: PolicyRecord) -> bool:
+    """Browsers apply includeSubDomains with a positive max-age from the apex's header."""
+    browser = (policy.get("effective") or {}).get("browser") or {}
+    on = bool(browser.get("accepted") and browser.get("include_subdomains"))
+    return on and (browser.get("max_age") or 0) > 0
