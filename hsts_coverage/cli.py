@@ -59,7 +59,7 @@ from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
 from hsts_coverage.report.header import header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
-from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
+from hsts_coverage.report.reader import Report, ReportError, read_report
 from hsts_coverage.report.records import (
     Record,
     apex_record,
@@ -581,7 +581,7 @@ def policy_command(
     if output_format is TextOrJson.JSON:
         _print_json(apex_record(report))
     else:
-        _table_report().render_apex(report)
+        _table_report().render_apex(apex_record(report))
     raise typer.Exit(0 if report.ready else 1)
 
 
@@ -1107,18 +1107,20 @@ class _Outputs:
 
     def _host(self, result: HostResult) -> None:
         assert self._now is not None
-        self._emit(host_record(result, self._now))
+        record = host_record(result, self._now)
+        self._emit(record)
         if self._table is not None:
-            self._table.add(result)
+            self._table.add(record)
         self._progress.advance()
 
     def _summary(self, summary: DomainSummary) -> None:
         self._progress.end_domain()
-        self._emit(summary_record(summary))
+        record = summary_record(summary)
+        self._emit(record)
         if self._config.quiet:
-            print(verdict_text(summary), flush=True)
+            print(verdict_text(record), flush=True)
         elif self._stdout_format is OutputFormat.TABLE and self._table is not None:
-            self._table.render(summary)
+            self._table.render(record)
 
     def _emit(self, record: Record) -> None:
         record["scan_id"] = self._scan_id  # groups this run's records in an --append log
@@ -1135,11 +1137,11 @@ class _Outputs:
             self._write_metrics(self._metrics, self._config.metrics, interrupted)
         if self._records is None or not self._records:
             return
-        this = parse_records(self._records, "this scan")
+        this = Report.of("this scan", self._records)
         if self._stdout_format is OutputFormat.JSON:
             _print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
         if self._config.html is not None:
-            _write_html(self._config.html, self._records)
+            _write_html(self._config.html, this.records)
         if self._config.junit is not None:
             self._write_junit(self._config.junit, self._records)
         if self._baseline is not None and not self._stdout_closed:

@@ -65,6 +65,14 @@ class Report:
     def records(self) -> list[Record]:
         return [self.scan, *self.hosts, *self.summaries]
 
+    @classmethod
+    def of(cls, name: str, records: Iterable[Record]) -> Report:
+        """The records this process wrote (typed already, so not checked again), as a report."""
+        written = list(records)
+        scan = next(r for r in written if r["type"] == "scan")
+        hosts = [r for r in written if r["type"] == "host"]
+        return cls(name, scan, hosts, [r for r in written if r["type"] == "summary"])
+
     def options(self) -> dict[str, object]:
         """The scan's options ({} in a report without them)."""
         return self.scan.get("options") or {}

@@ -40,7 +40,7 @@ from hsts_coverage.models import (
     Verdict,
 )
 from hsts_coverage.policy import HeaderCheck, check_header
-from hsts_coverage.verdict import EXIT_CODES, crlset_note, status_of
+from hsts_coverage.verdict import EXIT_CODES, crlset_note
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
 # and the user's names too), not only certificate transparency.
@@ -352,11 +352,11 @@ def host_record(result: HostResult, now: datetime) -> HostRecord:
         "redirects": _walk(probe.walk) if probe and probe.walk else None,
         "per_address": [
             {
-                "address": address,
-                "status": status_of(findings).value,
-                "reasons": [f.reason.value for f in findings],
+                "address": judged.address,
+                "status": judged.status.value,
+                "reasons": [f.reason.value for f in judged.findings],
             }
-            for address, findings in result.verdict.per_address
+            for judged in result.verdict.per_address
         ],
         "ct": _ct(result.ct),
         "found_by": [source.value for source in result.found_by],
