@@ -428,7 +428,7 @@ class Prober:
 
     async def _fetch_body(self, url: str, max_body: int) -> bytes | None:
         """The body of a 200 answer to `GET url` over plain HTTP (CRLs, OCSP), else None."""
-        if URL(url).scheme != "http":
+        if URL(url).protocol != "http:":  # ada-url: the scheme with its colon
             return None
         try:
             head = await self._get(url, want_body=True, max_body=max_body)
