@@ -61,13 +61,13 @@ from hsts_coverage.report.header import header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
 from hsts_coverage.report.reader import Report, ReportError, read_report
 from hsts_coverage.report.records import (
-    Record,
     apex_record,
     header_check_record,
     host_record,
     scan_record,
     summary_record,
 )
+from hsts_coverage.report.shapes import Record
 from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.sources.guess import parse_labels
 from hsts_coverage.sources.zone import ZoneFileError, read_zone_file

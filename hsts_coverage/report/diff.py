@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hsts_coverage.report.reader import Report
-from hsts_coverage.report.records import HostRecord
+from hsts_coverage.report.shapes import HostRecord
 
 DEFAULT_HORIZON = 14
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hsts_coverage.report.records import HostRecord
+from hsts_coverage.report.shapes import HostRecord
 
 MARK_DAYS = (14, 7, 3)
 PAST_DAYS = 60

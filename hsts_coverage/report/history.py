@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hsts_coverage.report.html import COLOURS, STATUS_ORDER, domain_views, page
 from hsts_coverage.report.reader import Report
-from hsts_coverage.report.records import HostRecord, SummaryRecord
+from hsts_coverage.report.shapes import HostRecord, SummaryRecord
 
 _LEFT, _COLUMN, _PLOT_H, _TOP = 50, 64, 220, 16
 

@@ -31,7 +31,7 @@ from jinja2 import ChainableUndefined, Environment, PackageLoader, Template
 from markupsafe import Markup
 
 from hsts_coverage.report.expiry import MARK_DAYS, ExpiryView, expiry_view
-from hsts_coverage.report.records import (
+from hsts_coverage.report.shapes import (
     CertificateRecord,
     HostRecord,
     ReasonRecord,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
-from hsts_coverage.report.records import HostRecord, ReasonRecord, Record, SummaryRecord
+from hsts_coverage.report.shapes import HostRecord, ReasonRecord, Record, SummaryRecord
 from hsts_coverage.report.text import clean
 
 SCAN_CASE = "(scan)"

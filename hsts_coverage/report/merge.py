@@ -20,6 +20,12 @@ from hsts_coverage.models import FoundBy, Status, Verdict
 from hsts_coverage.preload import advice
 from hsts_coverage.report.reader import Report, ReportError
 from hsts_coverage.report.records import (
+    domain_summary,
+    enumeration_of,
+    preload_status_of,
+    subdomains_on,
+)
+from hsts_coverage.report.shapes import (
     EnumerationRecord,
     HostRecord,
     PolicyRecord,
@@ -28,10 +34,6 @@ from hsts_coverage.report.records import (
     SourceRecord,
     SummaryRecord,
     WildcardRecord,
-    domain_summary,
-    enumeration_of,
-    preload_status_of,
-    subdomains_on,
 )
 from hsts_coverage.verdict import coverage_advice, decide
 

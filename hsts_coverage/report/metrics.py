@@ -33,7 +33,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from prometheus_client.parser import text_string_to_metric_families
 
-from hsts_coverage.report.records import HostRecord, Record, SummaryRecord
+from hsts_coverage.report.shapes import HostRecord, Record, SummaryRecord
 from hsts_coverage.report.text import clean
 
 HOST_SERIES = 1000  # per domain and per per-host metric

@@ -8,7 +8,7 @@ grouped by their `scan_id` (records without one, from older versions, belong to 
 before them), and lines that are not JSON objects (a line torn by a crash, garbage) are skipped
 and counted in `Report.skipped`.
 
-Every record is checked against its TypedDict in `records` before it is handed on typed: the
+Every record is checked against its TypedDict in `shapes` before it is handed on typed: the
 required fields must be there, and every field present must have the declared type (an enum's
 value where `Annotated[str, Enum]` says so). Hand-written rather than jsonschema because the
 TypedDicts are the one declaration (a schema file would be a second one to keep in step), and
@@ -39,14 +39,9 @@ from typing import (
 
 import orjson
 
-from hsts_coverage.report import records as shapes
-from hsts_coverage.report.records import (
-    SCHEMA_VERSION,
-    HostRecord,
-    Record,
-    ScanRecord,
-    SummaryRecord,
-)
+from hsts_coverage.report import shapes
+from hsts_coverage.report.records import SCHEMA_VERSION
+from hsts_coverage.report.shapes import HostRecord, Record, ScanRecord, SummaryRecord
 
 
 class ReportError(ValueError):

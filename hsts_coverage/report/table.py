@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.text import Text
 
 from hsts_coverage.reasons import Reason, Severity
-from hsts_coverage.report.records import (
+from hsts_coverage.report.shapes import (
     HostRecord,
     PolicyRecord,
     ReasonRecord,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hsts_coverage.report.records import SummaryRecord
+from hsts_coverage.report.shapes import SummaryRecord
 
 # C0/C1 controls, DEL, whole ANSI escape sequences (CSI, OSC) a hostile server could send, and
 # the Unicode bidirectional controls (U+202A-202E, U+2066-2069, the marks U+200E, U+200F and
