@@ -532,7 +532,7 @@ def enumerate_command(
 
 
 async def _enumerate(config: ScanConfig, output: Path) -> int:
-    from hsts_coverage.sources.namelist import domain_records, header_record
+    from hsts_coverage.report.records import domain_records, header_record
 
     complete = True
     with _open(output, append=False) as stream:
@@ -903,7 +903,7 @@ def _name_list(
     """The enumerations of a `--names-from` list; every domain asked for must be in it."""
     if path is None:
         return None
-    from hsts_coverage.sources.namelist import NameListError, read_name_list
+    from hsts_coverage.report.namelist import NameListError, read_name_list
 
     if names_files:
         usage_error("--names-from holds the names already: give --names-file to enumerate")

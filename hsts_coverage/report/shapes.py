@@ -272,3 +272,26 @@ class SummaryRecord(TypedDict):
 
 Record = ScanRecord | HostRecord | SummaryRecord
 """One record of a report, told apart by its `type`."""
+
+
+# -- the name list of `hsts-coverage enumerate` (its own format: `report.namelist` reads it) ------
+
+
+class NamesRecord(TypedDict):
+    type: Literal["names"]
+    tool: str
+    version: str
+    format_version: int
+
+
+class NameListDomainRecord(EnumerationRecord):
+    type: Literal["domain"]
+    domain: str
+
+
+class NameRecord(TypedDict):
+    type: Literal["name"]
+    domain: str
+    name: str
+    found_by: list[str]
+    ct: CtRecord | None
