@@ -57,16 +57,17 @@ from hsts_coverage.pipeline import (
 )
 from hsts_coverage.policy import check_header
 from hsts_coverage.preload import parse_chromium_list
-from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.report.header import header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
-from hsts_coverage.report.reader import Report, ReportError, parse_records, read_report
+from hsts_coverage.report.reader import Report, ReportError, read_report
 from hsts_coverage.report.records import (
-    Record,
     apex_record,
+    header_check_record,
     host_record,
     scan_record,
     summary_record,
 )
+from hsts_coverage.report.shapes import Record
 from hsts_coverage.report.text import clean, verdict_text
 from hsts_coverage.sources.guess import parse_labels
 from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
@@ -531,7 +532,7 @@ def enumerate_command(
 
 
 async def _enumerate(config: ScanConfig, output: Path) -> int:
-    from hsts_coverage.sources.namelist import domain_records, header_record
+    from hsts_coverage.report.records import domain_records, header_record
 
     complete = True
     with _open(output, append=False) as stream:
@@ -580,7 +581,7 @@ def policy_command(
     if output_format is TextOrJson.JSON:
         _print_json(apex_record(report))
     else:
-        _table_report().render_apex(report)
+        _table_report().render_apex(apex_record(report))
     raise typer.Exit(0 if report.ready else 1)
 
 
@@ -596,7 +597,7 @@ def header_command(
     Exit 0 when browsers accept it and the preload list would, 1 otherwise."""
     check = check_header(value)
     if output_format is TextOrJson.JSON:
-        _print_json(header_json(check))
+        _print_json(header_check_record(check))
     else:
         typer.echo(header_text(check))
     raise typer.Exit(0 if check.browser.accepted and not check.preload_errors else 1)
@@ -621,7 +622,7 @@ def diff_command(
     ] = None,
 ) -> None:
     """What changed between two reports; exit 1 when a host newly breaks, 0 otherwise."""
-    from hsts_coverage.diff import diff_reports
+    from hsts_coverage.report.diff import diff_reports
     from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
 
     result = diff_reports(_report(old), _report(new), expiry_days)
@@ -645,7 +646,7 @@ def merge_command(
     ] = None,
 ) -> None:
     """Combine the reports of a sharded scan into one, with one summary per domain."""
-    from hsts_coverage.merge import merge_reports
+    from hsts_coverage.report.merge import merge_reports
 
     try:
         merged = merge_reports([_report(path) for path in reports])
@@ -839,7 +840,7 @@ def _workers(value: str, rate: float) -> int | None:
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    from hsts_coverage.merge import MAX_SHARDS, parse_shard
+    from hsts_coverage.report.merge import MAX_SHARDS, parse_shard
 
     shard = parse_shard(value.strip())
     if shard is None:
@@ -902,7 +903,7 @@ def _name_list(
     """The enumerations of a `--names-from` list; every domain asked for must be in it."""
     if path is None:
         return None
-    from hsts_coverage.sources.namelist import NameListError, read_name_list
+    from hsts_coverage.report.namelist import NameListError, read_name_list
 
     if names_files:
         usage_error("--names-from holds the names already: give --names-file to enumerate")
@@ -1106,18 +1107,20 @@ class _Outputs:
 
     def _host(self, result: HostResult) -> None:
         assert self._now is not None
-        self._emit(host_record(result, self._now))
+        record = host_record(result, self._now)
+        self._emit(record)
         if self._table is not None:
-            self._table.add(result)
+            self._table.add(record)
         self._progress.advance()
 
     def _summary(self, summary: DomainSummary) -> None:
         self._progress.end_domain()
-        self._emit(summary_record(summary))
+        record = summary_record(summary)
+        self._emit(record)
         if self._config.quiet:
-            print(verdict_text(summary), flush=True)
+            print(verdict_text(record), flush=True)
         elif self._stdout_format is OutputFormat.TABLE and self._table is not None:
-            self._table.render(summary)
+            self._table.render(record)
 
     def _emit(self, record: Record) -> None:
         record["scan_id"] = self._scan_id  # groups this run's records in an --append log
@@ -1134,15 +1137,15 @@ class _Outputs:
             self._write_metrics(self._metrics, self._config.metrics, interrupted)
         if self._records is None or not self._records:
             return
-        this = parse_records(self._records, "this scan")
+        this = Report.of("this scan", self._records)
         if self._stdout_format is OutputFormat.JSON:
             _print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
         if self._config.html is not None:
-            _write_html(self._config.html, self._records)
+            _write_html(self._config.html, this.records)
         if self._config.junit is not None:
             self._write_junit(self._config.junit, self._records)
         if self._baseline is not None and not self._stdout_closed:
-            from hsts_coverage.diff import diff_reports
+            from hsts_coverage.report.diff import diff_reports
             from hsts_coverage.report.diffview import diff_text
 
             print(diff_text(diff_reports(self._baseline, this)))

@@ -19,7 +19,8 @@ from hsts_coverage.policy import (
     effective_field,
     hstspreload_issues,
 )
-from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.report.header import header_text
+from hsts_coverage.report.records import header_check_record
 
 FULL = "max-age=31536000; includeSubDomains; preload"
 UINT64_MAX = 2**64 - 1
@@ -289,7 +290,7 @@ def test_effective_field(
 
 
 def test_header_json_shape() -> None:
-    assert header_json(check_header("max-age=63072000; includeSubDomains")) == {
+    assert header_check_record(check_header("max-age=63072000; includeSubDomains")) == {
         "header": "max-age=63072000; includeSubDomains",
         "browser": {
             "accepted": True,

@@ -47,14 +47,9 @@ from hsts_coverage.models import (
 from hsts_coverage.policy import IssueSeverity
 from hsts_coverage.preload import requirements
 from hsts_coverage.reasons import Reason, Severity
-from hsts_coverage.report.records import (
-    SCHEMA_VERSION,
-    Record,
-    host_record,
-    scan_record,
-    summary_record,
-)
+from hsts_coverage.report.records import SCHEMA_VERSION, host_record, scan_record, summary_record
 from hsts_coverage.report.schema import load_schema, schema_text
+from hsts_coverage.report.shapes import Record
 from hsts_coverage.verdict import EXIT_CODES, Tally, judge_dns, judge_probes, verdict_of
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
