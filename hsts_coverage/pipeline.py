@@ -69,7 +69,6 @@ class _WorkerDone:
     pass
 
 
-DNS_IN_FLIGHT = 500
 JudgeHost = Callable[[DnsAnswer, str], Awaitable[Judgement]]
 
 
@@ -89,9 +88,8 @@ class _Scanner:
         # time budget starts, not in the prober's queue for a connection slot (a host in flight
         # beyond --concurrency's floor must not spend its budget queueing behind politeness).
         self.hosts_per_address = ConnectionLimits(per_ip=2 * config.per_ip)
-        # Names being resolved at once: however many hosts are in flight, a burst of answers
-        # must not overflow the resolver's socket (lost answers cost a 5 s retry each).
-        self.dns_slots = asyncio.Semaphore(DNS_IN_FLIGHT)
+        # Names being resolved at once are bounded by the resolver's pacer (resolve.Pacer): a
+        # name waiting on a silent zone holds no query slot.
 
     async def ct_turn(self) -> None:
         """Wait until the CT source may be asked again (`ct_interval` after the last request)."""
@@ -122,8 +120,7 @@ class _Scanner:
     async def _check(
         self, name: str, domain: Domain, judge: JudgeHost, started: float
     ) -> HostResult:
-        async with self.dns_slots:
-            dns = await self.resolver.resolve(name)
+        dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
