@@ -256,7 +256,7 @@ class SilentZones:
             state.leaders.discard(name)  # a timed-out or cancelled leader makes room for another
             if answered:
                 self._answering.add(zone)
-                del self._zones[zone]
+                self._zones.pop(zone, None)  # the other leader may have answered first
             self._wake(state)
 
     @staticmethod

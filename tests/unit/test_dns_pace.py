@@ -149,3 +149,10 @@ async def test_a_name_that_is_itself_silent_does_not_silence_its_siblings() -> N
     assert results == [True, True]  # the same name twice is one vote: nothing shared
     results, _ = await _all(zones, ["n1.z.test"], {"n1.z.test": False})
     assert results == [False]
+
+
+async def test_both_leaders_answering_is_no_trouble() -> None:
+    names = [f"n{i}.z.test" for i in range(10)]
+    results, calls = await _all(SilentZones(), names, dict.fromkeys(names, False))
+    assert results == [False] * 10
+    assert sorted(calls) == sorted(names)
