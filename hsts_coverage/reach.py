@@ -213,6 +213,14 @@ class SilentZones:
     def __init__(self) -> None:
         self._zones: dict[str, _Zone] = {}
         self._answering: set[str] = set()
+        self._silent: dict[str, str] = {}  # zone -> the first name found silent in it
+
+    def _silent_above(self, name: str) -> str | None:
+        while name:
+            if (first := self._silent.get(name)) is not None:
+                return first
+            name = name.partition(".")[2]
+        return None
 
     async def lookup(
         self,
@@ -221,7 +229,11 @@ class SilentZones:
         resolve: Callable[[], Awaitable[T]],
         timed_out: Callable[[T], bool],
     ) -> T | str:
-        """`resolve()` for `name`, unless `zone` is silent: then the first silent name (str)."""
+        """`resolve()` for `name`, unless `zone` is silent: then the first silent name (str).
+        A name in or under a zone found silent (the zone's apex, a deeper name) is silent too:
+        the resolver has to ask that zone's servers for it, or for its delegation."""
+        if self._silent and (first := self._silent_above(name)) is not None:
+            return first
         while zone not in self._answering:
             state = self._zones.get(zone)
             if state is None:
@@ -229,7 +241,10 @@ class SilentZones:
                 state = self._zones[zone] = _Zone(set(), [], future)
             if state.silent is not None:
                 return state.silent
-            if len(state.leaders) < SILENT_VOTES and name not in state.leaders:
+            # A leader that timed out keeps its vote: no other name leads in its place while
+            # the other leader's tries go on (the zone is decided when they end).
+            votes = len(state.leaders) + len(set(state.timed_out) - state.leaders)
+            if votes < SILENT_VOTES and name not in state.leaders:
                 return await self._lead(zone, state, name, resolve, timed_out)
             await asyncio.shield(state.changed)
         return await resolve()
@@ -250,7 +265,7 @@ class SilentZones:
             if not answered:
                 state.timed_out.append(name)
                 if len(set(state.timed_out)) >= SILENT_VOTES:
-                    state.silent = state.timed_out[0]
+                    state.silent = self._silent[zone] = state.timed_out[0]
             return result
         finally:
             state.leaders.discard(name)  # a timed-out or cancelled leader makes room for another

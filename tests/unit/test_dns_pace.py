@@ -156,3 +156,14 @@ async def test_both_leaders_answering_is_no_trouble() -> None:
     results, calls = await _all(SilentZones(), names, dict.fromkeys(names, False))
     assert results == [False] * 10
     assert sorted(calls) == sorted(names)
+
+
+async def test_the_apex_of_a_silent_zone_and_names_below_it_are_silent_too() -> None:
+    zones = SilentZones()
+    await _all(zones, [f"n{i}.z.test" for i in range(4)], {})
+    calls: list[str] = []
+    resolve = _lookup({}, calls)
+    for name, zone in (("z.test", "test"), ("a.b.z.test", "b.z.test")):
+        assert await zones.lookup(zone, name, partial(resolve, name), bool) == "n0.z.test"
+    assert calls == []
+    assert await zones.lookup("test", "other.test", partial(resolve, "other.test"), bool) is True
