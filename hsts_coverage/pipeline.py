@@ -24,7 +24,12 @@ from hsts_coverage.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.apex import check_apex
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.hosts import HostJudge, Judgement, open_judge
-from hsts_coverage.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
+from hsts_coverage.limits import (
+    ConnectionLimits,
+    calm_collector,
+    open_files_limit,
+    raise_open_files_limit,
+)
 from hsts_coverage.models import (
     AddressFindings,
     ApexReport,
@@ -240,6 +245,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
     and the domain being scanned gets a summary marked interrupted, with the counts so far.
     """
     now = datetime.now(UTC)
+    calm_collector()
     yield ScanStarted(now, raise_open_files_limit())
     async with _scanner(config, now) as scanner:
         for index, domain in enumerate(config.domains):
