@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import resource
 from collections import deque
 from dataclasses import dataclass, field
@@ -51,8 +50,6 @@ def calm_collector() -> None:
     a collection walked them again. What is alive at start (modules, tables, options) is
     frozen out of the collector's view, and the youngest generation is collected every
     `COLLECTOR_THRESHOLD` allocations: the cycles are still freed, a few MiB later."""
-    if os.environ.get("HSTS_GC_DEFAULT"):
-        return
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(COLLECTOR_THRESHOLD, second, third)

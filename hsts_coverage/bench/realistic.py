@@ -7,9 +7,10 @@ time of each, the lower bound (the longest single unavoidable wait at the defaul
 plus the healthy names' CPU seconds spread over this machine's cores) and the ratio to it, CPU
 seconds and peak RSS, and every name's status checked against the mix's manifest.
 
-The longest unavoidable wait at the defaults: a name under the silent name server costs
-`dns_attempts` (3) tries of min(`--timeout`, 5 s) plus the back-off between them (at most
-0.4 + 0.8 s); a dropping address costs the connect's first try (3 s) and its second (10 s).
+The longest unavoidable wait at the defaults: a name under the silent name server costs its
+DNS budget, `dns_attempts` (3) x min(`--timeout`, 5 s), the pauses between tries included (the
+zone's first names pay it, the others share their outcome); a dropping address costs the
+connect's first try (3 s) and its second (10 s).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from hsts_coverage.bench.mix import (
 from hsts_coverage.bench.process import BenchError, Service, Usage, measure
 from hsts_coverage.bench.runner import scanner_binary
 
-DNS_WAIT = 3 * 5.0 + 0.4 + 0.8  # three tries of 5 s, and the back-off between them
+DNS_WAIT = 3 * 5.0  # the DNS budget of a name: three times the DNS time-out
 DROP_WAIT = 3.0 + 10.0  # the connect's short first try, then the full --timeout
 _READY_SECONDS = 60.0
 
