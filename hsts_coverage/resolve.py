@@ -103,6 +103,9 @@ MIN_RATE = 20.0  # queries per second: the slowest pace, after losses
 # Losses do not slow the pace below the best rate seen over this: a name that needs a long
 # recursion also looks lost to c-ares's short time-out, and slowing down does not help it.
 RATE_FLOOR_SHARE = 16.0
+# A loss sets the rate to this share of the answers per second of late: a resolver that loses
+# queries under load answers about as many as it can, so just under that is its pace.
+RATE_CUT = 0.75
 EPOCH_SECONDS = 1.0  # at most one slow-down per second: its effect takes a round trip to show
 UNPACED = 20_000.0  # a rate grown back above this is no rate at all
 RATE_GROWTH = 0.1  # per answer: at its rate, the rate grows by a tenth each second
@@ -196,7 +199,7 @@ class Pacer:
         span = now - self._bucket_start
         recent = max(self._last_rate, self._bucket / span if span > 0.25 else 0.0)
         floor = max(MIN_RATE, self._best_rate / RATE_FLOOR_SHARE)
-        self.rate = max(floor, min(self.rate or UNPACED, recent) / 2)
+        self.rate = max(floor, min(self.rate or UNPACED, recent) * RATE_CUT)
 
     def answering(self) -> bool:
         return time.monotonic() - self.last_answer < ANSWERING_SECONDS
