@@ -36,6 +36,7 @@ from datetime import datetime
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.hosts import HostJudge, Judgement, open_judge
+from hsts_coverage.limits import calm_collector
 from hsts_coverage.models import DnsAnswer
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
@@ -285,6 +286,7 @@ async def _answer(
 
 
 def main() -> None:
+    calm_collector()
     try:
         import uvloop
     except ImportError:
