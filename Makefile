@@ -101,6 +101,8 @@ BENCH_ROUNDS ?= 3
 BENCH_RTT_MS ?= 0
 # healthy: the nginx fleet; realistic: N names mostly dead, silent or slow (bench/mix.py)
 BENCH_MIX ?= healthy
+# realistic only: scanner or baseline runs one side alone (empty: both, interleaved)
+BENCH_ONLY ?=
 # The lab's own CT server needs no politeness interval (crt.sh gets the default of 1 s); the
 # baseline guesses no names, so neither does the scanner here (guessing is timed on its own).
 BENCH_SCANNER_ARGS ?= --ct-interval 0 --no-guess
@@ -110,7 +112,7 @@ bench: $(STAMP) bind $(if $(filter realistic,$(BENCH_MIX)),nftables)
 		DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light || \
 		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nginx-light; }
 	$(BIN)/python -m hsts_coverage.bench --hosts $(BENCH_HOSTS) --rounds $(BENCH_ROUNDS) \
-		--rtt-ms $(BENCH_RTT_MS) --mix $(BENCH_MIX) $(if $(strip $(BENCH_SCANNER_ARGS)),--scanner-args $(BENCH_SCANNER_ARGS))
+		--rtt-ms $(BENCH_RTT_MS) --mix $(BENCH_MIX) $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(if $(strip $(BENCH_SCANNER_ARGS)),--scanner-args $(BENCH_SCANNER_ARGS))
 
 clean:
 	rm -rf $(VENV) lab-state build *.egg-info .mypy_cache .ruff_cache .pytest_cache .coverage-data

@@ -299,6 +299,7 @@ class Probe:
 class AddressFindings(NamedTuple):
     address: str
     findings: tuple[Finding, ...]
+    status: Status  # judged from the findings with the host's own rule (`verdict.status_of`)
 
 
 @dataclass(frozen=True, slots=True)

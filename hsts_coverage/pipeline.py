@@ -38,7 +38,12 @@ from hsts_coverage.models import (
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge
-from hsts_coverage.probe.limits import ConnectionLimits, open_files_limit, raise_open_files_limit
+from hsts_coverage.probe.limits import (
+    ConnectionLimits,
+    calm_collector,
+    open_files_limit,
+    raise_open_files_limit,
+)
 from hsts_coverage.probe.workers import worker_pool, workers_for
 from hsts_coverage.report.text import clean
 from hsts_coverage.rules.host import (
@@ -75,7 +80,6 @@ class _WorkerDone:
     pass
 
 
-DNS_IN_FLIGHT = 500
 JudgeHost = Callable[[DnsAnswer, str], Awaitable[Judgement]]
 
 
@@ -95,9 +99,8 @@ class _Scanner:
         # time budget starts, not in the prober's queue for a connection slot (a host in flight
         # beyond --concurrency's floor must not spend its budget queueing behind politeness).
         self.hosts_per_address = ConnectionLimits(per_ip=2 * config.per_ip)
-        # Names being resolved at once: however many hosts are in flight, a burst of answers
-        # must not overflow the resolver's socket (lost answers cost a 5 s retry each).
-        self.dns_slots = asyncio.Semaphore(DNS_IN_FLIGHT)
+        # Names being resolved at once are bounded by the resolver's pacer (resolve.Pacer): a
+        # name waiting on a silent zone holds no query slot.
 
     async def ct_turn(self) -> None:
         """Wait until the CT source may be asked again (`ct_interval` after the last request)."""
@@ -128,8 +131,7 @@ class _Scanner:
     async def _check(
         self, name: str, domain: Domain, judge: JudgeHost, started: float
     ) -> HostResult:
-        async with self.dns_slots:
-            dns = await self.resolver.resolve(name)
+        dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
@@ -248,6 +250,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
     and the domain being scanned gets a summary marked interrupted, with the counts so far.
     """
     now = datetime.now(UTC)
+    calm_collector()
     yield ScanStarted(now, raise_open_files_limit())
     async with _scanner(config, now) as scanner:
         for index, domain in enumerate(config.domains):

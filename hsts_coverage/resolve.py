@@ -1,9 +1,27 @@
 """Resolve names with aiodns (A and AAAA, CNAME chains), and guard against private addresses.
 
 Contract: `Resolver.resolve(name)` never raises for DNS trouble; it returns a `DnsAnswer` whose
-status says what happened. SERVFAIL, refusals and time-outs are retried a bounded number of
-times before the answer is `ERROR`. Every query goes to the configured name servers (or the
-system's), never anywhere else.
+status says what happened. Every query goes to the configured name servers (or the system's),
+never anywhere else.
+
+DNS at the pace of the answers. NXDOMAIN and NODATA are answers: one query each, no retry.
+What is not an answer is asked again, within a time budget per name and record type of
+`attempts` x `timeout` (3 x 5 s by default), with jittered, growing pauses:
+
+- a time-out is not counted against the name: c-ares times a query out after five times the
+  server's average latency (at least 250 ms; 5 s before it knows the server), so a resolver
+  that is busy, or recursing for a name it has not cached, looks silent to one query and answers
+  the next; only the budget ends the tries;
+- SERVFAIL, REFUSED and malformed answers count: `attempts` of them end the tries, except a
+  REFUSED while the resolver answers other queries (a per-client limit under load), which is a
+  loss like a time-out;
+- a loss that is followed by an answer for the same name shows that the resolver, not the
+  name, was the trouble: `Pacer` then halves the queries in flight and sets (or halves) a rate,
+  both growing back as answers come (AIMD, as TCP's congestion control). One pacer per scan's
+  resolver (c-ares asks the first of several servers, the next only when one fails);
+- a zone whose name server never answers costs its time budget once, not once per name:
+  `reach.SilentZones` looks up its first names, the others wait and share their outcome
+  (`"timed out, shared with ..."`).
 
 `AddressPolicy` decides which addresses may be connected to: names in CT logs are not under the
 user's control, and probing 169.254.169.254 from a cloud host is a server-side request forgery.
@@ -15,6 +33,8 @@ import asyncio
 import ipaddress
 import random
 import socket
+import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +46,8 @@ import pycares
 
 from hsts_coverage.config import IPNetwork, Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
-from hsts_coverage.probe.reach import waited_for_descriptor
+from hsts_coverage.probe.reach import SilentZones, waited_for_descriptor
+from hsts_coverage.rules.names import is_public_suffix
 
 _TRANSIENT = {
     aiodns.error.ARES_ESERVFAIL: "SERVFAIL",
@@ -70,8 +91,133 @@ class _Transient(Exception):
         self.message = message
 
 
+_TIMED_OUT = _TRANSIENT[aiodns.error.ARES_ETIMEOUT]
 DNS_RECEIVE_BUFFER = 4 << 20
 _MAX_RENEWALS = 2  # channel swaps per resolver; each new channel is a c-ares event thread
+
+# Queries in flight at most: a burst of answers must fit the socket's receive buffer (lost
+# answers cost a retry each), whatever the number of hosts in flight.
+MAX_IN_FLIGHT = 500
+MIN_IN_FLIGHT = 4
+MIN_RATE = 20.0  # queries per second: the slowest pace, after losses
+# Losses do not slow the pace below the best rate seen over this: a name that needs a long
+# recursion also looks lost to c-ares's short time-out, and slowing down does not help it.
+RATE_FLOOR_SHARE = 16.0
+# A loss sets the rate to this share of the answers per second of late: a resolver that loses
+# queries under load answers about as many as it can, so just under that is its pace.
+RATE_CUT = 0.75
+EPOCH_SECONDS = 1.0  # at most one slow-down per second: its effect takes a round trip to show
+UNPACED = 20_000.0  # a rate grown back above this is no rate at all
+RATE_GROWTH = 0.1  # per answer: at its rate, the rate grows by a tenth each second
+ANSWERING_SECONDS = 2.0  # a resolver that answered this recently answers (its REFUSED is load)
+BACKOFF_FIRST = 0.2  # seconds: pauses between tries, full jitter, doubling up to BACKOFF_CAP
+BACKOFF_CAP = 2.0
+
+
+class Pacer:
+    """How fast one resolver is asked: queries in flight and, once it has lost some, per second.
+
+    `async with pacer:` holds a query slot. Hand-written: a semaphore whose size changes, and a
+    rate that exists only after losses, cost less here than a general limiter (every query of
+    the scan passes through)."""
+
+    def __init__(self, window: int = MAX_IN_FLIGHT) -> None:
+        self.ceiling = float(window)
+        self.window = float(window)
+        self.rate: float | None = None  # queries per second; None: not paced by rate
+        self.in_flight = 0
+        self.slowdowns = 0
+        self.last_answer = -float("inf")
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._next_send = 0.0
+        self._slowed_at = -float("inf")
+        self._bucket_start = time.monotonic()
+        self._bucket = 0  # answers since _bucket_start
+        self._last_rate = 0.0  # answers per second in the bucket before
+        self._best_rate = 0.0  # the most answers per second seen
+
+    async def __aenter__(self) -> None:
+        if self.in_flight < self.window and not self._waiting:
+            self.in_flight += 1
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter  # handed over with the slot taken
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._release()
+                elif waiter in self._waiting:
+                    self._waiting.remove(waiter)
+                raise
+        if self.rate is not None:
+            await self._spaced(self.rate)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._release()
+
+    async def _spaced(self, rate: float) -> None:
+        now = time.monotonic()
+        send = max(now, self._next_send)
+        self._next_send = send + 1.0 / rate
+        if send > now:
+            try:
+                await asyncio.sleep(send - now)
+            except BaseException:
+                self._release()
+                raise
+
+    def _release(self) -> None:
+        self.in_flight -= 1
+        self._release_room()
+
+    def answered(self) -> None:
+        """An answer came (any rcode but REFUSED): a little more room."""
+        now = self.last_answer = time.monotonic()
+        if now - self._bucket_start >= 1.0:
+            self._last_rate = self._bucket / (now - self._bucket_start)
+            self._best_rate = max(self._best_rate, self._last_rate)
+            self._bucket_start, self._bucket = now, 0
+        self._bucket += 1
+        self.window = min(self.ceiling, self.window + 1.0 / self.window)
+        if self.rate is not None:
+            self.rate += RATE_GROWTH
+            if self.rate > UNPACED:
+                self.rate = None
+        self._release_room()
+
+    def lost(self, sent: float) -> None:
+        """A query sent at `sent` went unanswered (or refused) although the resolver answers:
+        slow down, once per loss epoch (losses of queries sent before the last slow-down are
+        its cause, not news)."""
+        now = time.monotonic()
+        if sent <= self._slowed_at or now - self._slowed_at < EPOCH_SECONDS:
+            return
+        self._slowed_at = now
+        self.slowdowns += 1
+        self.window = max(MIN_IN_FLIGHT, self.window / 2)
+        span = now - self._bucket_start
+        recent = max(self._last_rate, self._bucket / span if span > 0.25 else 0.0)
+        floor = max(MIN_RATE, self._best_rate / RATE_FLOOR_SHARE)
+        self.rate = max(floor, min(self.rate or UNPACED, recent) * RATE_CUT)
+
+    def answering(self) -> bool:
+        return time.monotonic() - self.last_answer < ANSWERING_SECONDS
+
+    def _release_room(self) -> None:
+        while self._waiting and self.in_flight < self.window:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+
+@lru_cache(maxsize=65536)
+def zone_of(name: str) -> str:
+    """The delegation a name most likely sits in: its parent, or the name itself when the parent
+    is a public suffix (a registrable domain is its own zone)."""
+    parent = name.partition(".")[2]
+    return name if not parent or is_public_suffix(parent) else parent
 
 
 class Resolver:
@@ -83,6 +229,9 @@ class Resolver:
         self._dns = self._channel()
         self._retired: list[aiodns.DNSResolver] = []
         self._attempts = attempts
+        self._budget = attempts * timeout  # seconds of tries per name and record type
+        self.pacer = Pacer()
+        self.zones = SilentZones()
 
     def _channel(self) -> aiodns.DNSResolver:
         # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
@@ -120,10 +269,31 @@ class Resolver:
 
         Two c-ares calls, not one of family AF_UNSPEC: that one answers with the A records when
         the AAAA query times out or fails, and the failure is lost. An AAAA failure beside A
-        records is kept in `partial_error` (the host is then unknown unless it breaks anyway)."""
+        records is kept in `partial_error` (the host is then unknown unless it breaks anyway).
+
+        A name of a zone found silent is not asked: its answer is the shared time-out."""
+        zone = zone_of(name)
+        outcome = await self.zones.lookup(zone, name, lambda: self._lookup(name, dangling), _silent)
+        if isinstance(outcome, str):
+            error = f"timed out, shared with {outcome}: no name server of {zone} answered"
+            return DnsAnswer(name, DnsStatus.ERROR, error=error)
+        return outcome[0]
+
+    async def _lookup(self, name: str, dangling: bool) -> tuple[DnsAnswer, bool]:
+        """The answer, and whether every query of both record types timed out."""
         a, aaaa = await asyncio.gather(
             self._family(name, socket.AF_INET), self._family(name, socket.AF_INET6)
         )
+        silent = all(isinstance(r, _Transient) and r.message == _TIMED_OUT for r in (a, aaaa))
+        return await self._answer(name, dangling, a, aaaa), silent
+
+    async def _answer(
+        self,
+        name: str,
+        dangling: bool,
+        a: pycares.AddrInfoResult | _Transient | aiodns.error.DNSError,
+        aaaa: pycares.AddrInfoResult | _Transient | aiodns.error.DNSError,
+    ) -> DnsAnswer:
         results = [r for r in (a, aaaa) if isinstance(r, pycares.AddrInfoResult)]
         if not results:
             if isinstance(a, _Transient) or isinstance(aaaa, _Transient):
@@ -167,30 +337,66 @@ class Resolver:
     async def _retrying(self, name: str, family: socket.AddressFamily) -> pycares.AddrInfoResult:
         # A plain loop, not tenacity: this runs for every host, and building a retry controller
         # per query costs more CPU than the query itself. The trailing dot: no search domains.
-        for attempt in range(1, self._attempts + 1):
-            channel = self._dns
+        # The budget counts the waits on the resolver (queries, pauses), not those for a pacer
+        # slot: a name queued behind a slowed-down resolver loses none of its tries.
+        spent = 0.0
+        counted = 0  # SERVFAIL, REFUSED from a resolver that answers nothing, malformed answers
+        lost_at: float | None = None  # when this name's first lost query was sent
+        for tries in range(1, 1 << 16):
+            outcome, sent, took = await self._ask(name, family, self._budget - spent)
+            spent += took
+            if not isinstance(outcome, aiodns.error.DNSError):
+                self._answered(lost_at)
+                return outcome
+            code = outcome.args[0] if outcome.args else None
+            if code not in _TRANSIENT:
+                self._answered(lost_at)
+                raise outcome  # NXDOMAIN, NODATA: an answer
+            if code == aiodns.error.ARES_ECONNREFUSED and await waited_for_descriptor():
+                continue  # our open-files limit, not the server's
+            if code == aiodns.error.ARES_ECONNREFUSED:
+                self._renew(self._dns)
+            if _is_loss(code, self.pacer):
+                lost_at = sent if lost_at is None else lost_at
+            else:
+                counted += 1
+            pause = random.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2**tries))  # full jitter
+            if counted >= self._attempts or spent + pause >= self._budget:
+                raise _Transient(_TRANSIENT[code]) from outcome
+            await asyncio.sleep(pause)
+            spent += pause
+        raise AssertionError("unreachable: the budget ends the tries first")
+
+    async def _ask(
+        self, name: str, family: socket.AddressFamily, left: float
+    ) -> tuple[pycares.AddrInfoResult | aiodns.error.DNSError, float, float]:
+        """One query in a pacer slot, cut (as a time-out) after `left` seconds: the outcome,
+        when it was sent and how long it took."""
+        async with self.pacer:
+            sent = time.monotonic()
+            query = self._dns.getaddrinfo(name + ".", family=family)
             try:
-                return await channel.getaddrinfo(name + ".", family=family)
+                if left >= self._timeout:  # c-ares times it out first
+                    result: pycares.AddrInfoResult | aiodns.error.DNSError = await query
+                else:
+                    result = await asyncio.wait_for(query, max(0.0, left))
             except aiodns.error.DNSError as exc:
-                code = exc.args[0] if exc.args else None
-                if code not in _TRANSIENT:
-                    raise
-                if code == aiodns.error.ARES_ECONNREFUSED and await waited_for_descriptor():
-                    return await self._retrying(
-                        name, family
-                    )  # our open-files limit, not the server's
-                if code == aiodns.error.ARES_ECONNREFUSED:
-                    self._renew(channel)
-                if attempt == self._attempts:
-                    raise _Transient(_TRANSIENT[code]) from exc
-                await asyncio.sleep(random.uniform(0, 0.2 * 2**attempt))  # full jitter
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                result = exc
+            except TimeoutError:
+                result = aiodns.error.DNSError(aiodns.error.ARES_ETIMEOUT, _TIMED_OUT)
+            return result, sent, time.monotonic() - sent
+
+    def _answered(self, lost_at: float | None) -> None:
+        self.pacer.answered()
+        if lost_at is not None:  # lost, then answered: the resolver dropped it, not the name
+            self.pacer.lost(lost_at)
 
     async def nameservers(self, zone: str) -> tuple[str, ...]:
         """The NS names of `zone` (lower case, no trailing dot); () when there are none or DNS
         fails (the caller says so: a zone transfer then has no server to ask)."""
         try:
-            result = await self._dns.query_dns(zone + ".", "NS")
+            async with self.pacer:
+                result = await self._dns.query_dns(zone + ".", "NS")
         except aiodns.error.DNSError:
             return ()
         hosts = (
@@ -210,7 +416,8 @@ class Resolver:
         current = name
         while len(chain) <= MAX_CNAME_CHAIN and current not in chain[:-1]:
             try:
-                result = await self._dns.query_dns(current, "CNAME")
+                async with self.pacer:
+                    result = await self._dns.query_dns(current, "CNAME")
             except aiodns.error.DNSError:
                 break
             targets = _cnames(result.answer)
@@ -219,6 +426,17 @@ class Resolver:
             chain.append(targets[0])
             current = targets[0]
         return tuple(chain)
+
+
+def _silent(outcome: tuple[DnsAnswer, bool]) -> bool:
+    return outcome[1]
+
+
+def _is_loss(code: int | None, pacer: Pacer) -> bool:
+    """A time-out, or a REFUSED from a resolver that answers other queries: not the name's."""
+    return code == aiodns.error.ARES_ETIMEOUT or (
+        code == aiodns.error.ARES_EREFUSED and pacer.answering()
+    )
 
 
 MAX_CNAME_CHAIN = 16  # more links than resolvers follow (BIND and Unbound stop near 10-16)

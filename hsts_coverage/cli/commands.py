@@ -48,11 +48,12 @@ from hsts_coverage.pipeline import (
     check_policy,
     enumerate_only,
 )
-from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.report.header import header_text
 from hsts_coverage.report.ndjson import NdjsonWriter
 from hsts_coverage.report.reader import ReportError
 from hsts_coverage.report.records import (
     apex_record,
+    header_check_record,
 )
 from hsts_coverage.report.text import clean
 from hsts_coverage.rules.hsts_header import check_header
@@ -132,7 +133,7 @@ def enumerate_command(
 
 
 async def _enumerate(config: ScanConfig, output: Path) -> int:
-    from hsts_coverage.sources.namelist import domain_records, header_record
+    from hsts_coverage.report.records import domain_records, header_record
 
     complete = True
     with open_report(output, append=False) as stream:
@@ -181,7 +182,7 @@ def policy_command(
     if output_format is TextOrJson.JSON:
         print_json(apex_record(report))
     else:
-        table_report().render_apex(report)
+        table_report().render_apex(apex_record(report))
     raise typer.Exit(0 if report.ready else 1)
 
 
@@ -197,7 +198,7 @@ def header_command(
     Exit 0 when browsers accept it and the preload list would, 1 otherwise."""
     check = check_header(value)
     if output_format is TextOrJson.JSON:
-        print_json(header_json(check))
+        print_json(header_check_record(check))
     else:
         typer.echo(header_text(check))
     raise typer.Exit(0 if check.browser.accepted and not check.preload_errors else 1)
@@ -222,7 +223,7 @@ def diff_command(
     ] = None,
 ) -> None:
     """What changed between two reports; exit 1 when a host newly breaks, 0 otherwise."""
-    from hsts_coverage.diff import diff_reports
+    from hsts_coverage.report.diff import diff_reports
     from hsts_coverage.report.diffview import diff_json, diff_records, diff_text
 
     result = diff_reports(read_report_file(old), read_report_file(new), expiry_days)
@@ -246,7 +247,7 @@ def merge_command(
     ] = None,
 ) -> None:
     """Combine the reports of a sharded scan into one, with one summary per domain."""
-    from hsts_coverage.merge import merge_reports
+    from hsts_coverage.report.merge import merge_reports
 
     try:
         merged = merge_reports([read_report_file(path) for path in reports])

@@ -270,7 +270,7 @@ def parse_workers(value: str, rate: float) -> int | None:
 def parse_shard_value(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    from hsts_coverage.merge import MAX_SHARDS, parse_shard
+    from hsts_coverage.report.merge import MAX_SHARDS, parse_shard
 
     shard = parse_shard(value.strip())
     if shard is None:
@@ -333,7 +333,7 @@ def name_list(
     """The enumerations of a `--names-from` list; every domain asked for must be in it."""
     if path is None:
         return None
-    from hsts_coverage.sources.namelist import NameListError, read_name_list
+    from hsts_coverage.report.namelist import NameListError, read_name_list
 
     if names_files:
         usage_error("--names-from holds the names already: give --names-file to enumerate")

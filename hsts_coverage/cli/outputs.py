@@ -30,13 +30,13 @@ from hsts_coverage.pipeline import (
     ScanStarted,
 )
 from hsts_coverage.report.ndjson import NdjsonWriter
-from hsts_coverage.report.reader import Report, parse_records
+from hsts_coverage.report.reader import Report
 from hsts_coverage.report.records import (
-    Record,
     host_record,
     scan_record,
     summary_record,
 )
+from hsts_coverage.report.shapes import Record
 from hsts_coverage.report.text import verdict_text
 
 if TYPE_CHECKING:
@@ -129,18 +129,20 @@ class Outputs:
 
     def _host(self, result: HostResult) -> None:
         assert self._now is not None
-        self._emit(host_record(result, self._now))
+        record = host_record(result, self._now)
+        self._emit(record)
         if self._table is not None:
-            self._table.add(result)
+            self._table.add(record)
         self._progress.advance()
 
     def _summary(self, summary: DomainSummary) -> None:
         self._progress.end_domain()
-        self._emit(summary_record(summary))
+        record = summary_record(summary)
+        self._emit(record)
         if self._config.quiet:
-            print(verdict_text(summary), flush=True)
+            print(verdict_text(record), flush=True)
         elif self._stdout_format is OutputFormat.TABLE and self._table is not None:
-            self._table.render(summary)
+            self._table.render(record)
 
     def _emit(self, record: Record) -> None:
         record["scan_id"] = self._scan_id  # groups this run's records in an --append log
@@ -157,15 +159,15 @@ class Outputs:
             self._write_metrics(self._metrics, self._config.metrics, interrupted)
         if self._records is None or not self._records:
             return
-        this = parse_records(self._records, "this scan")
+        this = Report.of("this scan", self._records)
         if self._stdout_format is OutputFormat.JSON:
             print_json({"scan": this.scan, "hosts": this.hosts, "summaries": this.summaries})
         if self._config.html is not None:
-            write_html(self._config.html, self._records)
+            write_html(self._config.html, this.records)
         if self._config.junit is not None:
             self._write_junit(self._config.junit, self._records)
         if self._baseline is not None and not self._stdout_closed:
-            from hsts_coverage.diff import diff_reports
+            from hsts_coverage.report.diff import diff_reports
             from hsts_coverage.report.diffview import diff_text
 
             print(diff_text(diff_reports(self._baseline, this)))

@@ -37,6 +37,7 @@ from datetime import datetime
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import DnsAnswer, Judgement
 from hsts_coverage.probe.hosts import HostJudge, open_judge
+from hsts_coverage.probe.limits import calm_collector
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"
@@ -285,6 +286,7 @@ async def _answer(
 
 
 def main() -> None:
+    calm_collector()
     try:
         import uvloop
     except ImportError:

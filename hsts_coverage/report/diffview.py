@@ -1,11 +1,14 @@
-"""Views of a `Diff`: one JSON document, NDJSON records, and text for the terminal."""
+"""Views of a `Diff`: one JSON document, NDJSON records, and text for the terminal.
+
+The records of `diff --format ndjson` (`change`, then `diff`) are a format of their own, not report
+records: `records` does not read or write them, and they are typed here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from typing import Literal, TypedDict
 
-from hsts_coverage.diff import Change, Diff, HostChange
+from hsts_coverage.report.diff import Change, Diff, HostChange
 from hsts_coverage.report.text import clean
 
 _TITLES = {
@@ -18,22 +21,65 @@ _TITLES = {
 }
 
 
-def diff_json(diff: Diff) -> dict[str, Any]:
+class VerdictJson(TypedDict):
+    domain: str
+    old: str | None
+    new: str | None
+
+
+class ChangeJson(TypedDict):
+    change: str
+    domain: str
+    host: str
+    old_status: str | None
+    new_status: str | None
+    old_reasons: list[str]
+    new_reasons: list[str]
+    detail: str
+
+
+class ChangeRecord(ChangeJson):
+    type: Literal["change"]
+
+
+class DiffTotals(TypedDict):
+    old: str
+    new: str
+    horizon_days: int
+    newly_breaking: int
+    counts: dict[str, int]
+    verdicts: list[VerdictJson]
+
+
+class DiffJson(DiffTotals):
+    changes: list[ChangeJson]
+
+
+class DiffRecord(DiffTotals):
+    type: Literal["diff"]
+
+
+def diff_json(diff: Diff) -> DiffJson:
+    return {**_totals(diff), "changes": [_change(c) for c in diff.changes]}
+
+
+def diff_records(diff: Diff) -> list[ChangeRecord | DiffRecord]:
+    """One `change` record per host change, then one `diff` record with the totals."""
+    changes: list[ChangeRecord | DiffRecord] = [
+        {"type": "change", **_change(c)} for c in diff.changes
+    ]
+    return [*changes, {"type": "diff", **_totals(diff)}]
+
+
+def _totals(diff: Diff) -> DiffTotals:
     return {
         "old": diff.old,
         "new": diff.new,
         "horizon_days": diff.horizon_days,
         "newly_breaking": len(diff.of(Change.NEWLY_BREAKS)),
         "counts": {kind.value: len(diff.of(kind)) for kind in Change},
-        "verdicts": [asdict(v) for v in diff.verdicts],
-        "changes": [_change(c) for c in diff.changes],
+        "verdicts": [{"domain": v.domain, "old": v.old, "new": v.new} for v in diff.verdicts],
     }
-
-
-def diff_records(diff: Diff) -> list[dict[str, Any]]:
-    """One `change` record per host change, then one `diff` record with the totals."""
-    totals = {k: v for k, v in diff_json(diff).items() if k != "changes"}
-    return [{"type": "change", **_change(c)} for c in diff.changes] + [{"type": "diff", **totals}]
 
 
 def diff_text(diff: Diff) -> str:
@@ -69,9 +115,14 @@ def _line(change: HostChange) -> str:
     return line
 
 
-def _change(change: HostChange) -> dict[str, Any]:
-    record = asdict(change)
-    record["change"] = change.change.value
-    record["old_reasons"] = list(change.old_reasons)
-    record["new_reasons"] = list(change.new_reasons)
-    return record
+def _change(change: HostChange) -> ChangeJson:
+    return {
+        "change": change.change.value,
+        "domain": change.domain,
+        "host": change.host,
+        "old_status": change.old_status,
+        "new_status": change.new_status,
+        "old_reasons": list(change.old_reasons),
+        "new_reasons": list(change.new_reasons),
+        "detail": change.detail,
+    }

@@ -7,20 +7,17 @@ first, then the others by how soon they expire. The axis runs from a little befo
 a certificate beyond either end is drawn at the end with an arrow. Past `MAX_ROWS` rows the
 latest-expiring ones are counted, not drawn.
 
-Strings are untrusted (host names come from CT): they are cleaned and escaped here.
+Pure data: `expiry_view` places every row and mark; `templates/charts.html.j2` draws them (and
+escapes the untrusted host names, which come from CT).
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from hsts_coverage.report.text import clean
-
-Record = Mapping[str, Any]
+from hsts_coverage.report.shapes import HostRecord
 
 MARK_DAYS = (14, 7, 3)
 PAST_DAYS = 60
@@ -45,41 +42,80 @@ class _Cert:
         return next((str(d) for d in sorted(MARK_DAYS) if days < d), "ok")
 
 
-def expiry_chart(hosts: Sequence[Record], now: datetime) -> str:
+@dataclass(frozen=True, slots=True)
+class Row:
+    host: str
+    band: str
+    not_after: str
+    days: str  # days left, two decimals
+    when: str
+    x: float
+    y: float
+    colour: str
+    arrow: str | None  # an arrow at the axis' end the date lies beyond
+    arrow_x: float
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    key: str
+    text: str
+    x: float
+    label_y: int
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryView:
+    rows: tuple[Row, ...]
+    marks: tuple[Mark, ...] = ()
+    start: str = ""
+    end: str = ""
+    bottom: int = 0
+    hidden: int = 0  # later-expiring hosts counted, not drawn
+    label_w: int = _LABEL_W
+    axis_w: int = _AXIS_W
+
+    @property
+    def width(self) -> int:
+        return self.label_w + self.axis_w + 40
+
+    @property
+    def height(self) -> int:
+        return self.bottom + 22
+
+
+def expiry_view(hosts: Sequence[HostRecord], now: datetime) -> ExpiryView:
     """The view for one domain's host records, seen from `now` (the scan's start)."""
     certs = sorted(_certificates(hosts), key=lambda c: (c.not_after, c.host))
     if not certs:
-        return '<p class="muted">No host served a certificate.</p>'
+        return ExpiryView(())
     shown, hidden = certs[:MAX_ROWS], len(certs) - MAX_ROWS
     start = max(min(certs[0].not_after, now) - timedelta(days=2), now - timedelta(days=PAST_DAYS))
     latest = max(certs[-1].not_after, now + timedelta(days=max(MARK_DAYS)))
     end = min(latest + timedelta(days=2), now + timedelta(days=FUTURE_DAYS))
     axis = _Axis(start, end)
-    bottom = _TOP + len(shown) * _ROW_H
-    height = bottom + 22
-    parts = [_row(axis, c, i, now) for i, c in enumerate(shown)] + [_marks(axis, now, bottom)]
-    svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Certificate expiry" '
-        f'viewBox="0 0 {_LABEL_W + _AXIS_W + 40} {height}" font-size="11" '
-        f'font-family="system-ui, sans-serif" fill="#1f2328">{"".join(parts)}</svg>'
+    return ExpiryView(
+        tuple(_row(axis, c, i, now) for i, c in enumerate(shown)),
+        _marks(axis, now),
+        axis.start.date().isoformat(),
+        axis.end.date().isoformat(),
+        _TOP + len(shown) * _ROW_H,
+        hidden,
     )
-    more = (
-        f'<p class="muted">and {hidden} later-expiring host(s) not drawn.</p>' if hidden > 0 else ""
-    )
-    return svg + more
 
 
-def _certificates(hosts: Sequence[Record]) -> list[_Cert]:
+def _certificates(hosts: Sequence[HostRecord]) -> list[_Cert]:
     found = []
     for host in hosts:
         certificate = (host.get("https") or {}).get("certificate") or {}
         not_after = certificate.get("not_after")
         try:
-            moment = datetime.fromisoformat(str(not_after)) if not_after else None
+            moment = datetime.fromisoformat(not_after) if not_after else None
         except ValueError:
             moment = None
         if moment is not None and moment.tzinfo is not None:
-            found.append(_Cert(str(host.get("host", "")), moment))
+            found.append(_Cert(host["host"], moment))
     return found
 
 
@@ -94,51 +130,33 @@ class _Axis:
         return round(_LABEL_W + _AXIS_W * min(max(share, 0.0), 1.0), 1)
 
 
-def _marks(axis: _Axis, now: datetime, height: int) -> str:
-    lines = [_mark(axis.x(now), height, "now", "now", "#1f2328", 12)]
+def _marks(axis: _Axis, now: datetime) -> tuple[Mark, ...]:
+    marks = [Mark("now", "now", axis.x(now), 12, "#1f2328")]
     for i, days in enumerate(sorted(MARK_DAYS)):  # labels staggered: the marks are close
         x = axis.x(now + timedelta(days=days))
-        lines.append(
-            _mark(x, height, str(days), f"{days} d", _COLOURS[str(days)], 24 - 12 * (i % 2))
-        )
-    ends = (
-        f'<text x="{_LABEL_W}" y="{height + 16}">{_e(axis.start.date().isoformat())}</text>'
-        f'<text x="{_LABEL_W + _AXIS_W}" y="{height + 16}" text-anchor="end">'
-        f"{_e(axis.end.date().isoformat())}</text>"
-    )
-    return ends + "".join(lines)
+        marks.append(Mark(str(days), f"{days} d", x, 24 - 12 * (i % 2), _COLOURS[str(days)]))
+    return tuple(marks)
 
 
-def _mark(x: float, height: int, key: str, text: str, colour: str, label_y: int) -> str:
-    return (
-        f'<g class="mark" data-days="{key}"><line x1="{x}" x2="{x}" y1="{label_y + 3}" '
-        f'y2="{height}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"></line>'
-        f'<text x="{x}" y="{label_y}" text-anchor="middle">{text}</text></g>'
-    )
-
-
-def _row(axis: _Axis, cert: _Cert, index: int, now: datetime) -> str:
+def _row(axis: _Axis, cert: _Cert, index: int, now: datetime) -> Row:
     y = _TOP + index * _ROW_H + _ROW_H / 2
     x = axis.x(cert.not_after)
     band = cert.band(now)
     clipped = cert.not_after < axis.start or cert.not_after > axis.end
     days = cert.days(now)
-    when = f"expired {-days:.1f} days ago" if days < 0 else f"expires in {days:.1f} days"
-    arrow = (
-        f'<text x="{x + (8 if x > _LABEL_W else -8)}" y="{y + 4}" text-anchor="middle">'
-        f"{'&#8594;' if x > _LABEL_W else '&#8592;'}</text>"
-        if clipped
-        else ""
-    )
-    return (
-        f'<g class="cert" data-host="{_e(cert.host)}" data-band="{band}" '
-        f'data-not-after="{_e(cert.not_after.isoformat())}" data-days="{days:.2f}">'
-        f"<title>{_e(cert.host)}: {_e(cert.not_after.isoformat())}, {when}</title>"
-        f'<text x="{_LABEL_W - 8}" y="{y + 4}" text-anchor="end">{_e(cert.host)}</text>'
-        f'<line x1="{_LABEL_W}" x2="{_LABEL_W + _AXIS_W}" y1="{y}" y2="{y}" stroke="#eaeef2">'
-        f'</line><circle cx="{x}" cy="{y}" r="5" fill="{_COLOURS[band]}"></circle>{arrow}</g>'
+    right = x > _LABEL_W
+    return Row(
+        host=cert.host,
+        band=band,
+        not_after=cert.not_after.isoformat(),
+        days=f"{days:.2f}",
+        when=f"expired {-days:.1f} days ago" if days < 0 else f"expires in {days:.1f} days",
+        x=x,
+        y=y,
+        colour=_COLOURS[band],
+        arrow=(_RIGHT if right else _LEFT) if clipped else None,
+        arrow_x=x + (8 if right else -8),
     )
 
 
-def _e(value: object) -> str:
-    return html.escape(clean(value), quote=True)
+_RIGHT, _LEFT = "\u2192", "\u2190"  # the arrows at the ends of the axis

@@ -1,4 +1,5 @@
-"""Views of one Strict-Transport-Security check: a JSON-ready dict and a plain-text verdict.
+"""The plain-text view of one Strict-Transport-Security check (its JSON form is a record:
+`records.header_check_record`).
 
 Views only render a `HeaderCheck`; every judgement is made in `hsts_coverage.rules.hsts_header`.
 The header comes from a server we do not trust, and the issue messages quote parts of it, so
@@ -11,34 +12,6 @@ from hsts_coverage.report.text import clean
 from hsts_coverage.rules.hsts_header import ONE_YEAR, BrowserView, HeaderCheck, Issue, IssueSeverity
 
 _UNITS = (("year", ONE_YEAR), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
-
-
-def header_json(check: HeaderCheck) -> dict[str, object]:
-    """The check as plain data, in the shape the JSON output documents."""
-    browser = check.browser
-    return {
-        "header": check.header,
-        "browser": {
-            "accepted": browser.accepted,
-            "max_age": browser.max_age,
-            "effective_max_age": browser.effective_max_age,
-            "include_subdomains": browser.include_subdomains,
-            "preload": browser.preload,
-            "reason": browser.reason,
-        },
-        "hstspreload": {
-            "preloadable": {
-                "errors": [{"code": i.code, "message": i.message} for i in check.preload_errors],
-                "warnings": [
-                    {"code": i.code, "message": i.message} for i in check.preload_warnings
-                ],
-            }
-        },
-        "issues": [
-            {"code": i.code, "severity": i.severity.value, "message": i.message}
-            for i in check.issues
-        ],
-    }
 
 
 def header_text(check: HeaderCheck) -> str:

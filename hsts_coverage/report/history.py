@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hsts_coverage.report.html import COLOURS, STATUS_ORDER, VERDICT_CLASS, _e, _page, report_body
-from hsts_coverage.report.reader import Record, Report
+from hsts_coverage.report.html import COLOURS, STATUS_ORDER, domain_views, page
+from hsts_coverage.report.reader import Report
+from hsts_coverage.report.shapes import HostRecord, SummaryRecord
 
 _LEFT, _COLUMN, _PLOT_H, _TOP = 50, 64, 220, 16
 
@@ -22,72 +23,101 @@ _LEFT, _COLUMN, _PLOT_H, _TOP = 50, 64, 220, 16
 @dataclass(frozen=True, slots=True)
 class Run:
     label: str  # the scan's started_at
-    summary: Record | None
-    hosts: dict[str, Record]
+    summary: SummaryRecord | None
+    hosts: dict[str, HostRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    status: str
+    count: int
+    y: float
+    height: float
+    colour: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    label: str
+    x: int
+    segments: tuple[Segment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChart:
+    """Stacked columns, one per run (oldest left), worst status at the bottom."""
+
+    columns: tuple[Column, ...]
+    tallest: int
+    left: int = _LEFT
+    top: int = _TOP
+    base: int = _TOP + _PLOT_H
+    column_w: int = _COLUMN - 24
+    statuses: tuple[str, ...] = STATUS_ORDER
+
+    @property
+    def width(self) -> int:
+        return _LEFT + max(len(self.columns), 1) * _COLUMN + 10
+
+    @property
+    def height(self) -> int:
+        return _TOP + _PLOT_H + 24
+
+
+@dataclass(frozen=True, slots=True)
+class DomainHistory:
+    name: str
+    runs: list[Run]
+    chart: StatusChart
+    broke: list[tuple[str, str, str]]  # (host, the run where it first broke, its reasons now)
 
 
 def render_history(reports: Sequence[Report]) -> str:
-    ordered = sorted(reports, key=lambda r: str(r.scan.get("started_at", "")))
-    domains = list(dict.fromkeys(str(s.get("domain")) for r in ordered for s in r.summaries))
+    ordered = sorted(reports, key=lambda r: r.scan.get("started_at", ""))
+    domains = list(dict.fromkeys(s["domain"] for r in ordered for s in r.summaries))
     domains += [d for r in ordered for d in _host_domains(r) if d not in domains]
-    sections = "".join(_section(domain, [_run(r, domain) for r in ordered]) for domain in domains)
-    head = (
-        '<header class="page"><h1>HSTS includeSubDomains coverage: history</h1>'
-        f'<div class="meta">{len(ordered)} runs, {_e(ordered[0].scan.get("started_at"))} to '
-        f"{_e(ordered[-1].scan.get('started_at'))}</div></header>\n"
+    scan, latest = domain_views(ordered[-1].records)
+    return page(
+        "history.html.j2",
+        "HSTS coverage history: " + ", ".join(domains),
+        runs=len(ordered),
+        first=ordered[0].scan.get("started_at"),
+        last=ordered[-1].scan.get("started_at"),
+        domains=[_history(domain, [_run(r, domain) for r in ordered]) for domain in domains],
+        scan=scan,
+        latest=latest,
     )
-    latest = '<h2 class="latest">The newest run</h2>' + report_body(ordered[-1].records)
-    return _page("HSTS coverage history: " + ", ".join(domains), head + sections + latest)
+
+
+def _history(domain: str, runs: list[Run]) -> DomainHistory:
+    broke = first_broke(runs)
+    order = sorted(broke.items(), key=lambda item: (item[1], item[0]), reverse=True)
+    rows = [(name, since, _codes(runs[-1].hosts[name])) for name, since in order]
+    return DomainHistory(domain, runs, status_chart(runs), rows)
 
 
 def _host_domains(report: Report) -> list[str]:
-    return list(dict.fromkeys(str(h.get("domain")) for h in report.hosts))
+    return list(dict.fromkeys(h["domain"] for h in report.hosts))
 
 
 def _run(report: Report, domain: str) -> Run:
-    summary = next((s for s in report.summaries if s.get("domain") == domain), None)
-    hosts = {str(h.get("host")): h for h in report.hosts if h.get("domain") == domain}
-    return Run(str(report.scan.get("started_at", "")), summary, hosts)
-
-
-def _section(domain: str, runs: list[Run]) -> str:
-    return (
-        f'<section class="domain history"><h2>{_e(domain)}</h2>'
-        f"<h3>Verdict per run</h3>{_verdicts(runs)}"
-        f"<h3>Hosts per status per run</h3>{status_chart(runs)}"
-        f"<h3>Hosts that break in the newest run</h3>{_first_broke(runs)}</section>\n"
-    )
-
-
-def _verdicts(runs: list[Run]) -> str:
-    cells = "".join(
-        f'<tr data-run="{_e(run.label)}"><td>{_e(run.label)}</td><td>{_badge(run.summary)}</td>'
-        f"<td>{_e((run.summary or {}).get('why', 'no summary: a partial report'))}</td></tr>"
-        for run in runs
-    )
-    return f'<table class="verdicts"><tbody>{cells}</tbody></table>'
-
-
-def _badge(summary: Record | None) -> str:
-    verdict = str((summary or {}).get("verdict", "NO SUMMARY"))
-    interrupted = " (interrupted)" if (summary or {}).get("interrupted") else ""
-    css = VERDICT_CLASS.get(verdict, "none")
-    return f'<span class="verdict {css}">{_e(verdict)}</span>{interrupted}'
+    summary = next((s for s in report.summaries if s["domain"] == domain), None)
+    hosts = {h["host"]: h for h in report.hosts if h["domain"] == domain}
+    return Run(report.scan.get("started_at", ""), summary, hosts)
 
 
 def _counts(run: Run) -> dict[str, int]:
-    counts = (run.summary or {}).get("counts")
-    if isinstance(counts, dict):
-        return {s: int(counts.get(s, 0)) for s in STATUS_ORDER}
+    counts = run.summary.get("counts") if run.summary else None
+    if counts is not None:
+        return {s: counts.get(s, 0) for s in STATUS_ORDER}
     found = dict.fromkeys(STATUS_ORDER, 0)
     for host in run.hosts.values():
-        if host.get("status") in found:
-            found[str(host["status"])] += 1
+        if host["status"] in found:
+            found[host["status"]] += 1
     return found
 
 
-def status_chart(runs: list[Run]) -> str:
-    """Stacked columns, one per run (oldest left), worst status at the bottom."""
+def status_chart(runs: list[Run]) -> StatusChart:
     tallest = max((sum(_counts(run).values()) for run in runs), default=0) or 1
     columns = []
     for i, run in enumerate(runs):
@@ -96,31 +126,9 @@ def status_chart(runs: list[Run]) -> str:
         for status, count in _counts(run).items():
             height = round(_PLOT_H * count / tallest, 1)
             y -= height
-            segments.append(
-                f'<rect class="segment" data-status="{status}" data-count="{count}" x="{x}" '
-                f'y="{round(y, 1)}" width="{_COLUMN - 24}" height="{height}" '
-                f'fill="{COLOURS[status]}"><title>{status}: {count}</title></rect>'
-            )
-        columns.append(
-            f'<g class="run" data-run="{_e(run.label)}">{"".join(segments)}'
-            f'<text x="{x + (_COLUMN - 24) / 2}" y="{_TOP + _PLOT_H + 14}" text-anchor="middle">'
-            f"{_e(run.label[5:10])}</text></g>"
-        )
-    width = _LEFT + max(len(runs), 1) * _COLUMN + 10
-    axis = (
-        f'<text x="{_LEFT - 6}" y="{_TOP + 4}" text-anchor="end">{tallest}</text>'
-        f'<text x="{_LEFT - 6}" y="{_TOP + _PLOT_H}" text-anchor="end">0</text>'
-        f'<line x1="{_LEFT}" x2="{width}" y1="{_TOP + _PLOT_H}" y2="{_TOP + _PLOT_H}" '
-        'stroke="#57606a"></line>'
-    )
-    legend = "".join(f'<span class="pill s-{s}">{s}</span> ' for s in STATUS_ORDER)
-    return (
-        '<div class="card chart history">'
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Hosts per status per run" '
-        f'viewBox="0 0 {width} {_TOP + _PLOT_H + 24}" font-size="11" '
-        f'font-family="system-ui, sans-serif" fill="#1f2328">{axis}{"".join(columns)}</svg>'
-        f"<p>{legend}</p></div>"
-    )
+            segments.append(Segment(status, count, round(y, 1), height, COLOURS[status]))
+        columns.append(Column(run.label, x, tuple(segments)))
+    return StatusChart(tuple(columns), tallest)
 
 
 def first_broke(runs: list[Run]) -> dict[str, str]:
@@ -129,31 +137,18 @@ def first_broke(runs: list[Run]) -> dict[str, str]:
         return {}
     found = {}
     for name, host in runs[-1].hosts.items():
-        if host.get("status") != "breaks":
+        if host["status"] != "breaks":
             continue
         start = len(runs) - 1
-        while start > 0 and (runs[start - 1].hosts.get(name) or {}).get("status") == "breaks":
+        while start > 0 and _breaks(runs[start - 1].hosts.get(name)):
             start -= 1
         found[name] = runs[start].label
     return found
 
 
-def _first_broke(runs: list[Run]) -> str:
-    broke = first_broke(runs)
-    if not broke:
-        return '<p class="muted">None.</p>'
-    rows = "".join(
-        f'<tr data-host="{_e(name)}" data-first-broke="{_e(since)}"><td><code>{_e(name)}</code>'
-        f"</td><td>{_e(since)}</td><td>{_e(_codes(runs[-1].hosts[name]))}</td></tr>"
-        for name, since in sorted(broke.items(), key=lambda item: (item[1], item[0]), reverse=True)
-    )
-    return (
-        '<table class="first-broke"><thead><tr><th>Host</th><th>First broke (run)</th>'
-        f"<th>Reasons now</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
+def _breaks(host: HostRecord | None) -> bool:
+    return host is not None and host["status"] == "breaks"
 
 
-def _codes(host: Record) -> str:
-    return ", ".join(
-        str(r.get("code")) for r in host.get("reasons") or [] if r.get("severity") == "breaks"
-    )
+def _codes(host: HostRecord) -> str:
+    return ", ".join(r["code"] for r in host["reasons"] if r.get("severity") == "breaks")

@@ -12,27 +12,25 @@ with an error: a partial scan never looks green. Untrusted strings lose their co
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
 
+from hsts_coverage.report.shapes import HostRecord, ReasonRecord, Record, SummaryRecord
 from hsts_coverage.report.text import clean
 
-Record = Mapping[str, Any]
 SCAN_CASE = "(scan)"
 
 
 def junit_xml(records: Iterable[Record]) -> JUnitXml:
-    hosts: dict[str, list[Record]] = {}
-    summaries: dict[str, Record] = {}
+    hosts: dict[str, list[HostRecord]] = {}
+    summaries: dict[str, SummaryRecord] = {}
     for record in records:
-        domain = str(record.get("domain", ""))
-        if record.get("type") == "host":
-            hosts.setdefault(domain, []).append(record)
-        elif record.get("type") == "summary":
-            summaries[domain] = record
+        if record["type"] == "host":
+            hosts.setdefault(record["domain"], []).append(record)
+        elif record["type"] == "summary":
+            summaries[record["domain"]] = record
     xml = JUnitXml("hsts-coverage")
     for domain in dict.fromkeys([*hosts, *summaries]):
         xml.add_testsuite(_suite(domain, hosts.get(domain, []), summaries.get(domain)))
@@ -48,12 +46,12 @@ def write_junit(path: Path, records: Iterable[Record]) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _suite(domain: str, hosts: list[Record], summary: Record | None) -> TestSuite:
+def _suite(domain: str, hosts: list[HostRecord], summary: SummaryRecord | None) -> TestSuite:
     suite = TestSuite(_t(domain))
     if summary is not None:
         suite.add_property("verdict", _t(summary.get("verdict")))
         suite.add_property("why", _t(summary.get("why")))
-    for host in sorted(hosts, key=lambda h: str(h.get("host"))):
+    for host in sorted(hosts, key=lambda h: h["host"]):
         suite.add_testcase(_case(domain, host))
     problem = _untrusted(summary)
     if problem:
@@ -64,35 +62,35 @@ def _suite(domain: str, hosts: list[Record], summary: Record | None) -> TestSuit
     return suite
 
 
-def _case(domain: str, host: Record) -> TestCase:
-    case = TestCase(_t(host.get("host")), classname=_t(domain))
+def _case(domain: str, host: HostRecord) -> TestCase:
+    case = TestCase(_t(host["host"]), classname=_t(domain))
     total_ms = (host.get("timings") or {}).get("total_ms")
     if isinstance(total_ms, int | float):
         case.time = round(total_ms / 1000, 3)
-    status = host.get("status")
-    reasons = [r for r in host.get("reasons") or [] if r.get("severity") == status]
+    status = host["status"]
+    reasons = [r for r in host["reasons"] if r.get("severity") == status]
     if status == "breaks":
         failure = Failure(
-            message=_message(reasons), type_=_t(reasons[0].get("code")) if reasons else "breaks"
+            message=_message(reasons), type_=_t(reasons[0]["code"]) if reasons else "breaks"
         )
         failure.text = "\n\n".join(_explained(r) for r in reasons)
         case.result = [failure]
     elif status == "unknown":
         case.result = [Skipped(message=_message(reasons))]
-    warnings = [r for r in host.get("reasons") or [] if r.get("severity") == "warn"]
+    warnings = [r for r in host["reasons"] if r.get("severity") == "warn"]
     if warnings:
         case.system_out = "\n\n".join(_explained(r) for r in warnings)
     return case
 
 
-def _message(reasons: list[Record]) -> str:
+def _message(reasons: list[ReasonRecord]) -> str:
     """`code: summary. Fix: ...` for each reason, one after the other."""
     return " | ".join(
         f"{_t(r.get('code'))}: {_t(r.get('summary'))}. Fix: {_t(r.get('fix'))}" for r in reasons
     )
 
 
-def _explained(reason: Record) -> str:
+def _explained(reason: ReasonRecord) -> str:
     lines = [f"{_t(reason.get('code'))}: {_t(reason.get('summary'))}"]
     if reason.get("detail"):
         lines.append(f"detail: {_t(reason['detail'])}")
@@ -103,7 +101,7 @@ def _explained(reason: Record) -> str:
     return "\n".join(lines)
 
 
-def _untrusted(summary: Record | None) -> str:
+def _untrusted(summary: SummaryRecord | None) -> str:
     """Why the domain's list of cases cannot be trusted to be whole, or ""."""
     if summary is None:
         return "no summary: the scan ended before this domain's end"

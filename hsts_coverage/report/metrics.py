@@ -33,9 +33,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from prometheus_client.parser import text_string_to_metric_families
 
+from hsts_coverage.report.shapes import HostRecord, Record, SummaryRecord
 from hsts_coverage.report.text import clean
-
-Record = dict[str, Any]
 
 HOST_SERIES = 1000  # per domain and per per-host metric
 PREFIX = "hsts_coverage"
@@ -68,7 +67,7 @@ class _Domain:
     breaking: list[tuple[_Reverse, str]] = field(default_factory=list)
     omitted: Counter[str] = field(default_factory=Counter)
     earliest: float | None = None
-    summary: Record | None = None
+    summary: SummaryRecord | None = None
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -90,27 +89,24 @@ class ScanMetrics:
         self._domains: dict[str, _Domain] = defaultdict(_Domain)
 
     def add(self, record: Record) -> None:
-        kind = record.get("type")
-        if kind == "host":
+        if record["type"] == "host":
             self._host(record)
-        elif kind == "summary":
-            self._domains[label(record.get("domain"))].summary = record
+        elif record["type"] == "summary":
+            self._domains[label(record["domain"])].summary = record
 
     def add_all(self, records: Iterable[Record]) -> None:
         for record in records:
             self.add(record)
 
-    def _host(self, record: Record) -> None:
-        domain = self._domains[label(record.get("domain"))]
-        host = label(record.get("host"))
-        status = str(record.get("status"))
+    def _host(self, record: HostRecord) -> None:
+        domain = self._domains[label(record["domain"])]
+        host = label(record["host"])
+        status = record["status"]
         domain.statuses[status] += 1
         for source in found_by(record):
             domain.sources[source_label(source)] += 1
         if status == "breaks":
-            codes = {
-                r.get("code") for r in record.get("reasons") or [] if r.get("severity") == status
-            }
+            codes = {r["code"] for r in record["reasons"] if r.get("severity") == status}
             domain.breaking_reasons.update(label(code) for code in codes)
             _keep(domain, "breaking", domain.breaking, (_Reverse.of(host), host))
         expires = expiry_of(record)
@@ -131,11 +127,11 @@ class ScanMetrics:
     def _per_domain(self, registry: CollectorRegistry) -> None:
         g = _Gauges(registry)
         for name, domain in self._domains.items():
-            summary = domain.summary or {}
-            counts = summary.get("counts") or domain.statuses
+            summary = domain.summary
+            counts = (summary.get("counts") if summary else None) or domain.statuses
             for status in STATUSES:
                 g.hosts.labels(name, status).set(counts.get(status, 0))
-            verdict = str(summary.get("verdict") or "INCONCLUSIVE")
+            verdict = (summary.get("verdict") if summary else None) or "INCONCLUSIVE"
             g.verdict.labels(name, label(verdict)).set(VERDICT_VALUES.get(verdict, 3))
             for reason, hosts in domain.breaking_reasons.items():
                 g.breaking.labels(name, reason).set(hosts)
@@ -147,7 +143,7 @@ class ScanMetrics:
                 g.host_expiry.labels(name, host).set(-negated)
             for metric in ("breaking", "expiry"):
                 g.omitted.labels(name, metric).set(domain.omitted[metric])
-            enumeration = summary.get("enumeration") or {}
+            enumeration = (summary.get("enumeration") if summary else None) or {}
             status = label(enumeration.get("status") or "failed")
             g.enumeration.labels(name, status).set(1)
             for source, names in domain.sources.items():
@@ -227,13 +223,13 @@ def _gauge(
     return Gauge(f"{PREFIX}_{name}", text, labels, registry=registry)
 
 
-def found_by(record: Record) -> list[str]:
+def found_by(record: HostRecord) -> list[str]:
     """Where a host's name came from: its `found_by`, else its CT sources, else the user."""
     sources = record.get("found_by") or (record.get("ct") or {}).get("sources") or ["user"]
     return [str(s) for s in sources]
 
 
-def expiry_of(record: Record) -> float | None:
+def expiry_of(record: HostRecord) -> float | None:
     """The host's certificate not_after as a Unix time, None without a certificate."""
     certificate = (record.get("https") or {}).get("certificate") or {}
     not_after = certificate.get("not_after")

@@ -6,17 +6,17 @@ A line is written whole with one `write` of bytes ending in a newline, then flus
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import BinaryIO
 
 import orjson
-
-from hsts_coverage.report.records import Record
 
 
 class NdjsonWriter:
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Mapping[str, object]) -> None:
+        """Any JSON object: report records, name lists, diff records."""
         self._stream.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         self._stream.flush()

@@ -1,14 +1,18 @@
-"""Scan events -> plain JSON-ready dicts: the NDJSON record format (see README, "Report format").
+"""Scan events -> JSON-ready records: the NDJSON record format (see README, "Report format").
 
-Every record has a `type`: `scan` (first), `host` (one per host, in completion order) and `summary`
-(one per domain, last). `SCHEMA_VERSION` changes when a field changes meaning or disappears;
-new fields may appear without a change.
+The one writer of every record type and the one definition of their shapes. Every record has a
+`type`: `scan` (first), `host` (one per host, in completion order) and `summary` (one per domain,
+last). `SCHEMA_VERSION` changes when a field changes meaning or disappears; new fields may appear
+without a change.
+
+The records' shapes are the TypedDicts of `shapes`, so that mypy checks every writer and every
+reader of a field; the reader checks a file against the same declarations. `enumeration_of` and
+friends read a record back into the models the rules take (for `merge`), next to the writers they
+invert.
 """
 
-from __future__ import annotations
-
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from hsts_coverage import __version__
 from hsts_coverage.config import ScanConfig
@@ -18,19 +22,44 @@ from hsts_coverage.models import (
     CtFacts,
     DomainSummary,
     Enumeration,
+    EnumerationStatus,
     Finding,
+    FoundBy,
     HostResult,
     HttpFacts,
     HttpsFacts,
+    PreloadEntry,
+    PreloadStatus,
     RedirectWalk,
     Response,
     Revocation,
     RevocationStatus,
+    SourceReport,
     Verdict,
 )
-from hsts_coverage.report.header import header_json
-from hsts_coverage.rules.host import crlset_note, status_of
-from hsts_coverage.rules.hsts_header import check_header
+from hsts_coverage.report.shapes import (
+    CertificateRecord,
+    CtRecord,
+    EnumerationRecord,
+    HeaderCheckRecord,
+    HostRecord,
+    HostTimings,
+    HttpRecord,
+    HttpsRecord,
+    NameListDomainRecord,
+    NameRecord,
+    NamesRecord,
+    PolicyRecord,
+    ReasonRecord,
+    ResponseRecord,
+    RevocationRecord,
+    ScanRecord,
+    SummaryRecord,
+    WalkRecord,
+    WildcardRecord,
+)
+from hsts_coverage.rules.host import crlset_note
+from hsts_coverage.rules.hsts_header import HeaderCheck, check_header
 from hsts_coverage.rules.summary import EXIT_CODES
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
@@ -43,12 +72,12 @@ EXIT_MEANINGS = {
     Verdict.INCONCLUSIVE: "3: the scan could not prove safety (see why)",
 }
 
-Record = dict[str, Any]
+# -- the writers -----------------------------------------------------------------------------------
 
 
 def scan_record(
     config: ScanConfig, started_at: datetime, *, open_files: int | None = None
-) -> Record:
+) -> ScanRecord:
     options = config.as_record()
     if open_files is not None:
         options["open_files"] = open_files  # the soft limit, raised to the hard one at start
@@ -62,7 +91,7 @@ def scan_record(
     }
 
 
-def host_record(result: HostResult, now: datetime) -> Record:
+def host_record(result: HostResult, now: datetime) -> HostRecord:
     probe = result.probe
     return {
         "type": "host",
@@ -83,11 +112,11 @@ def host_record(result: HostResult, now: datetime) -> Record:
         "redirects": _walk(probe.walk) if probe and probe.walk else None,
         "per_address": [
             {
-                "address": address,
-                "status": status_of(findings).value,
-                "reasons": [f.reason.value for f in findings],
+                "address": judged.address,
+                "status": judged.status.value,
+                "reasons": [f.reason.value for f in judged.findings],
             }
-            for address, findings in result.verdict.per_address
+            for judged in result.verdict.per_address
         ],
         "ct": _ct(result.ct),
         "found_by": [source.value for source in result.found_by],
@@ -95,7 +124,7 @@ def host_record(result: HostResult, now: datetime) -> Record:
     }
 
 
-def reason_record(finding: Finding) -> Record:
+def reason_record(finding: Finding) -> ReasonRecord:
     reason = finding.reason
     return {
         "code": reason.value,
@@ -108,33 +137,68 @@ def reason_record(finding: Finding) -> Record:
     }
 
 
-def summary_record(summary: DomainSummary) -> Record:
-    enumeration = summary.enumeration
-    return {
-        "type": "summary",
-        "domain": summary.domain,
-        "verdict": summary.verdict.value,
-        "exit_code": EXIT_CODES[summary.verdict],
-        "exit_meaning": EXIT_MEANINGS[summary.verdict],
-        "why": summary.why,
-        "hosts": summary.hosts,
-        "counts": {status.value: n for status, n in summary.counts.items()},
-        "breaking": {reason.value: list(h) for reason, h in summary.breaking.items()},
-        "warnings": {reason.value: list(h) for reason, h in summary.warnings.items()},
-        "unknown": {reason.value: list(h) for reason, h in summary.unknown.items()},
-        "enumeration": enumeration_record(enumeration),
-        "wildcard_dns": [
+def summary_record(summary: DomainSummary) -> SummaryRecord:
+    return domain_summary(
+        summary.domain,
+        summary.verdict,
+        summary.why,
+        hosts=summary.hosts,
+        counts={status.value: n for status, n in summary.counts.items()},
+        breaking={reason.value: list(h) for reason, h in summary.breaking.items()},
+        warnings={reason.value: list(h) for reason, h in summary.warnings.items()},
+        unknown={reason.value: list(h) for reason, h in summary.unknown.items()},
+        enumeration=enumeration_record(summary.enumeration),
+        wildcard_dns=[
             {"zone": z.zone, "probe_name": z.probe_name, "addresses": sorted(z.addresses)}
             for z in summary.wildcard_zones
         ],
-        "policy": apex_record(summary.apex) if summary.apex else None,
-        "advice": list(summary.advice),
-        "timings": dict(summary.timings),
-        "interrupted": summary.interrupted,
+        policy=apex_record(summary.apex) if summary.apex else None,
+        advice=list(summary.advice),
+        timings=dict(summary.timings),
+        interrupted=summary.interrupted,
+    )
+
+
+def domain_summary(
+    domain: str,
+    verdict: Verdict,
+    why: str,
+    *,
+    hosts: int,
+    counts: dict[str, int],
+    breaking: dict[str, list[str]],
+    warnings: dict[str, list[str]],
+    unknown: dict[str, list[str]],
+    enumeration: EnumerationRecord | None,
+    wildcard_dns: list[WildcardRecord],
+    policy: PolicyRecord | None,
+    advice: list[str],
+    timings: dict[str, float],
+    interrupted: bool,
+) -> SummaryRecord:
+    """A summary record from its parts: a scan's own, or the one `merge` computes again."""
+    return {
+        "type": "summary",
+        "domain": domain,
+        "verdict": verdict.value,
+        "exit_code": EXIT_CODES[verdict],
+        "exit_meaning": EXIT_MEANINGS[verdict],
+        "why": why,
+        "hosts": hosts,
+        "counts": counts,
+        "breaking": breaking,
+        "warnings": warnings,
+        "unknown": unknown,
+        "enumeration": enumeration,
+        "wildcard_dns": wildcard_dns,
+        "policy": policy,
+        "advice": advice,
+        "timings": timings,
+        "interrupted": interrupted,
     }
 
 
-def enumeration_record(enumeration: Enumeration) -> Record:
+def enumeration_record(enumeration: Enumeration) -> EnumerationRecord:
     """How the names were found and how far the list can be trusted (also the name list's)."""
     return {
         "status": enumeration.status.value,
@@ -159,14 +223,14 @@ def enumeration_record(enumeration: Enumeration) -> Record:
     }
 
 
-def apex_record(report: ApexReport) -> Record:
+def apex_record(report: ApexReport) -> PolicyRecord:
     """The apex's policy today and its preload readiness (also `hsts-coverage policy`)."""
     facts = report.facts
     first = report.sts[0] if report.sts else None
     return {
         "domain": facts.domain,
         "strict_transport_security": list(report.sts),
-        "effective": header_json(check_header(first)) if first is not None else None,
+        "effective": header_check_record(check_header(first)) if first is not None else None,
         "https_chain": [_response(r) for r in facts.https_chain],
         "http_chain": [_response(r) for r in facts.http_chain],
         "preload_list": {
@@ -190,7 +254,35 @@ def apex_record(report: ApexReport) -> Record:
     }
 
 
-def _response(response: Response) -> Record:
+def header_check_record(check: HeaderCheck) -> HeaderCheckRecord:
+    """One Strict-Transport-Security check (the policy's `effective`, `header --format json`)."""
+    browser = check.browser
+    return {
+        "header": check.header,
+        "browser": {
+            "accepted": browser.accepted,
+            "max_age": browser.max_age,
+            "effective_max_age": browser.effective_max_age,
+            "include_subdomains": browser.include_subdomains,
+            "preload": browser.preload,
+            "reason": browser.reason,
+        },
+        "hstspreload": {
+            "preloadable": {
+                "errors": [{"code": i.code, "message": i.message} for i in check.preload_errors],
+                "warnings": [
+                    {"code": i.code, "message": i.message} for i in check.preload_warnings
+                ],
+            }
+        },
+        "issues": [
+            {"code": i.code, "severity": i.severity.value, "message": i.message}
+            for i in check.issues
+        ],
+    }
+
+
+def _response(response: Response) -> ResponseRecord:
     return {
         "url": response.url,
         "status": response.status,
@@ -200,7 +292,7 @@ def _response(response: Response) -> Record:
     }
 
 
-def _https(facts: HttpsFacts, now: datetime) -> Record:
+def _https(facts: HttpsFacts, now: datetime) -> HttpsRecord:
     return {
         "outcome": facts.outcome.value,
         "error": facts.detail or None,
@@ -218,7 +310,7 @@ def _https(facts: HttpsFacts, now: datetime) -> Record:
     }
 
 
-def _revocation(revocation: Revocation | None) -> Record | None:
+def _revocation(revocation: Revocation | None) -> RevocationRecord | None:
     if revocation is None:
         return None
     revoked = revocation.status is RevocationStatus.REVOKED
@@ -231,7 +323,7 @@ def _revocation(revocation: Revocation | None) -> Record | None:
     }
 
 
-def _certificate(cert: Certificate, now: datetime) -> Record:
+def _certificate(cert: Certificate, now: datetime) -> CertificateRecord:
     return {
         "subject": cert.subject,
         "sans": list(cert.sans),
@@ -248,7 +340,7 @@ def _certificate(cert: Certificate, now: datetime) -> Record:
     }
 
 
-def _http(facts: HttpFacts) -> Record:
+def _http(facts: HttpFacts) -> HttpRecord:
     return {
         "outcome": facts.outcome.value,
         "error": facts.detail or None,
@@ -258,7 +350,7 @@ def _http(facts: HttpFacts) -> Record:
     }
 
 
-def _walk(walk: RedirectWalk) -> Record:
+def _walk(walk: RedirectWalk) -> WalkRecord:
     return {
         "end": walk.end.value,
         "detail": walk.detail or None,
@@ -276,7 +368,7 @@ def _walk(walk: RedirectWalk) -> Record:
     }
 
 
-def _ct(facts: CtFacts | None) -> Record | None:
+def _ct(facts: CtFacts | None) -> CtRecord | None:
     if facts is None:
         return None
     return {
@@ -288,7 +380,7 @@ def _ct(facts: CtFacts | None) -> Record | None:
     }
 
 
-def _timings(result: HostResult) -> Record:
+def _timings(result: HostResult) -> HostTimings:
     probe = result.probe
     return {
         "total_ms": result.elapsed_ms,
@@ -299,3 +391,87 @@ def _timings(result: HostResult) -> Record:
 
 def _time(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
+
+
+# -- the name list of `hsts-coverage enumerate` ---------------------------------------------------
+
+FORMAT_VERSION = 1  # of the name list
+_USER = "user"
+# Source names as the list spells them (the report's `ct.sources` says "crt.sh").
+_SOURCE_NAMES = {"crt.sh": "crtsh"}
+
+
+def header_record() -> NamesRecord:
+    return {
+        "type": "names",
+        "tool": "hsts-coverage",
+        "version": __version__,
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def domain_records(enumeration: Enumeration) -> Iterator[NameListDomainRecord | NameRecord]:
+    """The `domain` record, then a `name` record per name."""
+    yield {"type": "domain", "domain": enumeration.domain, **enumeration_record(enumeration)}
+    for name in enumeration.names:
+        facts = enumeration.ct.get(name)
+        yield {
+            "type": "name",
+            "domain": enumeration.domain,
+            "name": name,
+            "found_by": name_found_by(facts, enumeration.found_by.get(name, ())),
+            "ct": _ct(facts),
+        }
+
+
+def name_found_by(facts: CtFacts | None, sources: tuple[FoundBy, ...] = ()) -> list[str]:
+    """The sources that found it (the enumeration's own account; from a list written before it
+    kept one, the CT sources), `user` for a name only the user (or the apex) gave."""
+    if sources:
+        return [source.value for source in sources]
+    named = [_SOURCE_NAMES.get(s, s) for s in facts.sources] if facts else []
+    return named or [_USER]
+
+
+# -- records read back as the models they were written from (merge's inputs) ----------------------
+
+
+def enumeration_of(domain: str, record: EnumerationRecord) -> Enumeration:
+    """What the verdict rules need of an enumeration record: status, wildcards, error, sources."""
+    reports = tuple(
+        SourceReport(
+            FoundBy(name),
+            EnumerationStatus(report.get("status", "failed")),
+            report.get("names", 0),
+            report.get("detail", ""),
+        )
+        for name, report in (record.get("per_source") or {}).items()
+        if name in FoundBy._value2member_map_
+        and report.get("status", "failed") in EnumerationStatus._value2member_map_
+    )
+    status = record.get("status", "failed")
+    return Enumeration(
+        domain,
+        EnumerationStatus(status if status in EnumerationStatus._value2member_map_ else "failed"),
+        (),
+        wildcards=tuple(record.get("wildcards") or ()),
+        error=record.get("error"),
+        per_source=reports,
+        authoritative=bool(record.get("authoritative")),
+    )
+
+
+def preload_status_of(policy: PolicyRecord) -> PreloadStatus:
+    listed = policy.get("preload_list") or {}
+    entry = listed.get("entry")
+    return PreloadStatus(
+        listed.get("source", ""),
+        PreloadEntry(entry, bool(listed.get("include_subdomains"))) if entry else None,
+    )
+
+
+def subdomains_on(policy: PolicyRecord) -> bool:
+    """Browsers apply includeSubDomains with a positive max-age from the apex's header."""
+    browser = (policy.get("effective") or {}).get("browser") or {}
+    on = bool(browser.get("accepted") and browser.get("include_subdomains"))
+    return on and (browser.get("max_age") or 0) > 0

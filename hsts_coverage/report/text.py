@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hsts_coverage.models import DomainSummary
+from hsts_coverage.report.shapes import SummaryRecord
 
 # C0/C1 controls, DEL, whole ANSI escape sequences (CSI, OSC) a hostile server could send, and
 # the Unicode bidirectional controls (U+202A-202E, U+2066-2069, the marks U+200E, U+200F and
@@ -24,7 +24,8 @@ def clean(value: object) -> str:
     return _CONTROL.sub("", str(value))
 
 
-def verdict_text(summary: DomainSummary) -> str:
+def verdict_text(summary: SummaryRecord) -> str:
     """`example.com: NOT SAFE (3 host(s) would break)`, the one line --quiet prints."""
-    line = f"{clean(summary.domain)}: {summary.verdict.value} ({clean(summary.why)})"
-    return line + (" [interrupted: partial scan]" if summary.interrupted else "")
+    verdict = summary.get("verdict", "INCONCLUSIVE")
+    line = f"{clean(summary['domain'])}: {verdict} ({clean(summary.get('why', ''))})"
+    return line + (" [interrupted: partial scan]" if summary.get("interrupted") else "")

@@ -99,6 +99,10 @@ def wildcard_finding(dns: DnsAnswer, zones: Iterable[WildcardZone]) -> tuple[Fin
     return ()
 
 
+def _address(address: str, findings: tuple[Finding, ...]) -> AddressFindings:
+    return AddressFindings(address, findings, status_of(findings))
+
+
 def judge_probes(
     probes: Iterable[Probe],
     host: str,
@@ -109,7 +113,7 @@ def judge_probes(
 ) -> tuple[tuple[Finding, ...], tuple[AddressFindings, ...]]:
     """Findings over every address of a host (it breaks if any address breaks), and per address."""
     per_address = tuple(
-        AddressFindings(
+        _address(
             p.address, judge_probe(p, host, now=now, expiry_days=expiry_days, distrust=distrust)
         )
         for p in probes
@@ -117,7 +121,7 @@ def judge_probes(
     if len(per_address) == 1:
         return per_address[0].findings, per_address
     merged: dict[Reason, Finding] = {}
-    for address, findings in per_address:
+    for address, findings, _ in per_address:
         for finding in findings:
             detail = f"{address}: {finding.detail}" if finding.detail else address
             merged.setdefault(finding.reason, Finding(finding.reason, detail))

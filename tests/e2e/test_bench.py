@@ -291,7 +291,7 @@ def test_a_small_realistic_mix_runs_end_to_end(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "bench-results-realistic.json").read_text())
     assert doc["names"] == 120
     assert doc["wrong_statuses"] == {}
-    assert doc["lower_bound_s"] > 16  # the silent name server's three tries of 5 s
+    assert doc["lower_bound_s"] >= 15  # the silent zone's DNS budget: 3 x 5 s
     assert doc["scanner_wall_s"] > 0
     assert doc["baseline_wall_s"] > 0
     assert "ratio to the bound" in result.stdout

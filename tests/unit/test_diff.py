@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from hsts_coverage.diff import Change, host_changes
+from hsts_coverage.report.diff import Change, host_changes
 
 
 def host(status: str, *reasons: str, days_left: int | None = None) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def test_a_log_of_two_interleaved_runs_is_read_by_scan_id() -> None:
 
 
 def test_diff_text_filters_escapes_and_bidi_controls_from_a_crafted_report() -> None:
-    from hsts_coverage.diff import diff_reports
+    from hsts_coverage.report.diff import diff_reports
     from hsts_coverage.report.diffview import diff_text
     from hsts_coverage.report.reader import parse_records
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hsts_coverage.merge import MAX_SHARDS, merge_reports, parse_shard
+from hsts_coverage.report.merge import MAX_SHARDS, merge_reports, parse_shard
 from hsts_coverage.report.reader import Report, ReportError, parse_records
 
 D = "example.com"

@@ -45,14 +45,9 @@ from hsts_coverage.models import (
     WildcardZone,
 )
 from hsts_coverage.reasons import Reason, Severity
-from hsts_coverage.report.records import (
-    SCHEMA_VERSION,
-    Record,
-    host_record,
-    scan_record,
-    summary_record,
-)
+from hsts_coverage.report.records import SCHEMA_VERSION, host_record, scan_record, summary_record
 from hsts_coverage.report.schema import load_schema, schema_text
+from hsts_coverage.report.shapes import Record
 from hsts_coverage.rules.host import judge_dns, judge_probes, verdict_of
 from hsts_coverage.rules.hsts_header import IssueSeverity
 from hsts_coverage.rules.preload import requirements

@@ -23,6 +23,7 @@ from hsts_coverage.models import (
 from hsts_coverage.probe.hosts import HostJudge
 from hsts_coverage.probe.workers import WorkerPool, _Worker, decode, encode, workers_for
 from hsts_coverage.reasons import Reason
+from hsts_coverage.rules.host import status_of
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def judgement() -> Any:
     http = HttpFacts(Outcome.OK, "", 301, "https://a.example/", 1.5)
     finding = Finding(Reason.CERT_EXPIRING_SOON, "expires in 3 days")
     probe = Probe("192.0.2.1", https, http, None)
-    return (finding,), (probe,), (AddressFindings("192.0.2.1", (finding,)),)
+    return (finding,), (probe,), (AddressFindings("192.0.2.1", (finding,), status_of((finding,))),)
 
 
 async def test_messages_survive_the_pipe_unchanged() -> None:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsts_coverage.report.header import header_json, header_text
+from hsts_coverage.report.header import header_text
+from hsts_coverage.report.records import header_check_record
 from hsts_coverage.rules.hsts_header import (
     ONE_YEAR,
     TEN_YEARS,
@@ -289,7 +290,7 @@ def test_effective_field(
 
 
 def test_header_json_shape() -> None:
-    assert header_json(check_header("max-age=63072000; includeSubDomains")) == {
+    assert header_check_record(check_header("max-age=63072000; includeSubDomains")) == {
         "header": "max-age=63072000; includeSubDomains",
         "browser": {
             "accepted": True,

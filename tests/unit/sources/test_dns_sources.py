@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from hsts_coverage.diff import Change, diff_reports
 from hsts_coverage.models import (
     Certificate,
     DnsAnswer,
@@ -28,6 +27,7 @@ from hsts_coverage.models import (
     Status,
     WalkEnd,
 )
+from hsts_coverage.report.diff import Change, diff_reports
 from hsts_coverage.report.reader import Report
 from hsts_coverage.rules.summary import coverage_advice
 from hsts_coverage.sources.collect import NameCollector

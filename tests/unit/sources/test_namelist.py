@@ -9,15 +9,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from hsts_coverage.merge import merge_reports
 from hsts_coverage.models import CtFacts, Enumeration, EnumerationStatus
+from hsts_coverage.report.merge import merge_reports
+from hsts_coverage.report.namelist import NameListError, read_name_list
 from hsts_coverage.report.reader import Report, ReportError
-from hsts_coverage.sources.namelist import (
-    NameListError,
-    domain_records,
-    header_record,
-    read_name_list,
-)
+from hsts_coverage.report.records import domain_records, header_record
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 ENUMERATION = Enumeration(

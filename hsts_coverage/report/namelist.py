@@ -14,7 +14,6 @@ enumeration stays failed (never SAFE) in every shard that scans it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,66 +21,15 @@ from typing import Any
 
 import orjson
 
-from hsts_coverage import __version__
 from hsts_coverage.models import CtFacts, Enumeration, EnumerationStatus, FoundBy, SourceReport
-from hsts_coverage.report.records import enumeration_record
+from hsts_coverage.report.records import FORMAT_VERSION
 from hsts_coverage.rules.names import Rejected, scope
 
-Record = dict[str, Any]
-FORMAT_VERSION = 1
-USER = "user"
-# Source names as the list spells them (the report's `ct.sources` says "crt.sh").
-SOURCE_NAMES = {"crt.sh": "crtsh"}
+_Raw = dict[str, Any]  # a line of the file, not yet checked
 
 
 class NameListError(ValueError):
     """A file that cannot be used as a name list; the message is one line for the user."""
-
-
-def header_record() -> Record:
-    return {
-        "type": "names",
-        "tool": "hsts-coverage",
-        "version": __version__,
-        "format_version": FORMAT_VERSION,
-    }
-
-
-def domain_records(enumeration: Enumeration) -> Iterator[Record]:
-    """The `domain` record, then a `name` record per name."""
-    yield {"type": "domain", "domain": enumeration.domain, **enumeration_record(enumeration)}
-    for name in enumeration.names:
-        facts = enumeration.ct.get(name)
-        yield {
-            "type": "name",
-            "domain": enumeration.domain,
-            "name": name,
-            "found_by": found_by(facts, enumeration.found_by.get(name, ())),
-            "ct": _ct(facts) if facts else None,
-        }
-
-
-def found_by(facts: CtFacts | None, sources: tuple[FoundBy, ...] = ()) -> list[str]:
-    """The sources that found it (the enumeration's own account; from a list written before it
-    kept one, the CT sources), `user` for a name only the user (or the apex) gave."""
-    if sources:
-        return [source.value for source in sources]
-    named = [SOURCE_NAMES.get(s, s) for s in facts.sources] if facts else []
-    return named or [USER]
-
-
-def _ct(facts: CtFacts) -> Record:
-    return {
-        "certificates": facts.certificates,
-        "first_not_before": _time(facts.first_not_before),
-        "last_not_after": _time(facts.last_not_after),
-        "issuers": list(facts.issuers),
-        "sources": list(facts.sources),
-    }
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -89,7 +37,7 @@ def _time(value: datetime | None) -> str | None:
 
 @dataclass(slots=True)
 class _Domain:
-    record: Record
+    record: _Raw
     names: list[str] = field(default_factory=list)
     ct: dict[str, CtFacts] = field(default_factory=dict)
     found_by: dict[str, tuple[FoundBy, ...]] = field(default_factory=dict)
@@ -112,7 +60,7 @@ def read_name_list(path: Path) -> dict[str, Enumeration]:
     return {name: _enumeration(name, d, path) for name, d in domains.items()}
 
 
-def _record(line: bytes, path: Path, number: int) -> Record:
+def _record(line: bytes, path: Path, number: int) -> _Raw:
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -122,7 +70,7 @@ def _record(line: bytes, path: Path, number: int) -> Record:
     return record
 
 
-def _take(record: Record, domains: dict[str, _Domain], path: Path, number: int) -> None:
+def _take(record: _Raw, domains: dict[str, _Domain], path: Path, number: int) -> None:
     kind = record.get("type")
     where = f"{path} line {number}"
     if kind == "names":
@@ -151,7 +99,7 @@ def _scoped(raw: object, domain: str, where: str) -> str:
     return scoped.name
 
 
-def _facts(record: Record, where: str) -> CtFacts:
+def _facts(record: _Raw, where: str) -> CtFacts:
     try:
         return CtFacts(
             int(record.get("certificates") or 0),

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from hsts_coverage.report.reader import Report
+from hsts_coverage.report.shapes import HostRecord
 
-Record = dict[str, Any]
 DEFAULT_HORIZON = 14
 
 
@@ -78,7 +77,7 @@ def diff_reports(old: Report, new: Report, horizon_days: int | None = None) -> D
 
 
 def host_changes(
-    old: Record | None, new: Record | None, horizon: int, *, new_source: bool = False
+    old: HostRecord | None, new: HostRecord | None, horizon: int, *, new_source: bool = False
 ) -> list[HostChange]:
     """Every change of one host, in a stable order. `new_source`: the host appeared through a
     source the earlier scan did not use (a zone file given for the first time): it is new, and
@@ -88,7 +87,7 @@ def host_changes(
         detail = ""
         if new_source and new is not None:
             detail = f"found by {', '.join(new.get('found_by') or [])}, a source the earlier "
-            detail += f"scan did not use; status {new.get('status')}"
+            detail += f"scan did not use; status {new['status']}"
             if _reasons(new):
                 detail += f" ({', '.join(_reasons(new))})"
         found.append((Change.APPEARED, detail))
@@ -106,15 +105,17 @@ def host_changes(
     return [_change(kind, old, new, detail) for kind, detail in found]
 
 
-def _change(kind: Change, old: Record | None, new: Record | None, detail: str) -> HostChange:
+def _change(
+    kind: Change, old: HostRecord | None, new: HostRecord | None, detail: str
+) -> HostChange:
     either = new or old
     assert either is not None
     return HostChange(
         change=kind,
-        domain=str(either.get("domain", "")),
-        host=str(either.get("host", "")),
-        old_status=old.get("status") if old else None,
-        new_status=new.get("status") if new else None,
+        domain=either["domain"],
+        host=either["host"],
+        old_status=old["status"] if old else None,
+        new_status=new["status"] if new else None,
         old_reasons=_reasons(old) if old else (),
         new_reasons=_reasons(new) if new else (),
         detail=detail,
@@ -139,11 +140,11 @@ def _sources_asked(report: Report) -> dict[str, set[str]]:
                 _LEGACY_SOURCES.get(str(s), str(s)) for s in enumeration.get("sources") or ()
             }
             sources |= {"user"}
-        asked[str(summary.get("domain", ""))] = sources
+        asked[summary["domain"]] = sources
     return asked
 
 
-def _found_only_by_new_sources(host: Record, asked: set[str], added: set[str]) -> bool:
+def _found_only_by_new_sources(host: HostRecord, asked: set[str], added: set[str]) -> bool:
     found_by = set(host.get("found_by") or ())
     if found_by == {"wildcard-probe"}:
         # The random name of a wildcard zone: new when the zone may come from a new source.
@@ -151,25 +152,24 @@ def _found_only_by_new_sources(host: Record, asked: set[str], added: set[str]) -
     return bool(found_by) and not found_by & asked
 
 
-def _by_host(hosts: Iterable[Record]) -> dict[tuple[str, str], Record]:
-    return {(str(h.get("domain", "")), str(h.get("host", ""))): h for h in hosts}
+def _by_host(hosts: Iterable[HostRecord]) -> dict[tuple[str, str], HostRecord]:
+    return {(h["domain"], h["host"]): h for h in hosts}
 
 
-def _breaks(host: Record) -> bool:
-    return host.get("status") == "breaks"
+def _breaks(host: HostRecord) -> bool:
+    return host["status"] == "breaks"
 
 
-def _reasons(host: Record) -> tuple[str, ...]:
-    return tuple(sorted(str(r.get("code")) for r in host.get("reasons", []) if isinstance(r, dict)))
+def _reasons(host: HostRecord) -> tuple[str, ...]:
+    return tuple(sorted(r["code"] for r in host["reasons"]))
 
 
-def _days_left(host: Record) -> int | None:
+def _days_left(host: HostRecord) -> int | None:
     certificate = (host.get("https") or {}).get("certificate") or {}
-    days = certificate.get("days_left")
-    return days if isinstance(days, int) else None
+    return certificate.get("days_left")
 
 
-def _expiry_crossed(old: Record, new: Record, horizon: int) -> str:
+def _expiry_crossed(old: HostRecord, new: HostRecord, horizon: int) -> str:
     before, now = _days_left(old), _days_left(new)
     if before is None or now is None or not (before > horizon >= now):
         return ""
@@ -177,12 +177,12 @@ def _expiry_crossed(old: Record, new: Record, horizon: int) -> str:
 
 
 def _horizon(report: Report) -> int:
-    days = (report.scan.get("options") or {}).get("expiry_days")
+    days = report.options().get("expiry_days")
     return days if isinstance(days, int) else DEFAULT_HORIZON
 
 
 def _verdicts(old: Report, new: Report) -> tuple[VerdictChange, ...]:
-    before = {s.get("domain"): s.get("verdict") for s in old.summaries}
-    after = {s.get("domain"): s.get("verdict") for s in new.summaries}
-    domains = sorted(str(d) for d in before.keys() | after.keys())
+    before = {s["domain"]: s.get("verdict") for s in old.summaries}
+    after = {s["domain"]: s.get("verdict") for s in new.summaries}
+    domains = sorted(before.keys() | after.keys())
     return tuple(VerdictChange(d, before.get(d), after.get(d)) for d in domains)
