@@ -57,7 +57,8 @@ bind:
 # Coverage of the whole suite, subprocesses included (pyproject.toml's [tool.coverage]); the run
 # fails below COVERAGE_FLOOR percent. `make test COVERAGE=0` runs pytest alone.
 COVERAGE ?= 1
-COVERAGE_FLOOR ?= 90
+# The figure measured when the floor was set (95.8 %, lab and benchmark not counted).
+COVERAGE_FLOOR ?= 95
 # Absolute, so that a subprocess started in another directory writes beside the others.
 export COVERAGE_FILE := $(CURDIR)/.coverage-data/coverage
 test: $(STAMP) system-deps
