@@ -29,7 +29,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from tests.e2e.test_scan import hsts_coverage
+from tests.helpers import hsts_coverage
 
 pytestmark = pytest.mark.e2e
 

@@ -162,6 +162,8 @@ LARGE = {
     "rules/hsts_header.py": "one header, two views (browsers, hstspreload.org), and their codes",
     "models.py": "data: the frozen facts of every stage",
     "pipeline.py": "the orchestration facade",
+    "resolve.py": "the resolver with its DNS pacing (issue 14): to split in a stage of its own",
+    "report/records.py": "the one writer of every record type (issue 11's report part)",
 }
 
 
