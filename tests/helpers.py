@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.message
 import orjson
 
 
@@ -128,3 +131,40 @@ def stats(lab: LabInfo, query: str = "") -> dict[str, Any]:
     with urllib.request.urlopen(f"{lab.ct_url}/lab/stats{query}", timeout=5) as answer:
         connections: dict[str, Any] = json.load(answer)["connections"]
     return connections
+
+
+class UdpDnsServer:
+    """`with Server() as resolver:` a DNS server on `127.0.0.1:PORT` (`resolver` is that address)
+    in a thread of the test process; a subclass says what `reply` answers (None: no answer)."""
+
+    def __init__(self, receive_buffer: int | None = None) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if receive_buffer:  # a burst of queries must reach the reply, not the kernel's drops
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def __enter__(self) -> str:
+        self._thread.start()
+        return self.address
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+    def reply(self, query: dns.message.Message) -> dns.message.Message | None:
+        raise NotImplementedError
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet, peer = self._sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            answer = self.reply(dns.message.from_wire(packet))
+            if answer is not None:
+                self._sock.sendto(answer.to_wire(), peer)

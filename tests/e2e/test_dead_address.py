@@ -30,7 +30,7 @@ import dns.rrset
 import pytest
 import trustme
 
-from tests.helpers import LabInfo, hsts_coverage, lab_options
+from tests.helpers import LabInfo, UdpDnsServer, hsts_coverage, lab_options
 
 pytestmark = pytest.mark.e2e
 
@@ -66,27 +66,14 @@ def dropping() -> Iterator[str]:
         subprocess.run([nft, "delete", "table", "ip", table], check=True)
 
 
-class DnsServer:
+class DnsServer(UdpDnsServer):
     """`with DnsServer(address) as resolver:` a DNS server on `127.0.0.1:PORT` (dnspython) that
     answers every A query with `address`, and every other query with no record."""
 
     def __init__(self, address: str, spread: bool = False) -> None:
+        super().__init__()
         self._address = address
         self._spread = spread  # nI.many.test: the I-th address of the dropped /22 instead
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> str:
-        self._thread.start()
-        return f"127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sock.close()
 
     def _answer(self, question: dns.rrset.RRset) -> str:
         label = question.name.labels[0].decode()
@@ -96,19 +83,13 @@ class DnsServer:
         first = _dropped_range().rsplit(".", 1)
         return f"{first[0]}.{int(first[1]) + third}.{fourth + 1}"
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                packet, peer = self._sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            query = dns.message.from_wire(packet)
-            reply = dns.message.make_response(query)
-            question = query.question[0]
-            if question.rdtype == dns.rdatatype.A:
-                record = dns.rrset.from_text(question.name, 60, "IN", "A", self._answer(question))
-                reply.answer.append(record)
-            self._sock.sendto(reply.to_wire(), peer)
+    def reply(self, query: dns.message.Message) -> dns.message.Message:
+        reply = dns.message.make_response(query)
+        question = query.question[0]
+        if question.rdtype == dns.rdatatype.A:
+            record = dns.rrset.from_text(question.name, 60, "IN", "A", self._answer(question))
+            reply.answer.append(record)
+        return reply
 
 
 @pytest.fixture

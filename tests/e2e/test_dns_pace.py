@@ -16,8 +16,6 @@ own tries (the server counts them).
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,7 +27,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from tests.helpers import hsts_coverage
+from tests.helpers import UdpDnsServer, hsts_coverage
 
 pytestmark = pytest.mark.e2e
 
@@ -44,32 +42,17 @@ def _nowhere() -> str:
     return f"{os.environ.get('HSTS_LAB_BASE', '127.78')}.252.9"
 
 
-class StrainedResolver:
+class StrainedResolver(UdpDnsServer):
     """`with StrainedResolver(rate) as address:` the server above on `127.0.0.1:PORT`;
     `rate` queries per second (burst: a tenth of it) are answered, the rest dropped (0: all)."""
 
     def __init__(self, rate: float) -> None:
+        super().__init__(receive_buffer=4 << 20)
         self.rate = rate
         self.queries: Counter[str] = Counter()  # per kind: busy, silent, quiet, nx
         self.dropped = 0
         self._tokens = rate / 10
         self._refilled = time.monotonic()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> str:
-        self._thread.start()
-        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
-        return self.address
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sock.close()
 
     def _admitted(self) -> bool:
         if not self.rate:
@@ -82,17 +65,7 @@ class StrainedResolver:
         self._tokens -= 1
         return True
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                packet, peer = self._sock.recvfrom(4096)
-            except TimeoutError:
-                continue
-            reply = self._reply(dns.message.from_wire(packet))
-            if reply is not None:
-                self._sock.sendto(reply.to_wire(), peer)
-
-    def _reply(self, query: dns.message.Message) -> dns.message.Message | None:
+    def reply(self, query: dns.message.Message) -> dns.message.Message | None:
         question = query.question[0]
         name = question.name.to_text().rstrip(".").lower()
         kind = _kind(name)
