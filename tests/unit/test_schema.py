@@ -299,6 +299,12 @@ def mutate(path: tuple[str | int, ...], value: Any) -> Callable[[Record], None]:
 
 DELETE = object()
 
+
+def _case_id(value: object) -> str:
+    # Stable across processes (an object's default repr holds its address), so that parallel
+    # workers collect the same test ids.
+    return "DELETE" if value is DELETE else str(value)
+
 BROKEN = [
     (0, ("type",), "report"),
     (0, ("schema_version",), 99),
@@ -329,7 +335,7 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize(("index", "path", "value"), BROKEN, ids=lambda v: str(v))
+@pytest.mark.parametrize(("index", "path", "value"), BROKEN, ids=_case_id)
 def test_a_broken_record_is_refused(index: int, path: tuple[str | int, ...], value: Any) -> None:
     record = copy.deepcopy(lab_like_records()[index])
     assert errors(record) == []
