@@ -55,22 +55,32 @@ bind:
 	  { echo "make: BIND's named is missing and cannot be installed (apt-get install bind9, as root)" >&2; exit 1; }
 
 # Coverage of the whole suite, subprocesses included (pyproject.toml's [tool.coverage]); the run
-# fails below COVERAGE_FLOOR percent. `make test COVERAGE=0` runs pytest alone.
+# fails below COVERAGE_FLOOR percent. `make test COVERAGE=0` runs pytest without coverage.
 COVERAGE ?= 1
 # The figure measured when the floor was set (95.8 %, lab and benchmark not counted).
 COVERAGE_FLOOR ?= 95
 # Absolute, so that a subprocess started in another directory writes beside the others.
 export COVERAGE_FILE := $(CURDIR)/.coverage-data/coverage
+# Test files run in TEST_WORKERS pytest-xdist processes (a file's tests stay in one, so a module's
+# lab is started once): most e2e tests wait on sockets and time-outs, not on the CPU. Each worker
+# runs labs on addresses of its own (tests/helpers.py, worker_bases). The tests marked `alone`
+# assert wall-time bounds: they run afterwards, in one process, with nothing beside them.
+# TEST_WORKERS=0: everything in one process.
+TEST_WORKERS ?= 2
+PARALLEL := pytest -n $(TEST_WORKERS) --dist loadfile -m "not alone"
+ALONE    := pytest -m alone
 test: $(STAMP) system-deps
 ifeq ($(COVERAGE),1)
 	rm -rf .coverage-data && mkdir -p .coverage-data
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m $(PARALLEL)
+	$(BIN)/coverage run -m $(ALONE)
 	@$(BIN)/coverage combine -q
 	@$(BIN)/coverage report --format=total --fail-under=$(COVERAGE_FLOOR) >/dev/null || \
 	  { $(BIN)/coverage report | tail -25; echo "make: coverage below $(COVERAGE_FLOOR) %" >&2; exit 1; }
 	@echo "coverage: $$($(BIN)/coverage report --format=total) % of hsts_coverage (floor $(COVERAGE_FLOOR) %)"
 else
-	$(BIN)/python -m pytest
+	$(BIN)/python -m $(PARALLEL)
+	$(BIN)/python -m $(ALONE)
 endif
 
 check: lint typecheck imports

@@ -21,6 +21,20 @@ from typing import Any
 import dns.message
 import orjson
 
+# Parallel runs (`make test` runs two pytest-xdist workers: most e2e tests wait on sockets and
+# time-outs, not on the CPU). Each worker starts labs of its own, so no two workers may take the
+# same addresses: worker N moves the second octet of each base up by BASE_STEP * N, from the
+# defaults or from what the caller exported. Worker 0 and a run without workers keep the bases.
+# Everything that binds an address reads these variables (the e2e fixtures, the dropped-address
+# and benchmark tests, their subprocesses); nftables tables and state directories are named per
+# process, so nothing else is shared.
+BASE_STEP = 5
+DEFAULT_BASES = {
+    "HSTS_LAB_BASE": "127.78",
+    "HSTS_FLEET_BASE": "127.76",
+    "HSTS_BENCH_BASE": "127.69",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class LabInfo:
@@ -168,3 +182,16 @@ class UdpDnsServer:
             answer = self.reply(dns.message.from_wire(packet))
             if answer is not None:
                 self._sock.sendto(answer.to_wire(), peer)
+
+
+def worker_bases(worker: str, environ: dict[str, str]) -> dict[str, str]:
+    """The lab bases pytest-xdist worker `worker` ("gw0", "gw1", ... or "master") uses."""
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    bases = {}
+    for variable, default in DEFAULT_BASES.items():
+        first, second = environ.get(variable, default).split(".")
+        moved = int(second) + BASE_STEP * index
+        if moved > 255:
+            raise ValueError(f"{variable}: no room for worker {worker} above {first}.{second}")
+        bases[variable] = f"{first}.{moved}"
+    return bases

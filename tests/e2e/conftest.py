@@ -3,11 +3,13 @@
 - `lab` (session): `python -m hsts_coverage.lab` on base `$HSTS_LAB_BASE` (default 127.78,
   apart from a demo lab on 127.77), without a fleet.
 - `fleet_lab` (module): its own lab with `--fleet 1000` on base `$HSTS_FLEET_BASE` (default
-  127.79), for scale tests; `lab_info.fleet` describes the fleet.
+  127.76), for scale tests; `lab_info.fleet` describes the fleet.
 
 Module scope is deliberate: the fleet lab takes a base of its own, which `running_lab` lets
 another module reuse for a fleet of another size (test_fleet_lab.py does, with 50 hosts), so no
-two modules may hold a fleet lab at the same time, and pytest runs modules one after the other.
+two modules may hold a fleet lab at the same time, and pytest runs modules one after the other
+(with pytest-xdist, `make test` keeps a file's tests in one worker, and each worker has bases of
+its own: tests/helpers.py, `worker_bases`).
 
 Each lab gets a temporary state directory; the fixture waits for its JSON line and stops it with
 SIGTERM at the end, expecting a clean exit. The lab's stderr goes to `STATE_DIR/lab.stderr`

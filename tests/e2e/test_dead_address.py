@@ -32,7 +32,7 @@ import trustme
 
 from tests.helpers import LabInfo, UdpDnsServer, hsts_coverage, lab_options
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]  # wall-time bounds: run with nothing beside
 
 NAMES = 200
 SLOW_NAMES = 100

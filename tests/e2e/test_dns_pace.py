@@ -29,7 +29,7 @@ import pytest
 
 from tests.helpers import UdpDnsServer, hsts_coverage
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]  # wall-time bounds: run with nothing beside
 
 BUSY = 400  # names that resolve, behind the rate limit
 SILENT = 60  # names under the silent zone
