@@ -2,7 +2,7 @@
 the apex's facts and the preload list's entries.
 
 Stages hand these to each other; nothing here does I/O. A failed connection is a value
-(an `Outcome` with a `Reason`), not an exception.
+(an `Outcome` with the probe's `Failure`), not an exception; which `Reason` it is, `rules/` says.
 """
 
 from __future__ import annotations
@@ -143,6 +143,9 @@ class FailureKind(StrEnum):
 
     CERT_VERIFY = "cert_verify"  # OpenSSL rejected the chain; `verify_code` says why
     TLS_HANDSHAKE = "tls_handshake"  # `tls_error`: OpenSSL's reason, e.g. NO_SHARED_CIPHER
+    # A failed handshake read again with what a permissive one showed (`probe.failures.diagnose`):
+    NO_SHARED_CIPHER = "no_shared_cipher"  # the server completes it only with a suite browsers lack
+    NO_SHARED_GROUP = "no_shared_group"  # browsers' suites do, their groups or signatures do not
     REFUSED = "refused"
     BLOCKED = "blocked"  # the address policy forbids every address of the name
     UNRESOLVED = "unresolved"  # a name met in the redirect walk has no address
@@ -160,6 +163,8 @@ class FailureKind(StrEnum):
 _OUTCOME_OF = {
     FailureKind.CERT_VERIFY: Outcome.CERT_INVALID,
     FailureKind.TLS_HANDSHAKE: Outcome.TLS_FAILED,
+    FailureKind.NO_SHARED_CIPHER: Outcome.TLS_FAILED,
+    FailureKind.NO_SHARED_GROUP: Outcome.TLS_FAILED,
     FailureKind.REFUSED: Outcome.REFUSED,
     FailureKind.BLOCKED: Outcome.BLOCKED,
     FailureKind.CONNECT_TIMEOUT: Outcome.TIMEOUT,
@@ -212,16 +217,14 @@ class Certificate:
 @dataclass(frozen=True, slots=True)
 class HttpsFacts:
     outcome: Outcome
-    reason: Reason | None = None  # set when outcome is not OK
-    detail: str = ""
+    failure: Failure | None = None  # what ended the request, when outcome is not OK
     tls_version: str | None = None
     cipher: str | None = None  # the suite negotiated (by the permissive retry after a failure)
     alpn: str | None = None  # the protocol ALPN chose: "h2", "http/1.1", or None without ALPN
     cert: Certificate | None = None
-    verify_code: int | None = None
     # Chain failures that OpenSSL's security-level check (weak key or signature, reported first)
-    # hid, found by verifying once more at security level 0.
-    hidden_failures: tuple[Finding, ...] = ()
+    # hid, found by verifying once more at security level 0 (each a CERT_VERIFY failure).
+    hidden_failures: tuple[Failure, ...] = ()
     status: int | None = None
     location: str | None = None
     sts: tuple[str, ...] = ()  # every Strict-Transport-Security field, in order
@@ -277,8 +280,7 @@ class Hop:
     status: int | None = None
     location: str | None = None
     upgraded: bool = False  # reached by HSTS rewriting http:// to https://
-    failure: Reason | None = None
-    detail: str = ""
+    failure: Failure | None = None  # the request to it failed (`rules.failures.hop_reason`)
 
 
 @dataclass(frozen=True, slots=True)

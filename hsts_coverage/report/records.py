@@ -23,6 +23,7 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     EnumerationStatus,
+    Failure,
     Finding,
     FoundBy,
     HostResult,
@@ -58,6 +59,7 @@ from hsts_coverage.report.shapes import (
     WalkRecord,
     WildcardRecord,
 )
+from hsts_coverage.rules.failures import hop_reason
 from hsts_coverage.rules.host import crlset_note
 from hsts_coverage.rules.hsts_header import HeaderCheck, check_header
 from hsts_coverage.rules.summary import EXIT_CODES
@@ -295,8 +297,8 @@ def _response(response: Response) -> ResponseRecord:
 def _https(facts: HttpsFacts, now: datetime) -> HttpsRecord:
     return {
         "outcome": facts.outcome.value,
-        "error": facts.detail or None,
-        "verify_code": facts.verify_code,
+        "error": _error(facts.failure),
+        "verify_code": facts.failure.verify_code if facts.failure else None,
         "tls_version": facts.tls_version,
         "cipher": facts.cipher,
         "alpn": facts.alpn,
@@ -360,12 +362,16 @@ def _walk(walk: RedirectWalk) -> WalkRecord:
                 "status": hop.status,
                 "location": hop.location,
                 "upgraded_by_hsts": hop.upgraded,
-                "failure": hop.failure.value if hop.failure else None,
-                "detail": hop.detail or None,
+                "failure": hop_reason(hop.failure).value if hop.failure else None,
+                "detail": _error(hop.failure),
             }
             for hop in walk.hops
         ],
     }
+
+
+def _error(failure: Failure | None) -> str | None:
+    return failure.detail or None if failure is not None else None
 
 
 def _ct(facts: CtFacts | None) -> CtRecord | None:

@@ -135,6 +135,24 @@ def test_a_broken_contract_is_reported(tmp_path: Path, capsys: pytest.CaptureFix
     assert "hsts_coverage.probe.prober is not allowed to import ssl" in capsys.readouterr().out
 
 
+# The probe's modules that hand a host's probes to the rules (rules.host judges them there).
+HANDS_TO_RULES = {"hosts.py", "workers.py"}
+
+
+def test_the_probe_builds_no_finding_and_names_no_reason() -> None:
+    """The contract "The probe chooses no reasons" keeps `reasons` and `rules.failures` out of
+    probe/; a `Finding` comes from models and carries a reason all the same, so no probe module
+    (but the ones that hand the probes to the rules) may name one, nor the Reason type."""
+    probe = Path(__file__).resolve().parents[2] / PACKAGE / "probe"
+    naming = [
+        f"{path.name}: {word}"
+        for path in sorted(probe.glob("*.py"))
+        if path.name not in HANDS_TO_RULES
+        for word in sorted(set(re.findall(r"\b(?:Finding|Reason)\b", path.read_text("utf-8"))))
+    ]
+    assert naming == []
+
+
 TESTS = Path(__file__).resolve().parents[1]
 
 

@@ -29,6 +29,8 @@ from hsts_coverage.models import (
     DnsStatus,
     Enumeration,
     EnumerationStatus,
+    Failure,
+    FailureKind,
     FoundBy,
     Hop,
     HostResult,
@@ -133,7 +135,8 @@ def probed_host() -> HostResult:
         Hop("https://www.example.com/home", status=200, upgraded=True),
     )
     walk = RedirectWalk(WalkEnd.PAGE, hops)
-    expired = HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_EXPIRED, "certificate has expired")
+    failure = Failure(FailureKind.CERT_VERIFY, "certificate has expired", verify_code=10)
+    expired = HttpsFacts(Outcome.CERT_INVALID, failure)
     probes = (
         Probe("192.0.2.1", https, http, walk),
         Probe("192.0.2.2", expired, http, None),
