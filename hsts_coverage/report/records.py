@@ -26,6 +26,7 @@ from hsts_coverage.models import (
     Failure,
     Finding,
     FoundBy,
+    HeaderCheck,
     HostResult,
     HttpFacts,
     HttpsFacts,
@@ -61,7 +62,6 @@ from hsts_coverage.report.shapes import (
 )
 from hsts_coverage.rules.failures import hop_reason
 from hsts_coverage.rules.host import crlset_note
-from hsts_coverage.rules.hsts_header import HeaderCheck, check_header
 from hsts_coverage.rules.summary import EXIT_CODES
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
@@ -228,11 +228,11 @@ def enumeration_record(enumeration: Enumeration) -> EnumerationRecord:
 def apex_record(report: ApexReport) -> PolicyRecord:
     """The apex's policy today and its preload readiness (also `hsts-coverage policy`)."""
     facts = report.facts
-    first = report.sts[0] if report.sts else None
+    effective = report.effective
     return {
         "domain": facts.domain,
         "strict_transport_security": list(report.sts),
-        "effective": header_check_record(check_header(first)) if first is not None else None,
+        "effective": header_check_record(effective) if effective is not None else None,
         "https_chain": [_response(r) for r in facts.https_chain],
         "http_chain": [_response(r) for r in facts.http_chain],
         "preload_list": {

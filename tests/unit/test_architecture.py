@@ -177,8 +177,6 @@ LARGE = {
     "lab/fleet.py": "the lab's fleet",
     "lab/dns.py": "the lab's DNS server",
     "report/html.py": "the report's HTML page (issue 11's report part moves it to templates)",
-    "rules/hsts_header.py": "one header, two views (browsers, hstspreload.org), and their codes",
-    "models.py": "data: the frozen facts of every stage",
     "pipeline.py": "the orchestration facade",
     "resolve.py": "the resolver with its DNS pacing (issue 14): to split in a stage of its own",
     "report/records.py": "the one writer of every record type (issue 11's report part)",

@@ -36,6 +36,7 @@ from hsts_coverage.models import (
     HostResult,
     HttpFacts,
     HttpsFacts,
+    IssueSeverity,
     Outcome,
     PreloadStatus,
     Probe,
@@ -51,8 +52,7 @@ from hsts_coverage.report.records import SCHEMA_VERSION, host_record, scan_recor
 from hsts_coverage.report.schema import load_schema, schema_text
 from hsts_coverage.report.shapes import Record
 from hsts_coverage.rules.host import judge_dns, judge_probes, verdict_of
-from hsts_coverage.rules.hsts_header import IssueSeverity
-from hsts_coverage.rules.preload import requirements
+from hsts_coverage.rules.preload import judge_apex
 from hsts_coverage.rules.summary import EXIT_CODES, Tally
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -162,7 +162,7 @@ def apex_report() -> ApexReport:
     chain = (Response(f"https://{DOMAIN}/", 200, sts=sts),)
     http = (Response(f"http://{DOMAIN}/", 301, location=f"https://{DOMAIN}/"), *chain)
     facts = ApexFacts(DOMAIN, chain, http, www_resolves=True)
-    return ApexReport(facts, requirements(facts), PreloadStatus("test list", None))
+    return judge_apex(facts, PreloadStatus("test list", None))
 
 
 def lab_like_records() -> list[Record]:
