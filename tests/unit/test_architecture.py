@@ -178,7 +178,6 @@ LARGE = {
     "lab/dns.py": "the lab's DNS server",
     "report/html.py": "the report's HTML page (issue 11's report part moves it to templates)",
     "pipeline.py": "the orchestration facade",
-    "resolve.py": "the resolver with its DNS pacing (issue 14): to split in a stage of its own",
     "report/records.py": "the one writer of every record type (issue 11's report part)",
 }
 
