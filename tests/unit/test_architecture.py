@@ -178,7 +178,6 @@ LARGE = {
     "lab/dns.py": "the lab's DNS server",
     "report/html.py": "the report's HTML page (issue 11's report part moves it to templates)",
     "pipeline.py": "the orchestration facade",
-    "report/records.py": "the one writer of every record type (issue 11's report part)",
 }
 
 

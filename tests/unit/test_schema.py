@@ -1,5 +1,5 @@
 """The report's JSON Schema: a valid draft 2020-12 schema whose enums are the code's enums, and
-which accepts the records `records.py` builds and refuses each of their broken twins.
+which accepts the records `report.records` builds and refuses each of their broken twins.
 
 Records are built offline here from the frozen models, through the real record builders; the
 end-to-end twin (tests/e2e/test_schema_lab.py) validates every record of a lab scan.
@@ -104,7 +104,7 @@ def errors(record: Record, *, strict: bool = True) -> list[str]:
     return found or ["does not match exactly one record type"]
 
 
-# -- records built from the models, through records.py -------------------------------------------
+# -- records built from the models, through report.records -----------------------------------------
 
 
 def certificate() -> Certificate:
