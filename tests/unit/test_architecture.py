@@ -177,7 +177,6 @@ LARGE = {
     "lab/fleet.py": "the lab's fleet",
     "lab/dns.py": "the lab's DNS server",
     "report/html.py": "the report's HTML page (issue 11's report part moves it to templates)",
-    "pipeline.py": "the orchestration facade",
 }
 
 
