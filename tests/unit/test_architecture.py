@@ -168,15 +168,15 @@ def test_test_modules_share_helpers_only_through_the_helpers_module() -> None:
     assert crossing == ["e2e/test_schema_lab.py: from tests.unit.test_schema import errors"]
 
 
-MAX_LINES = 420  # "about 400"
-# Larger on purpose, each for its reason; a module not named here fails past MAX_LINES.
+MAX_LINES = 400  # "about 400"
+# Larger on purpose, each for its reason; a module not named here fails past MAX_LINES, and one
+# named here that has come under it fails too (the list names only what remains).
 LARGE = {
     "lab/scenarios.py": "data: the lab's scenario table",
     "lab/certs.py": "the lab's certificate factory, one function per kind of bad certificate",
     "lab/web.py": "the lab's web servers, one handler per scenario behaviour",
-    "lab/fleet.py": "the lab's fleet",
-    "lab/dns.py": "the lab's DNS server",
-    "report/html.py": "the report's HTML page (issue 11's report part moves it to templates)",
+    "lab/fleet.py": "the lab's facade: every server of the lab started and stopped in one place",
+    "lab/dns.py": "the lab's DNS server: its zones built from the scenario table, and the wire",
 }
 
 
@@ -189,3 +189,5 @@ def test_modules_stay_a_few_hundred_lines() -> None:
     over = {name: n for name, n in sizes.items() if n > MAX_LINES and name not in LARGE}
     assert not over, f"modules over {MAX_LINES} lines: {over}"
     assert set(LARGE) <= set(sizes), "a module named in LARGE is gone: drop it from the list"
+    small = {name: sizes[name] for name in LARGE if sizes[name] <= MAX_LINES}
+    assert not small, f"modules in LARGE no longer over {MAX_LINES} lines: drop them: {small}"
