@@ -2,8 +2,11 @@
 
 Requirement codes are those of the hstspreload.org checker, so users can compare both tools:
 `domain.tls.*`, `domain.www.no_tls`, `redirects.*`, `response.no_header` and the header codes
-of `policy.hstspreload_issues`. `response.http.sts_ignored` is ours (a warning: browsers ignore
+of `rules.preload_header`. `response.http.sts_ignored` is ours (a warning: browsers ignore
 an STS header received over plain HTTP, RFC 6797 section 8.1).
+
+`judge_apex` turns the apex's facts into its report: the first STS field of its own HTTPS answer
+checked once, which the requirements, the domain's verdict and the record all take from there.
 
 Preload-list lookups follow Chromium: the most specific entry for the host or one of its
 ancestors wins, and an ancestor's entry applies only with include_subdomains.
