@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hsts_coverage.cli.app import ENV, app, run_async, usage_error
-from hsts_coverage.cli.options import (
+from hsts_coverage.cli.flags import (
     AllowCidrOption,
     AllowPrivateOption,
     AxfrOption,
@@ -23,6 +23,8 @@ from hsts_coverage.cli.options import (
     TimeoutOption,
     UserAgentOption,
     ZoneFileOption,
+)
+from hsts_coverage.cli.options import (
     dns_sources,
     guess_labels,
     parse_domains,

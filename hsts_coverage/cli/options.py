@@ -1,6 +1,7 @@
 """Typed option parsing: where user input becomes typed ScanConfig fields.
 
-Every bad value is a one-line usage error. The helpers that fill several fields at once return
+The options several commands declare alike are `flags`; their values are parsed here. Every
+bad value is a one-line usage error. The helpers that fill several fields at once return
 TypedDicts, so that the `**` into `ScanConfig(...)` is type-checked field by field.
 """
 
@@ -12,12 +13,11 @@ import ssl
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import TypedDict
 
 import orjson
-import typer
 
-from hsts_coverage.cli.app import ENV, PROG, usage_error
+from hsts_coverage.cli.app import PROG, usage_error
 from hsts_coverage.config import (
     IPNetwork,
     Nameserver,
@@ -34,99 +34,6 @@ from hsts_coverage.rules.names import DomainError, parse_domain
 from hsts_coverage.rules.preload import parse_chromium_list
 from hsts_coverage.sources.guess import parse_labels
 from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
-
-ResolverOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        envvar=f"{ENV}RESOLVER", help="DNS server IP[:PORT] to ask (repeatable); default: system."
-    ),
-]
-
-
-CaBundleOption = Annotated[
-    Path | None,
-    typer.Option(envvar=f"{ENV}CA_BUNDLE", help="PEM file of trusted roots instead of Mozilla's."),
-]
-
-
-AllowPrivateOption = Annotated[
-    bool,
-    typer.Option(
-        "--allow-private",
-        envvar=f"{ENV}ALLOW_PRIVATE",
-        help="Probe private, loopback and reserved addresses too.",
-    ),
-]
-
-
-AllowCidrOption = Annotated[
-    list[str] | None,
-    typer.Option(envvar=f"{ENV}ALLOW_CIDR", help="Probe addresses in this network (repeatable)."),
-]
-
-
-TimeoutOption = Annotated[
-    float,
-    typer.Option(envvar=f"{ENV}TIMEOUT", min=0.1, help="Seconds per connection and request."),
-]
-
-
-UserAgentOption = Annotated[
-    str, typer.Option(envvar=f"{ENV}USER_AGENT", help="User-Agent of every request.")
-]
-
-
-PreloadListOption = Annotated[
-    Path | None,
-    typer.Option(
-        envvar=f"{ENV}PRELOAD_LIST",
-        help="Chromium's transport_security_state_static.json instead of the bundled list.",
-    ),
-]
-
-
-ZoneFileOption = Annotated[
-    list[Path] | None,
-    typer.Option(
-        envvar=f"{ENV}ZONE_FILE",
-        help="The domain's zone (RFC 1035 master file, as DNS hosts export it): every "
-        "name in it is scanned (repeatable).",
-    ),
-]
-
-
-AxfrOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        envvar=f"{ENV}AXFR",
-        help="Zone transfer from this server, IP[:PORT], or 'auto' for the domain's own "
-        "NS servers (repeatable).",
-    ),
-]
-
-
-NoGuessOption = Annotated[
-    bool,
-    typer.Option(
-        "--no-guess",
-        envvar=f"{ENV}NO_GUESS",
-        help="Do not resolve the common labels (blog, dev, staging, ...) under the domain.",
-    ),
-]
-
-
-GuessListOption = Annotated[
-    Path | None,
-    typer.Option(envvar=f"{ENV}GUESS_LIST", help="Labels to resolve instead of the shipped list."),
-]
-
-
-GuessConcurrencyOption = Annotated[
-    int,
-    typer.Option(
-        envvar=f"{ENV}GUESS_CONCURRENCY", min=1, help="DNS queries in flight while guessing."
-    ),
-]
 
 
 def read_report_file(path: Path) -> Report:

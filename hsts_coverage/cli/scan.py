@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hsts_coverage.cli.app import ENV, app, run_async, usage_error
-from hsts_coverage.cli.options import (
+from hsts_coverage.cli.flags import (
     AllowCidrOption,
     AllowPrivateOption,
     AxfrOption,
@@ -22,6 +22,8 @@ from hsts_coverage.cli.options import (
     TimeoutOption,
     UserAgentOption,
     ZoneFileOption,
+)
+from hsts_coverage.cli.options import (
     baseline_report,
     distrust,
     dns_sources,

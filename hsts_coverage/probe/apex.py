@@ -2,7 +2,8 @@
 
 I/O only: it fetches the apex over HTTPS and HTTP following redirects exactly as they are given
 (the way the hstspreload.org checker does), resolves www and tries HTTPS there, and looks the
-domain up in the preload list. `preload.py` turns these facts into requirements and advice.
+domain up in the preload list. `rules.preload.judge_apex` turns these facts into the report: the
+apex's header checked once, the requirements (and, later, the advice).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hstspreload
 from hsts_coverage.models import ApexFacts, ApexReport, DnsStatus, PreloadEntry, PreloadStatus
 from hsts_coverage.probe.prober import Prober
 from hsts_coverage.resolve import AddressPolicy, Resolver
-from hsts_coverage.rules.preload import MAX_PRELOAD_REDIRECTS, lookup, lookup_with, requirements
+from hsts_coverage.rules.preload import MAX_PRELOAD_REDIRECTS, judge_apex, lookup, lookup_with
 
 
 async def check_apex(
@@ -33,7 +34,7 @@ async def check_apex(
         http_chain = ()  # nothing on port 80: nothing to redirect
     www_resolves, www_error = await _www(domain, prober, resolver, policy)
     facts = ApexFacts(domain, https_chain, http_chain, www_resolves, www_error)
-    return ApexReport(facts, requirements(facts), preload_status(domain, preload_list))
+    return judge_apex(facts, preload_status(domain, preload_list))
 
 
 async def _www(

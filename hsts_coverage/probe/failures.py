@@ -4,6 +4,8 @@ Every exception `http1.fetch` raises (`http_messages.ERRORS`), the address book'
 dead addresses' `SharedOutcome` has a row here, most specific first (the first isinstance match
 wins), as httpx maps its transports' exceptions. A row records what happened and no more;
 `rules.failures` says what it means to a browser. Anything else is a bug and is raised again.
+`diagnose` reads a failed handshake again with what a permissive second one showed: the server
+that completes it only with what browsers do not offer has a failure of its own kind.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ from hsts_coverage.probe.http_messages import (
     InvalidResponseError,
 )
 from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, SharedOutcome
+from hsts_coverage.probe.tls import Presented
 from hsts_coverage.resolve import BlockedAddressError, UnresolvedError
+
+# OpenSSL verify codes (include/openssl/x509_vfy.h) that change what the prober does next:
+# security-level failures (weak key or signature) are reported before the rest of the chain is
+# looked at, so the chain is verified once more at level 0; a missing issuer is fetched from the
+# leaf's AIA URL, as browsers do.
+SECURITY_LEVEL_CODES = frozenset({66, 67, 68})
+MISSING_ISSUER = frozenset({2, 20, 21})
+
+# ssl.SSLError.reason values of a server that found nothing it accepts in the ClientHello.
+NOTHING_IN_COMMON = frozenset(
+    {"SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_SUITABLE_KEY_SHARE"}
+)
 
 
 def _certificate(exc: BaseException) -> Failure:
@@ -91,3 +106,32 @@ def translate(exc: BaseException) -> Failure:
         if isinstance(exc, kind):
             return handler(exc)
     raise exc
+
+
+def diagnose(failure: Failure, presented: Presented) -> Failure:
+    """A host's failed HTTPS request, given what a permissive second handshake showed: a
+    certificate it presents that does not decode is said so, and a handshake that fails only for
+    what browsers offer becomes NO_SHARED_CIPHER or NO_SHARED_GROUP."""
+    detail = failure.detail
+    if presented.cert is None and presented.version is not None:
+        # The handshake worked, the DER did not decode.
+        detail += "; the certificate it presents could not be decoded"
+    if failure.kind is not FailureKind.TLS_HANDSHAKE:
+        return replace(failure, detail=detail)
+    if presented.cipher_refused:
+        return replace(
+            failure,
+            kind=FailureKind.NO_SHARED_CIPHER,
+            detail=f"no cipher suite in common: the server accepts {presented.cipher} "
+            f"({presented.version}), which browsers do not offer ({detail})",
+        )
+    if presented.modern and any(refusal in detail for refusal in NOTHING_IN_COMMON):
+        # A browser's suites are fine, yet the handshake fails: its groups or signature
+        # algorithms (see probe.tls) are what the server does not take.
+        return replace(
+            failure,
+            kind=FailureKind.NO_SHARED_GROUP,
+            detail="no key-exchange group or signature algorithm in common: the server completes "
+            f"{presented.version} only with ones browsers do not offer ({detail})",
+        )
+    return replace(failure, detail=detail)

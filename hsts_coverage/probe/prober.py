@@ -2,9 +2,9 @@
 
 Contract: `Prober.probe(name, address, domain)` connects to the given address with SNI and Host
 set to the name, never follows redirects itself, reads headers and no body, and returns a `Probe`.
-Connection failures become data (`probe.failures.translate`: a `Failure`), which the pure
-`rules.failures` reduces to the reason a browser would give, and `rules.redirects` says where a
-walk ends; only bugs raise. Every name the walk
+Connection failures become data (`probe.failures.translate`: a `Failure`, kept in the facts),
+which the pure `rules.failures` reduces to the reason a browser would give, and `rules.redirects`
+says where a walk ends; only bugs raise. No reason is chosen here. Every name the walk
 meets is resolved by the scan's own `Resolver`, through the same private-address guard.
 Requests go through `http1` (one request per connection, head only): cheaper per host than a
 general HTTP client, which is what a scan of thousands of hosts spends its CPU on.
@@ -26,7 +26,6 @@ from hsts_coverage.models import (
     INVALID_REDIRECT,
     Certificate,
     Failure,
-    Finding,
     Hop,
     HttpFacts,
     HttpsFacts,
@@ -38,7 +37,7 @@ from hsts_coverage.models import (
     RevocationStatus,
     WalkEnd,
 )
-from hsts_coverage.probe.failures import translate
+from hsts_coverage.probe.failures import MISSING_ISSUER, SECURITY_LEVEL_CODES, diagnose, translate
 from hsts_coverage.probe.http1 import fetch
 from hsts_coverage.probe.http_messages import MAX_BODY, Head, Request
 from hsts_coverage.probe.limits import ConnectionLimits
@@ -55,13 +54,6 @@ from hsts_coverage.probe.tls import (
     verified_context,
 )
 from hsts_coverage.resolve import AddressBook
-from hsts_coverage.rules.failures import (
-    MISSING_ISSUER,
-    SECURITY_LEVEL_CODES,
-    hop_reason,
-    https_failure,
-    reason_of,
-)
 from hsts_coverage.rules.redirects import (
     cycle_end,
     failed_hop_end,
@@ -267,25 +259,16 @@ class Prober:
             completed = await self._with_fetched_issuer(name, address, cert.ca_issuers[0])
             if completed is not None:
                 return completed
-        hidden: tuple[Finding, ...] = ()
+        hidden: tuple[Failure, ...] = ()
         if failure.verify_code in SECURITY_LEVEL_CODES:
             hidden = await self._hidden_failures(name)
-        reason, detail = https_failure(
-            failure,
-            version=presented.version,
-            cipher=presented.cipher,
-            cipher_refused=presented.cipher_refused,
-            modern=presented.modern,
-            decoded=presented.cert is not None,
-        )
+        failure = diagnose(failure, presented)
         return HttpsFacts(
             failure.outcome,
-            reason=reason,
-            detail=detail,
+            failure,
             tls_version=presented.version,
             cipher=presented.cipher,
             cert=cert,
-            verify_code=failure.verify_code,
             hidden_failures=hidden,
             elapsed_ms=_ms_since(started),
         )
@@ -318,16 +301,16 @@ class Prober:
             return None
         return head.body if head.status == 200 else None
 
-    async def _hidden_failures(self, name: str) -> tuple[Finding, ...]:
+    async def _hidden_failures(self, name: str) -> tuple[Failure, ...]:
+        """The certificate failure a verification at security level 0 still finds, if any."""
         if self._lenient is None:
             self._lenient = lenient_context(self._ca_bundle)
         try:
             await self._get_at(name, secure=True, context=self._lenient)
         except Exception as exc:
             failure = translate(exc)
-            reason = reason_of(failure)
-            if failure.outcome is Outcome.CERT_INVALID and reason is not None:
-                return (Finding(reason, failure.detail),)
+            if failure.outcome is Outcome.CERT_INVALID:
+                return (failure,)
         return ()
 
     async def _with_fetched_issuer(self, name: str, address: str, url: str) -> HttpsFacts | None:
@@ -394,8 +377,7 @@ class Prober:
         try:
             head = await self._get(url)
         except Exception as exc:
-            failure = translate(exc)
-            return Hop(url, upgraded=upgraded, failure=hop_reason(failure), detail=failure.detail)
+            return Hop(url, upgraded=upgraded, failure=translate(exc))
         return Hop(url, head.status, _location(head), upgraded)
 
 

@@ -8,8 +8,9 @@ every line of the text view goes through `clean` before it can reach a terminal.
 
 from __future__ import annotations
 
+from hsts_coverage.models import BrowserView, HeaderCheck, Issue, IssueSeverity
 from hsts_coverage.report.text import clean
-from hsts_coverage.rules.hsts_header import ONE_YEAR, BrowserView, HeaderCheck, Issue, IssueSeverity
+from hsts_coverage.rules.preload_header import ONE_YEAR
 
 _UNITS = (("year", ONE_YEAR), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 

@@ -4,6 +4,10 @@
 read further by its OpenSSL verify code, a handshake failure by OpenSSL's reason. `None` means
 the context decides: a connection that broke in some other way is a TLS protocol error on the
 host's own HTTPS port (`rules.host`) and a target that cannot be reached in a redirect walk.
+
+The probe records each `Failure` in its facts and chooses no reason (an import-linter contract
+keeps `reasons` and this module out of its reach): every failed request becomes a reason here,
+called by `rules.host` for a host's own ports and by `rules.redirects` for a walk's target.
 """
 
 from __future__ import annotations
@@ -31,17 +35,6 @@ VERIFY_REASONS: dict[int, Reason] = {
     68: Reason.CERT_WEAK_SIGNATURE,  # CA_MD_TOO_WEAK: SHA-1 or MD5 below the root
 }
 
-# Security-level failures: OpenSSL reports them before it looks at the rest of the chain.
-SECURITY_LEVEL_CODES = frozenset({66, 67, 68})
-
-# OpenSSL verify codes for "the issuer of a certificate in the chain is missing".
-MISSING_ISSUER = frozenset({2, 20, 21})
-
-# ssl.SSLError.reason values of a server that found nothing it accepts in the ClientHello.
-NOTHING_IN_COMMON = frozenset(
-    {"SSLV3_ALERT_HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_SUITABLE_KEY_SHARE"}
-)
-
 # ssl.SSLError.reason values meaning "no TLS version in common" rather than "not TLS at all".
 VERSION_FAILURES = frozenset(
     {
@@ -54,7 +47,8 @@ VERSION_FAILURES = frozenset(
 )
 
 
-def _verify(failure: Failure) -> Reason:
+def verify_reason(failure: Failure) -> Reason:
+    """A certificate failure's reason, by its OpenSSL verify code (CERT_UNTRUSTED if unknown)."""
     return VERIFY_REASONS.get(failure.verify_code or 0, Reason.CERT_UNTRUSTED)
 
 
@@ -65,8 +59,10 @@ def _handshake(failure: Failure) -> Reason:
 
 
 REASONS: dict[FailureKind, Reason | Callable[[Failure], Reason] | None] = {
-    FailureKind.CERT_VERIFY: _verify,
+    FailureKind.CERT_VERIFY: verify_reason,
     FailureKind.TLS_HANDSHAKE: _handshake,
+    FailureKind.NO_SHARED_CIPHER: Reason.TLS_CIPHER_MISMATCH,
+    FailureKind.NO_SHARED_GROUP: Reason.TLS_CIPHER_MISMATCH,
     FailureKind.REFUSED: Reason.HTTPS_REFUSED,
     FailureKind.BLOCKED: Reason.PRIVATE_ADDRESS,
     FailureKind.UNRESOLVED: Reason.NO_DNS,
@@ -94,36 +90,3 @@ def hop_reason(failure: Failure) -> Reason:
     if reason is not None:
         return reason
     return Reason.HTTPS_TIMEOUT if failure.outcome is Outcome.TIMEOUT else Reason.HTTPS_REFUSED
-
-
-def https_failure(
-    failure: Failure,
-    *,
-    version: str | None,
-    cipher: str | None,
-    cipher_refused: bool,
-    modern: bool,
-    decoded: bool,
-) -> tuple[Reason | None, str]:
-    """The reason and detail of a host's failed HTTPS request, given what a permissive second
-    handshake showed (`version`, `cipher`; `cipher_refused`: TLS 1.2+ only with a suite browsers
-    do not offer; `decoded`: its certificate could be read)."""
-    reason, detail = reason_of(failure), failure.detail
-    if not decoded and version is not None:
-        # The handshake worked, the DER did not decode.
-        detail += "; the certificate it presents could not be decoded"
-    if failure.kind is not FailureKind.TLS_HANDSHAKE:
-        return reason, detail
-    if cipher_refused:
-        return Reason.TLS_CIPHER_MISMATCH, (
-            f"no cipher suite in common: the server accepts {cipher} "
-            f"({version}), which browsers do not offer ({detail})"
-        )
-    if modern and any(refusal in detail for refusal in NOTHING_IN_COMMON):
-        # A browser's suites are fine, yet the handshake fails: its groups or signature
-        # algorithms (see probe.tls) are what the server does not take.
-        return Reason.TLS_CIPHER_MISMATCH, (
-            f"no key-exchange group or signature algorithm in common: the server completes "
-            f"{version} only with ones browsers do not offer ({detail})"
-        )
-    return reason, detail

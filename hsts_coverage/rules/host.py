@@ -15,6 +15,7 @@ from hsts_coverage.models import (
     AddressFindings,
     DnsAnswer,
     DnsStatus,
+    Failure,
     Finding,
     HostVerdict,
     HttpFacts,
@@ -32,6 +33,7 @@ from hsts_coverage.models import (
 from hsts_coverage.reasons import Reason, Severity
 from hsts_coverage.rules.certificates import certificate_findings
 from hsts_coverage.rules.distrust import Constraint, distrust_findings, table
+from hsts_coverage.rules.failures import reason_of, verify_reason
 from hsts_coverage.rules.names import in_scope
 
 STATUS_OF = {
@@ -191,10 +193,11 @@ def judge_probe(
     if https.outcome in (Outcome.REFUSED, Outcome.TIMEOUT):
         return _no_https(https, http)
     if https.outcome is Outcome.CERT_INVALID:
-        primary = Finding(https.reason or Reason.CERT_UNTRUSTED, https.detail)
-        return certificate_findings(
-            primary, https.cert, host, now, https.hidden_failures, https.verify_code
-        )
+        reason, detail = _failure(https.failure)
+        primary = Finding(reason or Reason.CERT_UNTRUSTED, detail)
+        hidden = tuple(Finding(verify_reason(f), f.detail) for f in https.hidden_failures)
+        verify_code = https.failure.verify_code if https.failure else None
+        return certificate_findings(primary, https.cert, host, now, hidden, verify_code)
     if https.outcome is not Outcome.OK:
         return (_tls_failure(https),)
     findings = [*distrust_findings(https.cert, distrust), *_revocation_findings(https)]
@@ -216,6 +219,11 @@ _PROBE_DECIDED = frozenset(
         Reason.NO_ROUTE,
     }
 )
+
+
+def _failure(failure: Failure | None) -> tuple[Reason | None, str]:
+    """The reason of the probe's failure (`rules.failures`) and its detail."""
+    return (reason_of(failure), failure.detail) if failure else (None, "")
 
 
 def _revocation_findings(https: HttpsFacts) -> list[Finding]:
@@ -241,26 +249,28 @@ def crlset_note(revocation: Revocation) -> str:
 
 
 def _tls_failure(https: HttpsFacts) -> Finding:
-    if https.reason in _PROBE_DECIDED:
-        return Finding(https.reason, https.detail)
+    reason, detail = _failure(https.failure)
+    if reason in _PROBE_DECIDED:
+        return Finding(reason, detail)
     # The version is the one a permissive retry negotiated: only a server that really speaks
     # nothing newer than TLS 1.1 gets the version reason (browsers removed 1.0/1.1 in 2020).
     if https.tls_version in OLD_TLS_VERSIONS:
         return Finding(
             Reason.TLS_VERSION_UNSUPPORTED, f"the server speaks only {https.tls_version}"
         )
-    return Finding(Reason.TLS_PROTOCOL_ERROR, https.detail)
+    return Finding(Reason.TLS_PROTOCOL_ERROR, detail)
 
 
 OLD_TLS_VERSIONS = frozenset({"SSLv3", "TLSv1", "TLSv1.1"})
 
 
 def _no_https(https: HttpsFacts, http: HttpFacts) -> tuple[Finding, ...]:
+    reason, detail = _failure(https.failure)
     if http.outcome is Outcome.OK:
-        return (Finding(https.reason or Reason.HTTPS_REFUSED, https.detail),)
+        return (Finding(reason or Reason.HTTPS_REFUSED, detail),)
     if https.outcome is Outcome.REFUSED and http.outcome is Outcome.REFUSED:
         return (Finding(Reason.NO_WEB_SERVICE),)
-    detail = f"443: {https.detail or https.outcome}; 80: {http.detail or http.outcome}"
+    detail = f"443: {detail or https.outcome}; 80: {http.detail or http.outcome}"
     return (Finding(Reason.UNREACHABLE, detail),)
 
 

@@ -2,8 +2,11 @@
 
 Requirement codes are those of the hstspreload.org checker, so users can compare both tools:
 `domain.tls.*`, `domain.www.no_tls`, `redirects.*`, `response.no_header` and the header codes
-of `policy.hstspreload_issues`. `response.http.sts_ignored` is ours (a warning: browsers ignore
+of `rules.preload_header`. `response.http.sts_ignored` is ours (a warning: browsers ignore
 an STS header received over plain HTTP, RFC 6797 section 8.1).
+
+`judge_apex` turns the apex's facts into its report: the first STS field of its own HTTPS answer
+checked once, which the requirements, the domain's verdict and the record all take from there.
 
 Preload-list lookups follow Chromium: the most specific entry for the host or one of its
 ancestors wins, and an ancestor's entry applies only with include_subdomains.
@@ -18,7 +21,9 @@ import orjson
 from hsts_coverage.models import (
     INVALID_REDIRECT,
     ApexFacts,
+    ApexReport,
     CheckStatus,
+    HeaderCheck,
     PreloadEntry,
     PreloadStatus,
     Requirement,
@@ -37,13 +42,22 @@ ROLLOUT = (
 )
 
 
-def requirements(facts: ApexFacts) -> tuple[Requirement, ...]:
-    """Every preload requirement, passed or not, in the order hstspreload.org checks them."""
+def judge_apex(facts: ApexFacts, preload: PreloadStatus) -> ApexReport:
+    """The apex's facts judged: the first STS field of its own HTTPS answer checked once (as
+    browsers and as hstspreload.org read it), and every preload requirement."""
+    sts = facts.https_chain[0].sts
+    effective = check_header(sts[0]) if sts else None
+    return ApexReport(facts, requirements(facts, effective), preload, effective)
+
+
+def requirements(facts: ApexFacts, effective: HeaderCheck | None) -> tuple[Requirement, ...]:
+    """Every preload requirement, passed or not, in the order hstspreload.org checks them;
+    `effective` is the check of the apex's first STS field (`judge_apex`)."""
     return (
         _tls(facts),
         _http_redirect(facts),
         _redirect_chains(facts),
-        *_header(facts),
+        *_header(facts, effective),
         _www(facts),
         _sts_over_http(facts),
     )
@@ -103,20 +117,19 @@ def _insecure_hops(targets: list[str], after_first: bool) -> list[str]:
     return []
 
 
-def _header(facts: ApexFacts) -> tuple[Requirement, ...]:
+def _header(facts: ApexFacts, check: HeaderCheck | None) -> tuple[Requirement, ...]:
     title = "HSTS header on the response to https://apex/ itself"
     first = facts.https_chain[0]
     if first.status is None:
         detail = "no HTTPS response to read it from"
         return (Requirement("response.header", title, CheckStatus.NOT_CHECKED, detail=detail),)
-    if not first.sts:
+    if check is None:
         detail = "a redirect response must carry the header too" if first.location else ""
         fail = ("response.no_header",)
         return (Requirement("response.header", title, CheckStatus.FAIL, fail, detail),)
-    check = check_header(first.sts[0])
     errors = tuple(i.code for i in check.preload_errors)
     warnings = tuple(i.code for i in check.preload_warnings)
-    header = Requirement("response.header", title, CheckStatus.PASS, detail=first.sts[0])
+    header = Requirement("response.header", title, CheckStatus.PASS, detail=check.header)
     policy_title = "max-age >= 31536000, includeSubDomains, preload"
     if errors:
         return header, Requirement("header", policy_title, CheckStatus.FAIL, errors + warnings)
@@ -226,9 +239,9 @@ def advice(
     return ("Safe to add includeSubDomains. Roll it out in stages:", *steps)
 
 
-def browser_accepts_include_subdomains(sts: tuple[str, ...]) -> bool:
+def browser_accepts_include_subdomains(effective: HeaderCheck | None) -> bool:
     """Whether the apex's first STS field, as browsers read it, turns on includeSubDomains."""
-    if not sts:
+    if effective is None:
         return False
-    view = check_header(sts[0]).browser
+    view = effective.browser
     return view.accepted and view.include_subdomains and (view.max_age or 0) > 0

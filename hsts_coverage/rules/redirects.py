@@ -15,6 +15,7 @@ from ada_url import URL
 
 from hsts_coverage.models import Hop, RedirectWalk, WalkEnd
 from hsts_coverage.reasons import Reason
+from hsts_coverage.rules.failures import hop_reason
 from hsts_coverage.rules.names import in_scope
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -122,10 +123,12 @@ def cycle_end(hops: tuple[Hop, ...], location: str, url: str, upgraded: bool) ->
 
 def failed_hop_end(hops: tuple[Hop, ...], hop: Hop) -> RedirectWalk:
     """A target that failed: it breaks, unless it is on a private address (not followed)."""
-    if hop.failure is Reason.PRIVATE_ADDRESS:
-        return RedirectWalk(WalkEnd.UNVERIFIED, hops, f"{hop.url}: {hop.detail}")
-    failure = hop.failure.value if hop.failure else "failed"
-    return RedirectWalk(WalkEnd.TARGET_BREAKS, hops, f"{hop.url}: {failure} ({hop.detail})")
+    reason = hop_reason(hop.failure) if hop.failure else None
+    detail = hop.failure.detail if hop.failure else ""
+    if reason is Reason.PRIVATE_ADDRESS:
+        return RedirectWalk(WalkEnd.UNVERIFIED, hops, f"{hop.url}: {detail}")
+    failure = reason.value if reason else "failed"
+    return RedirectWalk(WalkEnd.TARGET_BREAKS, hops, f"{hop.url}: {failure} ({detail})")
 
 
 def too_many_end(hops: tuple[Hop, ...], max_redirects: int) -> RedirectWalk:

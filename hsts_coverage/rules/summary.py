@@ -64,7 +64,7 @@ class Tally:
         shard: tuple[int, int] | None = None,
     ) -> DomainSummary:
         verdict, why = decide(self.counts, enumeration, interrupted=interrupted, shard=shard)
-        include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.sts)
+        include_subdomains = apex is not None and browser_accepts_include_subdomains(apex.effective)
         preload = apex.preload if apex else None
         todo = advice(verdict, self.counts[Status.BREAKS], preload, include_subdomains)
         todo += coverage_advice(enumeration)

@@ -3,7 +3,7 @@
 A certificate's SANs name its siblings (often hosts no other source lists: a certificate for
 `www` and `legacy` is logged, but a host behind an internal CA is not), a redirect points at
 another host, a CNAME chain passes through names of the domain. Each such name is scanned in the
-same run, once (`pipeline.Domain.meet`), and its record says how it was found.
+same run, once (`pipeline.domain.Domain.meet`), and its record says how it was found.
 """
 
 from __future__ import annotations

@@ -11,14 +11,13 @@ from functools import partial
 import pytest
 
 from hsts_coverage.probe.reach import SilentZones
-from hsts_coverage.resolve import (
+from hsts_coverage.resolve import Pacer, zone_of
+from hsts_coverage.resolve.pacer import (
     EPOCH_SECONDS,
     MAX_IN_FLIGHT,
     MIN_IN_FLIGHT,
     MIN_RATE,
     UNPACED,
-    Pacer,
-    zone_of,
 )
 
 

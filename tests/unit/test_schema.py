@@ -1,5 +1,5 @@
 """The report's JSON Schema: a valid draft 2020-12 schema whose enums are the code's enums, and
-which accepts the records `records.py` builds and refuses each of their broken twins.
+which accepts the records `report.records` builds and refuses each of their broken twins.
 
 Records are built offline here from the frozen models, through the real record builders; the
 end-to-end twin (tests/e2e/test_schema_lab.py) validates every record of a lab scan.
@@ -29,11 +29,14 @@ from hsts_coverage.models import (
     DnsStatus,
     Enumeration,
     EnumerationStatus,
+    Failure,
+    FailureKind,
     FoundBy,
     Hop,
     HostResult,
     HttpFacts,
     HttpsFacts,
+    IssueSeverity,
     Outcome,
     PreloadStatus,
     Probe,
@@ -49,8 +52,7 @@ from hsts_coverage.report.records import SCHEMA_VERSION, host_record, scan_recor
 from hsts_coverage.report.schema import load_schema, schema_text
 from hsts_coverage.report.shapes import Record
 from hsts_coverage.rules.host import judge_dns, judge_probes, verdict_of
-from hsts_coverage.rules.hsts_header import IssueSeverity
-from hsts_coverage.rules.preload import requirements
+from hsts_coverage.rules.preload import judge_apex
 from hsts_coverage.rules.summary import EXIT_CODES, Tally
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -102,7 +104,7 @@ def errors(record: Record, *, strict: bool = True) -> list[str]:
     return found or ["does not match exactly one record type"]
 
 
-# -- records built from the models, through records.py -------------------------------------------
+# -- records built from the models, through report.records -----------------------------------------
 
 
 def certificate() -> Certificate:
@@ -133,7 +135,8 @@ def probed_host() -> HostResult:
         Hop("https://www.example.com/home", status=200, upgraded=True),
     )
     walk = RedirectWalk(WalkEnd.PAGE, hops)
-    expired = HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_EXPIRED, "certificate has expired")
+    failure = Failure(FailureKind.CERT_VERIFY, "certificate has expired", verify_code=10)
+    expired = HttpsFacts(Outcome.CERT_INVALID, failure)
     probes = (
         Probe("192.0.2.1", https, http, walk),
         Probe("192.0.2.2", expired, http, None),
@@ -159,7 +162,7 @@ def apex_report() -> ApexReport:
     chain = (Response(f"https://{DOMAIN}/", 200, sts=sts),)
     http = (Response(f"http://{DOMAIN}/", 301, location=f"https://{DOMAIN}/"), *chain)
     facts = ApexFacts(DOMAIN, chain, http, www_resolves=True)
-    return ApexReport(facts, requirements(facts), PreloadStatus("test list", None))
+    return judge_apex(facts, PreloadStatus("test list", None))
 
 
 def lab_like_records() -> list[Record]:
@@ -304,6 +307,7 @@ def _case_id(value: object) -> str:
     # Stable across processes (an object's default repr holds its address), so that parallel
     # workers collect the same test ids.
     return "DELETE" if value is DELETE else str(value)
+
 
 BROKEN = [
     (0, ("type",), "report"),

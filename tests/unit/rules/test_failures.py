@@ -13,12 +13,13 @@ import ssl
 import pytest
 
 from hsts_coverage.models import Failure, FailureKind, Hop, Outcome, WalkEnd
-from hsts_coverage.probe.failures import TRANSLATIONS, translate
+from hsts_coverage.probe.failures import TRANSLATIONS, diagnose, translate
 from hsts_coverage.probe.http_messages import ERRORS
 from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, SharedOutcome
+from hsts_coverage.probe.tls import Presented
 from hsts_coverage.reasons import Reason
 from hsts_coverage.resolve import BlockedAddressError, UnresolvedError
-from hsts_coverage.rules.failures import REASONS, hop_reason, https_failure, reason_of
+from hsts_coverage.rules.failures import REASONS, hop_reason, reason_of
 from hsts_coverage.rules.redirects import cycle_end, failed_hop_end
 
 RAISED = (
@@ -53,9 +54,11 @@ def test_every_exception_a_request_raises_becomes_a_failure(exception: type[Base
 
 
 def test_every_failure_kind_is_made_by_some_exception() -> None:
-    """No dead rows: each kind comes from the table (NO_ROUTE from ENETUNREACH)."""
+    """No dead rows: each kind comes from the table (NO_ROUTE from ENETUNREACH), or from the
+    diagnosis of a failed handshake (the two kinds of nothing in common)."""
     made = {translate(instance(kind)).kind for kind in RAISED}
     made.add(translate(OSError(errno.ENETUNREACH, "Network is unreachable")).kind)
+    made |= {diagnose(HANDSHAKE, Presented(None, "TLSv1.2", c)).kind for c in (DHE, ECDHE)}
     assert made == set(FailureKind)
 
 
@@ -90,6 +93,8 @@ def test_a_shared_outcome_is_the_outcome_it_shares() -> None:
         (Failure(FailureKind.HANDSHAKE_HANG, ""), Reason.HTTPS_TIMEOUT),
         (Failure(FailureKind.RESET, ""), Reason.HTTPS_RESET),
         (Failure(FailureKind.NO_ROUTE, ""), Reason.NO_ROUTE),
+        (Failure(FailureKind.NO_SHARED_CIPHER, ""), Reason.TLS_CIPHER_MISMATCH),
+        (Failure(FailureKind.NO_SHARED_GROUP, ""), Reason.TLS_CIPHER_MISMATCH),
         (Failure(FailureKind.BROKEN, ""), None),  # the context decides
     ],
 )
@@ -110,49 +115,56 @@ def test_a_failed_hop_always_has_a_reason(kind: FailureKind, reason: Reason) -> 
 
 
 HANDSHAKE = Failure(FailureKind.TLS_HANDSHAKE, "TLS handshake failed: NO_SHARED_CIPHER", None, "x")
+DHE = "DHE-RSA-AES128-GCM-SHA256"
+ECDHE = "ECDHE-RSA-AES128-GCM-SHA256"
 
 
 @pytest.mark.parametrize(
-    ("version", "cipher", "refused", "modern", "reason", "says"),
+    ("version", "cipher", "kind", "reason", "says"),
     [
         # TLS 1.2 only with a suite browsers do not offer (DHE)
-        ("TLSv1.2", "DHE-RSA-AES128-GCM-SHA256", True, True, Reason.TLS_CIPHER_MISMATCH,
+        ("TLSv1.2", DHE, FailureKind.NO_SHARED_CIPHER, Reason.TLS_CIPHER_MISMATCH,
          "no cipher suite in common"),
         # browsers' suites work, the handshake does not: groups or signature algorithms
-        ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", False, True, Reason.TLS_CIPHER_MISMATCH,
+        ("TLSv1.2", ECDHE, FailureKind.NO_SHARED_GROUP, Reason.TLS_CIPHER_MISMATCH,
          "no key-exchange group"),
         # its twin: a server that speaks only TLS 1.0 is no mismatch
-        ("TLSv1", "AES128-SHA", False, False, Reason.TLS_PROTOCOL_ERROR, "NO_SHARED_CIPHER"),
+        ("TLSv1", "AES128-SHA", FailureKind.TLS_HANDSHAKE, Reason.TLS_PROTOCOL_ERROR,
+         "NO_SHARED_CIPHER"),
     ],
 )  # fmt: skip
 def test_a_failed_handshake_is_read_with_what_a_permissive_one_showed(
-    version: str, cipher: str, refused: bool, modern: bool, reason: Reason, says: str
+    version: str, cipher: str, kind: FailureKind, reason: Reason, says: str
 ) -> None:
-    found, detail = https_failure(
-        HANDSHAKE, version=version, cipher=cipher, cipher_refused=refused, modern=modern,
-        decoded=True,
-    )  # fmt: skip
-    assert found is reason
-    assert says in detail
+    """The probe diagnoses the failure (a kind of its own), the table gives its reason."""
+    found = diagnose(HANDSHAKE, Presented(None, version, cipher))
+    assert found.kind is kind
+    assert found.outcome is Outcome.TLS_FAILED
+    assert reason_of(found) is reason
+    assert says in found.detail
 
 
 @pytest.mark.parametrize(
-    ("decoded", "detail"),
-    [(False, "expired; the certificate it presents could not be decoded"), (True, "expired")],
+    ("presented", "detail"),
+    [
+        (Presented(None, "TLSv1.3"), "expired; the certificate it presents could not be decoded"),
+        (Presented(None, None), "expired"),  # no handshake at all: nothing to decode
+    ],
 )
-def test_an_undecodable_certificate_is_said_so(decoded: bool, detail: str) -> None:
+def test_an_undecodable_certificate_is_said_so(presented: Presented, detail: str) -> None:
     failure = Failure(FailureKind.CERT_VERIFY, "expired", verify_code=10)
-    found = https_failure(
-        failure, version="TLSv1.3", cipher=None, cipher_refused=False, modern=True, decoded=decoded
-    )
-    assert found == (Reason.CERT_EXPIRED, detail)
+    found = diagnose(failure, presented)
+    assert (found.kind, found.verify_code, found.detail) == (FailureKind.CERT_VERIFY, 10, detail)
 
 
 @pytest.mark.parametrize(
     ("hop", "end"),
     [
-        (Hop("https://x.example/", failure=Reason.PRIVATE_ADDRESS), WalkEnd.UNVERIFIED),
-        (Hop("https://x.example/", failure=Reason.CERT_EXPIRED), WalkEnd.TARGET_BREAKS),
+        (Hop("https://x.example/", failure=Failure(FailureKind.BLOCKED, "")), WalkEnd.UNVERIFIED),
+        (
+            Hop("https://x.example/", failure=Failure(FailureKind.CERT_VERIFY, "", 10)),
+            WalkEnd.TARGET_BREAKS,
+        ),
     ],
 )
 def test_a_failed_target_ends_the_walk(hop: Hop, end: WalkEnd) -> None:

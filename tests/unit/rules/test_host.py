@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,8 @@ from hsts_coverage.models import (
     DnsStatus,
     Enumeration,
     EnumerationStatus,
+    Failure,
+    FailureKind,
     Finding,
     HostResult,
     HttpFacts,
@@ -56,6 +59,18 @@ HTTP_CONTENT = HttpFacts(Outcome.OK, status=200)
 HTTP_REFUSED = HttpFacts(Outcome.REFUSED)
 HTTP_TIMEOUT = HttpFacts(Outcome.TIMEOUT)
 
+# The probe's failures, each with the reason rules.failures gives it.
+REFUSED = Failure(FailureKind.REFUSED, "connection refused")  # HTTPS_REFUSED
+TIMED_OUT = Failure(FailureKind.TIMEOUT, "timed out")  # HTTPS_TIMEOUT
+EXPIRED = Failure(FailureKind.CERT_VERIFY, "", verify_code=10)  # CERT_EXPIRED
+SELF_SIGNED = Failure(FailureKind.CERT_VERIFY, "", verify_code=18)  # CERT_SELF_SIGNED
+VERSION_ALERT = Failure(FailureKind.TLS_HANDSHAKE, "", tls_error="UNSUPPORTED_PROTOCOL")
+NOT_TLS = Failure(FailureKind.TLS_HANDSHAKE, "", tls_error="WRONG_VERSION_NUMBER")
+
+
+def failed(failure: Failure, **facts: Any) -> HttpsFacts:
+    return HttpsFacts(failure.outcome, failure, **facts)
+
 
 def probe(https: HttpsFacts, http: HttpFacts, walk: RedirectWalk | None = None) -> Probe:
     return Probe("192.0.2.1", https, http, walk)
@@ -87,56 +102,56 @@ def walk(end: WalkEnd) -> RedirectWalk:
             (),
         ),
         (
-            probe(HttpsFacts(Outcome.REFUSED, Reason.HTTPS_REFUSED), HTTP_CONTENT),
+            probe(failed(REFUSED), HTTP_CONTENT),
             Status.BREAKS,
             (Reason.HTTPS_REFUSED,),
         ),
         (
-            probe(HttpsFacts(Outcome.TIMEOUT, Reason.HTTPS_TIMEOUT), HTTP_REDIRECT),
+            probe(failed(TIMED_OUT), HTTP_REDIRECT),
             Status.BREAKS,
             (Reason.HTTPS_TIMEOUT,),
         ),
         (
-            probe(HttpsFacts(Outcome.REFUSED, Reason.HTTPS_REFUSED), HTTP_REFUSED),
+            probe(failed(REFUSED), HTTP_REFUSED),
             Status.NOT_AFFECTED,
             (Reason.NO_WEB_SERVICE,),
         ),
         (
-            probe(HttpsFacts(Outcome.TIMEOUT, Reason.HTTPS_TIMEOUT), HTTP_TIMEOUT),
+            probe(failed(TIMED_OUT), HTTP_TIMEOUT),
             Status.UNKNOWN,
             (Reason.UNREACHABLE,),
         ),
         (
-            probe(HttpsFacts(Outcome.TIMEOUT, Reason.HTTPS_TIMEOUT), HTTP_REFUSED),
+            probe(failed(TIMED_OUT), HTTP_REFUSED),
             Status.UNKNOWN,
             (Reason.UNREACHABLE,),
         ),
         (
-            probe(HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_EXPIRED), HTTP_CONTENT),
+            probe(failed(EXPIRED), HTTP_CONTENT),
             Status.BREAKS,
             (Reason.CERT_EXPIRED,),
         ),
         (
-            probe(HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_SELF_SIGNED), HTTP_REFUSED),
+            probe(failed(SELF_SIGNED), HTTP_REFUSED),
             Status.BREAKS,
             (Reason.CERT_SELF_SIGNED,),
         ),
         (  # the permissive retry confirmed an old version
             probe(
-                HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_VERSION_UNSUPPORTED, tls_version="TLSv1"),
+                failed(VERSION_ALERT, tls_version="TLSv1"),
                 HTTP_REDIRECT,
             ),
             Status.BREAKS,
             (Reason.TLS_VERSION_UNSUPPORTED,),
         ),
         (  # a version alert, but no TLS version works even permissively
-            probe(HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_VERSION_UNSUPPORTED), HTTP_REDIRECT),
+            probe(failed(VERSION_ALERT), HTTP_REDIRECT),
             Status.BREAKS,
             (Reason.TLS_PROTOCOL_ERROR,),
         ),
         (  # the permissive retry speaks TLS 1.2: something else is wrong
             probe(
-                HttpsFacts(Outcome.TLS_FAILED, Reason.TLS_PROTOCOL_ERROR, tls_version="TLSv1.2"),
+                failed(NOT_TLS, tls_version="TLSv1.2"),
                 HTTP_REDIRECT,
             ),
             Status.BREAKS,
@@ -298,9 +313,7 @@ def test_tally_groups_hosts_by_reason() -> None:
 
 def test_several_addresses_break_if_any_breaks() -> None:
     good = probe(HTTPS_OK, HTTP_REDIRECT)
-    bad = Probe(
-        "192.0.2.2", HttpsFacts(Outcome.CERT_INVALID, Reason.CERT_EXPIRED), HTTP_REDIRECT, None
-    )
+    bad = Probe("192.0.2.2", failed(EXPIRED), HTTP_REDIRECT, None)
     findings, per_address = judge_probes([good, bad], "x.example.com", now=NOW, expiry_days=14)
     assert [(f.reason, f.detail) for f in findings] == [(Reason.CERT_EXPIRED, "192.0.2.2")]
     assert [a.address for a in per_address] == ["192.0.2.1", "192.0.2.2"]
@@ -322,15 +335,14 @@ def test_no_route_to_an_address_is_the_scanners_network_not_a_break() -> None:
     import errno
 
     from hsts_coverage.probe.failures import translate
-    from hsts_coverage.rules.failures import reason_of
 
     failure = translate(OSError(errno.ENETUNREACH, "Network is unreachable"))
-    https = HttpsFacts(failure.outcome, reason=reason_of(failure), detail=failure.detail)
+    https = failed(failure)
     verdict = verdict_of(judge_probe(probe(https, HTTP_REFUSED), "x", now=NOW, expiry_days=14))
     assert (verdict.status, verdict.reasons) == (Status.UNKNOWN, (Reason.NO_ROUTE,))
     # its twin: a reset is the host's own doing, and breaks
     reset = translate(ConnectionResetError(errno.ECONNRESET, "reset"))
-    https = HttpsFacts(reset.outcome, reason=reason_of(reset), detail=reset.detail)
+    https = failed(reset)
     verdict = verdict_of(judge_probe(probe(https, HTTP_REFUSED), "x", now=NOW, expiry_days=14))
     assert verdict.status is Status.BREAKS
 

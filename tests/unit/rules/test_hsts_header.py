@@ -8,19 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hsts_coverage.models import BrowserView, IssueSeverity
 from hsts_coverage.report.header import header_text
 from hsts_coverage.report.records import header_check_record
-from hsts_coverage.rules.hsts_header import (
-    ONE_YEAR,
-    TEN_YEARS,
-    BrowserCode,
-    BrowserView,
-    IssueSeverity,
-    browser_view,
-    check_header,
-    effective_field,
-    hstspreload_issues,
-)
+from hsts_coverage.rules.hsts_header import BrowserCode, browser_view, check_header, effective_field
+from hsts_coverage.rules.preload_header import ONE_YEAR, TEN_YEARS, hstspreload_issues
 
 FULL = "max-age=31536000; includeSubDomains; preload"
 UINT64_MAX = 2**64 - 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hsts_coverage.models import (
@@ -9,17 +11,25 @@ from hsts_coverage.models import (
     CheckStatus,
     PreloadEntry,
     PreloadStatus,
+    Requirement,
     Response,
     Verdict,
     ready,
 )
 from hsts_coverage.probe.apex import preload_status
-from hsts_coverage.rules.preload import advice, lookup, parse_chromium_list, requirements
+from hsts_coverage.report.records import apex_record, header_check_record
+from hsts_coverage.rules.hsts_header import check_header
+from hsts_coverage.rules.preload import advice, judge_apex, lookup, parse_chromium_list
 
 D = "example.com"
 READY = "max-age=63072000; includeSubDomains; preload"
 PAGE = Response(f"https://{D}/", 200, sts=(READY,))
 HTTP_UP = (Response(f"http://{D}/", 301, f"https://{D}/"), PAGE)
+
+
+def checked(apex: ApexFacts) -> tuple[Requirement, ...]:
+    """The requirements of the apex's report, its header checked once (`judge_apex`)."""
+    return judge_apex(apex, PreloadStatus("test list", None)).requirements
 
 
 def facts(
@@ -32,11 +42,11 @@ def facts(
 
 
 def failures(apex: ApexFacts, status: CheckStatus = CheckStatus.FAIL) -> set[str]:
-    return {code for r in requirements(apex) if r.status is status for code in r.failures}
+    return {code for r in checked(apex) if r.status is status for code in r.failures}
 
 
 def test_a_ready_domain_passes_everything() -> None:
-    checks = requirements(facts())
+    checks = checked(facts())
     assert all(r.status is CheckStatus.PASS for r in checks)
     assert ready(checks)
 
@@ -99,11 +109,11 @@ def test_a_ready_domain_passes_everything() -> None:
 )
 def test_each_requirement_fails_with_the_checker_code(apex: ApexFacts, codes: set[str]) -> None:
     assert failures(apex) == codes
-    assert not ready(requirements(apex))
+    assert not ready(checked(apex))
 
 
 def test_port_80_closed_is_fine_and_www_without_dns_too() -> None:
-    assert ready(requirements(facts(http=(), www=False)))
+    assert ready(checked(facts(http=(), www=False)))
 
 
 def test_warnings_do_not_block_readiness() -> None:
@@ -118,12 +128,12 @@ def test_warnings_do_not_block_readiness() -> None:
         "response.http.sts_ignored",
         "header.preloadable.max_age.over_10_years",
     }
-    assert ready(requirements(apex))
+    assert ready(checked(apex))
 
 
 def test_a_failed_handshake_hides_the_header_check() -> None:
     apex = facts(https=(Response(f"https://{D}/", None, error="x", cert_invalid=True),))
-    statuses = {r.code: r.status for r in requirements(apex)}
+    statuses = {r.code: r.status for r in checked(apex)}
     assert statuses["response.header"] is CheckStatus.NOT_CHECKED
 
 
@@ -178,3 +188,13 @@ def test_advice() -> None:
     assert "max-age=300" in safe[1]
     assert "preload" in safe[-1]
     assert advice(Verdict.INCONCLUSIVE, 0, None, False)[0].startswith("Not proven safe")
+
+
+def test_the_apex_header_is_checked_once_and_the_report_carries_the_check() -> None:
+    report = judge_apex(facts(), PreloadStatus("test list", None))
+    assert report.effective == check_header(READY)
+    headerless = facts(https=(Response(f"https://{D}/", 200),))
+    assert judge_apex(headerless, report.preload).effective is None
+    # The record renders the report's check; it does not read the header again.
+    assert apex_record(report)["effective"] == header_check_record(check_header(READY))
+    assert apex_record(replace(report, effective=None))["effective"] is None

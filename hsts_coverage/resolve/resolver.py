@@ -1,4 +1,4 @@
-"""Resolve names with aiodns (A and AAAA, CNAME chains), and guard against private addresses.
+"""Resolve names with aiodns (A and AAAA, CNAME chains), at the pace of the answers.
 
 Contract: `Resolver.resolve(name)` never raises for DNS trouble; it returns a `DnsAnswer` whose
 status says what happened. Every query goes to the configured name servers (or the system's),
@@ -15,38 +15,29 @@ What is not an answer is asked again, within a time budget per name and record t
 - SERVFAIL, REFUSED and malformed answers count: `attempts` of them end the tries, except a
   REFUSED while the resolver answers other queries (a per-client limit under load), which is a
   loss like a time-out;
-- a loss that is followed by an answer for the same name shows that the resolver, not the
-  name, was the trouble: `Pacer` then halves the queries in flight and sets (or halves) a rate,
-  both growing back as answers come (AIMD, as TCP's congestion control). One pacer per scan's
-  resolver (c-ares asks the first of several servers, the next only when one fails);
+- a loss that is followed by an answer for the same name slows the resolver's `pacer.Pacer`;
 - a zone whose name server never answers costs its time budget once, not once per name:
   `reach.SilentZones` looks up its first names, the others wait and share their outcome
   (`"timed out, shared with ..."`).
-
-`AddressPolicy` decides which addresses may be connected to: names in CT logs are not under the
-user's control, and probing 169.254.169.254 from a cloud host is a server-side request forgery.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import random
 import socket
 import time
-from collections import deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import aiodns
 import pycares
 
-from hsts_coverage.config import IPNetwork, Nameserver
+from hsts_coverage.config import Nameserver
 from hsts_coverage.models import DnsAnswer, DnsStatus
 from hsts_coverage.probe.reach import SilentZones, waited_for_descriptor
+from hsts_coverage.resolve.pacer import Pacer
 from hsts_coverage.rules.names import is_public_suffix
 
 _TRANSIENT = {
@@ -58,33 +49,6 @@ _TRANSIENT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class AddressPolicy:
-    """Which addresses may be probed: public ones, and private ones only when allowed."""
-
-    allow_private: bool = False
-    allow_cidrs: tuple[IPNetwork, ...] = ()
-
-    def permits(self, address: str) -> bool:
-        # Cached: ipaddress's is_global walks a table of ranges, and every host asks.
-        return _permits(self, address)
-
-
-@lru_cache(maxsize=65536)
-def _permits(policy: AddressPolicy, address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if policy.allow_private or any(ip in net for net in policy.allow_cidrs):
-        return True
-    return is_public(ip)
-
-
-def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Globally routable unicast; IPv4-mapped IPv6 is judged by its IPv4 address."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
-
-
 class _Transient(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -94,122 +58,8 @@ class _Transient(Exception):
 _TIMED_OUT = _TRANSIENT[aiodns.error.ARES_ETIMEOUT]
 DNS_RECEIVE_BUFFER = 4 << 20
 _MAX_RENEWALS = 2  # channel swaps per resolver; each new channel is a c-ares event thread
-
-# Queries in flight at most: a burst of answers must fit the socket's receive buffer (lost
-# answers cost a retry each), whatever the number of hosts in flight.
-MAX_IN_FLIGHT = 500
-MIN_IN_FLIGHT = 4
-MIN_RATE = 20.0  # queries per second: the slowest pace, after losses
-# Losses do not slow the pace below the best rate seen over this: a name that needs a long
-# recursion also looks lost to c-ares's short time-out, and slowing down does not help it.
-RATE_FLOOR_SHARE = 16.0
-# A loss sets the rate to this share of the answers per second of late: a resolver that loses
-# queries under load answers about as many as it can, so just under that is its pace.
-RATE_CUT = 0.75
-EPOCH_SECONDS = 1.0  # at most one slow-down per second: its effect takes a round trip to show
-UNPACED = 20_000.0  # a rate grown back above this is no rate at all
-RATE_GROWTH = 0.1  # per answer: at its rate, the rate grows by a tenth each second
-ANSWERING_SECONDS = 2.0  # a resolver that answered this recently answers (its REFUSED is load)
 BACKOFF_FIRST = 0.2  # seconds: pauses between tries, full jitter, doubling up to BACKOFF_CAP
 BACKOFF_CAP = 2.0
-
-
-class Pacer:
-    """How fast one resolver is asked: queries in flight and, once it has lost some, per second.
-
-    `async with pacer:` holds a query slot. Hand-written: a semaphore whose size changes, and a
-    rate that exists only after losses, cost less here than a general limiter (every query of
-    the scan passes through)."""
-
-    def __init__(self, window: int = MAX_IN_FLIGHT) -> None:
-        self.ceiling = float(window)
-        self.window = float(window)
-        self.rate: float | None = None  # queries per second; None: not paced by rate
-        self.in_flight = 0
-        self.slowdowns = 0
-        self.last_answer = -float("inf")
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._next_send = 0.0
-        self._slowed_at = -float("inf")
-        self._bucket_start = time.monotonic()
-        self._bucket = 0  # answers since _bucket_start
-        self._last_rate = 0.0  # answers per second in the bucket before
-        self._best_rate = 0.0  # the most answers per second seen
-
-    async def __aenter__(self) -> None:
-        if self.in_flight < self.window and not self._waiting:
-            self.in_flight += 1
-        else:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting.append(waiter)
-            try:
-                await waiter  # handed over with the slot taken
-            except BaseException:
-                if waiter.done() and not waiter.cancelled():
-                    self._release()
-                elif waiter in self._waiting:
-                    self._waiting.remove(waiter)
-                raise
-        if self.rate is not None:
-            await self._spaced(self.rate)
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._release()
-
-    async def _spaced(self, rate: float) -> None:
-        now = time.monotonic()
-        send = max(now, self._next_send)
-        self._next_send = send + 1.0 / rate
-        if send > now:
-            try:
-                await asyncio.sleep(send - now)
-            except BaseException:
-                self._release()
-                raise
-
-    def _release(self) -> None:
-        self.in_flight -= 1
-        self._release_room()
-
-    def answered(self) -> None:
-        """An answer came (any rcode but REFUSED): a little more room."""
-        now = self.last_answer = time.monotonic()
-        if now - self._bucket_start >= 1.0:
-            self._last_rate = self._bucket / (now - self._bucket_start)
-            self._best_rate = max(self._best_rate, self._last_rate)
-            self._bucket_start, self._bucket = now, 0
-        self._bucket += 1
-        self.window = min(self.ceiling, self.window + 1.0 / self.window)
-        if self.rate is not None:
-            self.rate += RATE_GROWTH
-            if self.rate > UNPACED:
-                self.rate = None
-        self._release_room()
-
-    def lost(self, sent: float) -> None:
-        """A query sent at `sent` went unanswered (or refused) although the resolver answers:
-        slow down, once per loss epoch (losses of queries sent before the last slow-down are
-        its cause, not news)."""
-        now = time.monotonic()
-        if sent <= self._slowed_at or now - self._slowed_at < EPOCH_SECONDS:
-            return
-        self._slowed_at = now
-        self.slowdowns += 1
-        self.window = max(MIN_IN_FLIGHT, self.window / 2)
-        span = now - self._bucket_start
-        recent = max(self._last_rate, self._bucket / span if span > 0.25 else 0.0)
-        floor = max(MIN_RATE, self._best_rate / RATE_FLOOR_SHARE)
-        self.rate = max(floor, min(self.rate or UNPACED, recent) * RATE_CUT)
-
-    def answering(self) -> bool:
-        return time.monotonic() - self.last_answer < ANSWERING_SECONDS
-
-    def _release_room(self) -> None:
-        while self._waiting and self.in_flight < self.window:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
 
 
 @lru_cache(maxsize=65536)
@@ -465,53 +315,3 @@ def _text(address: str | bytes) -> str:
 
 def _message(exc: aiodns.error.DNSError) -> str:
     return str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-
-
-class BlockedAddressError(OSError):
-    """A name resolved only to addresses the address policy forbids."""
-
-
-class UnresolvedError(OSError):
-    """A name met during the redirect walk does not resolve."""
-
-
-class AddressBook:
-    """Which address to connect to for a host name: the one pinned for the host being probed,
-    else what the scan's DNS answers, through the address policy (IP literals too)."""
-
-    def __init__(self, dns: Resolver, policy: AddressPolicy) -> None:
-        self._dns = dns
-        self._policy = policy
-        self._pins: dict[str, str] = {}
-
-    @contextmanager
-    def pinned(self, name: str, address: str) -> Iterator[None]:
-        self._pins[name] = address
-        try:
-            yield
-        finally:
-            self._pins.pop(name, None)
-
-    async def address_for(self, host: str) -> str:
-        pinned = self._pins.get(host)
-        if pinned is not None:
-            return pinned
-        literal = _ip_literal(host)
-        if literal is not None:
-            if not self._policy.permits(literal):
-                raise BlockedAddressError(f"{literal} is a private address")
-            return literal
-        answer = await self._dns.resolve(host)
-        if answer.status is not DnsStatus.RESOLVED:
-            raise UnresolvedError(f"{host} does not resolve ({answer.error or answer.status})")
-        for address in answer.addresses:
-            if self._policy.permits(address):
-                return address
-        raise BlockedAddressError(f"{host} resolves to {answer.addresses[0]}, a private address")
-
-
-def _ip_literal(host: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return None

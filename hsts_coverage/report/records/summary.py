@@ -1,65 +1,36 @@
-"""Scan events -> JSON-ready records: the NDJSON record format (see README, "Report format").
+"""The records of a scan and of each domain: `scan` (first), `summary` (one per domain, last)
+with the enumeration and the apex's policy (its header check as `rules.preload.judge_apex` made
+it), and the readers that turn a summary's parts back into the models `merge` judges again."""
 
-The one writer of every record type and the one definition of their shapes. Every record has a
-`type`: `scan` (first), `host` (one per host, in completion order) and `summary` (one per domain,
-last). `SCHEMA_VERSION` changes when a field changes meaning or disappears; new fields may appear
-without a change.
+from __future__ import annotations
 
-The records' shapes are the TypedDicts of `shapes`, so that mypy checks every writer and every
-reader of a field; the reader checks a file against the same declarations. `enumeration_of` and
-friends read a record back into the models the rules take (for `merge`), next to the writers they
-invert.
-"""
-
-from collections.abc import Iterator
 from datetime import datetime
 
 from hsts_coverage import __version__
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
     ApexReport,
-    Certificate,
-    CtFacts,
     DomainSummary,
     Enumeration,
     EnumerationStatus,
-    Finding,
     FoundBy,
-    HostResult,
-    HttpFacts,
-    HttpsFacts,
+    HeaderCheck,
     PreloadEntry,
     PreloadStatus,
-    RedirectWalk,
     Response,
-    Revocation,
-    RevocationStatus,
     SourceReport,
     Verdict,
 )
+from hsts_coverage.report.records.fields import time_text
 from hsts_coverage.report.shapes import (
-    CertificateRecord,
-    CtRecord,
     EnumerationRecord,
     HeaderCheckRecord,
-    HostRecord,
-    HostTimings,
-    HttpRecord,
-    HttpsRecord,
-    NameListDomainRecord,
-    NameRecord,
-    NamesRecord,
     PolicyRecord,
-    ReasonRecord,
     ResponseRecord,
-    RevocationRecord,
     ScanRecord,
     SummaryRecord,
-    WalkRecord,
     WildcardRecord,
 )
-from hsts_coverage.rules.host import crlset_note
-from hsts_coverage.rules.hsts_header import HeaderCheck, check_header
 from hsts_coverage.rules.summary import EXIT_CODES
 
 # 2: `enumeration.sources` lists every source that answered (zone files, transfers, common labels
@@ -71,8 +42,6 @@ EXIT_MEANINGS = {
     Verdict.NOT_SAFE: "1: at least one host would break",
     Verdict.INCONCLUSIVE: "3: the scan could not prove safety (see why)",
 }
-
-# -- the writers -----------------------------------------------------------------------------------
 
 
 def scan_record(
@@ -86,54 +55,8 @@ def scan_record(
         "tool": "hsts-coverage",
         "version": __version__,
         "schema_version": SCHEMA_VERSION,
-        "started_at": _time(started_at),
+        "started_at": time_text(started_at),
         "options": options,
-    }
-
-
-def host_record(result: HostResult, now: datetime) -> HostRecord:
-    probe = result.probe
-    return {
-        "type": "host",
-        "host": result.name,
-        "domain": result.domain,
-        "status": result.verdict.status.value,
-        "reasons": [reason_record(f) for f in result.verdict.findings],
-        "addresses": list(result.dns.addresses),
-        "probed_address": probe.address if probe else None,
-        "dns": {
-            "status": result.dns.status.value,
-            "cname_chain": list(result.dns.cname_chain),
-            "dangling_target": result.dns.dangling_target,
-            "error": result.dns.error,
-        },
-        "https": _https(probe.https, now) if probe else None,
-        "http": _http(probe.http) if probe else None,
-        "redirects": _walk(probe.walk) if probe and probe.walk else None,
-        "per_address": [
-            {
-                "address": judged.address,
-                "status": judged.status.value,
-                "reasons": [f.reason.value for f in judged.findings],
-            }
-            for judged in result.verdict.per_address
-        ],
-        "ct": _ct(result.ct),
-        "found_by": [source.value for source in result.found_by],
-        "timings": _timings(result),
-    }
-
-
-def reason_record(finding: Finding) -> ReasonRecord:
-    reason = finding.reason
-    return {
-        "code": reason.value,
-        "severity": reason.severity.value,
-        "summary": reason.summary,
-        "chrome_error": reason.chrome_error,
-        "firefox_error": reason.firefox_error,
-        "detail": finding.detail,
-        "fix": reason.fix,
     }
 
 
@@ -226,11 +149,11 @@ def enumeration_record(enumeration: Enumeration) -> EnumerationRecord:
 def apex_record(report: ApexReport) -> PolicyRecord:
     """The apex's policy today and its preload readiness (also `hsts-coverage policy`)."""
     facts = report.facts
-    first = report.sts[0] if report.sts else None
+    effective = report.effective
     return {
         "domain": facts.domain,
         "strict_transport_security": list(report.sts),
-        "effective": header_check_record(check_header(first)) if first is not None else None,
+        "effective": header_check_record(effective) if effective is not None else None,
         "https_chain": [_response(r) for r in facts.https_chain],
         "http_chain": [_response(r) for r in facts.http_chain],
         "preload_list": {
@@ -290,147 +213,6 @@ def _response(response: Response) -> ResponseRecord:
         "strict_transport_security": list(response.sts),
         "error": response.error or None,
     }
-
-
-def _https(facts: HttpsFacts, now: datetime) -> HttpsRecord:
-    return {
-        "outcome": facts.outcome.value,
-        "error": facts.detail or None,
-        "verify_code": facts.verify_code,
-        "tls_version": facts.tls_version,
-        "cipher": facts.cipher,
-        "alpn": facts.alpn,
-        "status": facts.status,
-        "location": facts.location,
-        "strict_transport_security": list(facts.sts),
-        "chain_completed_from": facts.chain_completed_from,
-        "revocation": _revocation(facts.revocation),
-        "certificate": _certificate(facts.cert, now) if facts.cert else None,
-        "elapsed_ms": facts.elapsed_ms,
-    }
-
-
-def _revocation(revocation: Revocation | None) -> RevocationRecord | None:
-    if revocation is None:
-        return None
-    revoked = revocation.status is RevocationStatus.REVOKED
-    return {
-        "status": revocation.status.value,
-        "method": revocation.method or None,
-        "url": revocation.url or None,
-        "detail": revocation.detail or None,
-        "chrome_crlset": crlset_note(revocation) if revoked else None,
-    }
-
-
-def _certificate(cert: Certificate, now: datetime) -> CertificateRecord:
-    return {
-        "subject": cert.subject,
-        "sans": list(cert.sans),
-        "issuer": cert.issuer,
-        "not_before": _time(cert.not_before),
-        "not_after": _time(cert.not_after),
-        "days_left": (cert.not_after - now).days,
-        "serial": cert.serial,
-        "signature_algorithm": cert.signature_algorithm,
-        "self_signed": cert.self_signed,
-        "key_type": cert.key_type,
-        "key_bits": cert.key_bits,
-        "ca_issuers": list(cert.ca_issuers),
-    }
-
-
-def _http(facts: HttpFacts) -> HttpRecord:
-    return {
-        "outcome": facts.outcome.value,
-        "error": facts.detail or None,
-        "status": facts.status,
-        "location": facts.location,
-        "elapsed_ms": facts.elapsed_ms,
-    }
-
-
-def _walk(walk: RedirectWalk) -> WalkRecord:
-    return {
-        "end": walk.end.value,
-        "detail": walk.detail or None,
-        "hops": [
-            {
-                "url": hop.url,
-                "status": hop.status,
-                "location": hop.location,
-                "upgraded_by_hsts": hop.upgraded,
-                "failure": hop.failure.value if hop.failure else None,
-                "detail": hop.detail or None,
-            }
-            for hop in walk.hops
-        ],
-    }
-
-
-def _ct(facts: CtFacts | None) -> CtRecord | None:
-    if facts is None:
-        return None
-    return {
-        "certificates": facts.certificates,
-        "first_not_before": _time(facts.first_not_before) if facts.first_not_before else None,
-        "last_not_after": _time(facts.last_not_after) if facts.last_not_after else None,
-        "issuers": list(facts.issuers),
-        "sources": list(facts.sources),
-    }
-
-
-def _timings(result: HostResult) -> HostTimings:
-    probe = result.probe
-    return {
-        "total_ms": result.elapsed_ms,
-        "https_ms": probe.https.elapsed_ms if probe else None,
-        "http_ms": probe.http.elapsed_ms if probe else None,
-    }
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-# -- the name list of `hsts-coverage enumerate` ---------------------------------------------------
-
-FORMAT_VERSION = 1  # of the name list
-_USER = "user"
-# Source names as the list spells them (the report's `ct.sources` says "crt.sh").
-_SOURCE_NAMES = {"crt.sh": "crtsh"}
-
-
-def header_record() -> NamesRecord:
-    return {
-        "type": "names",
-        "tool": "hsts-coverage",
-        "version": __version__,
-        "format_version": FORMAT_VERSION,
-    }
-
-
-def domain_records(enumeration: Enumeration) -> Iterator[NameListDomainRecord | NameRecord]:
-    """The `domain` record, then a `name` record per name."""
-    yield {"type": "domain", "domain": enumeration.domain, **enumeration_record(enumeration)}
-    for name in enumeration.names:
-        facts = enumeration.ct.get(name)
-        yield {
-            "type": "name",
-            "domain": enumeration.domain,
-            "name": name,
-            "found_by": name_found_by(facts, enumeration.found_by.get(name, ())),
-            "ct": _ct(facts),
-        }
-
-
-def name_found_by(facts: CtFacts | None, sources: tuple[FoundBy, ...] = ()) -> list[str]:
-    """The sources that found it (the enumeration's own account; from a list written before it
-    kept one, the CT sources), `user` for a name only the user (or the apex) gave."""
-    if sources:
-        return [source.value for source in sources]
-    named = [_SOURCE_NAMES.get(s, s) for s in facts.sources] if facts else []
-    return named or [_USER]
 
 
 # -- records read back as the models they were written from (merge's inputs) ----------------------

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
@@ -28,13 +28,12 @@ from hsts_coverage.models import (
     DnsStatus,
     DomainSummary,
     Enumeration,
-    EnumerationStatus,
-    FoundBy,
     HostResult,
     Judgement,
     Probe,
     WildcardZone,
 )
+from hsts_coverage.pipeline.domain import Domain, DomainScan
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge
@@ -53,10 +52,8 @@ from hsts_coverage.rules.host import (
     verdict_of,
     wildcard_finding,
 )
-from hsts_coverage.rules.names import in_shard, wildcard_probe_name
-from hsts_coverage.rules.summary import Tally
+from hsts_coverage.rules.names import wildcard_probe_name
 from hsts_coverage.sources.enumerate import enumerate_domain
-from hsts_coverage.sources.met import met_names, with_met_names
 from hsts_coverage.sources.session import ct_session
 
 
@@ -188,61 +185,6 @@ def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-@dataclass(slots=True)
-class Domain:
-    """What the workers need to know about the domain being scanned.
-
-    `found_by` starts as the enumeration's and grows with the names met during the scan
-    (`meet`): SANs, redirect targets and CNAME chains under the domain, each scanned once, at
-    most `max_met` of them (beyond that the enumeration is truncated: they were not checked).
-    """
-
-    enumeration: Enumeration
-    wildcard_zones: tuple[WildcardZone, ...]
-    shard: tuple[int, int] | None = None
-    max_met: int = 10_000
-    found_by: dict[str, tuple[FoundBy, ...]] = field(init=False)
-    met: dict[FoundBy, int] = field(init=False, default_factory=dict)  # names met, per kind
-    over_cap: int = 0  # names met after the cap, not scanned
-
-    def __post_init__(self) -> None:
-        self.found_by = dict(self.enumeration.found_by)
-        for zone in self.wildcard_zones:
-            self.found_by.setdefault(zone.probe_name, (FoundBy.WILDCARD_PROBE,))
-
-    @property
-    def name(self) -> str:
-        return self.enumeration.domain
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        every = self.enumeration.names + tuple(z.probe_name for z in self.wildcard_zones)
-        if self.shard is None:
-            return every
-        return tuple(name for name in every if in_shard(name, *self.shard))
-
-    def meet(self, result: HostResult) -> list[str]:
-        """The names `result` shows that the scan has not met yet, now queued (in every shard:
-        the shard that checks a host is the only one that sees what it shows)."""
-        new: list[str] = []
-        for name, how in met_names(result, self.name):
-            if name in self.found_by:
-                continue
-            if sum(self.met.values()) >= self.max_met:
-                self.over_cap += 1
-                continue
-            self.found_by[name] = (how,)
-            self.met[how] = self.met.get(how, 0) + 1
-            new.append(name)
-        return new
-
-    def enumeration_so_far(self) -> Enumeration:
-        """The enumeration with the names met during the scan counted in."""
-        if not self.met and not self.over_cap:
-            return self.enumeration
-        return with_met_names(self.enumeration, self.found_by, self.met, self.over_cap)
-
-
 async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIterator[Event]:
     """Scan every domain of `config`, yielding events as they happen.
 
@@ -256,7 +198,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
         for index, domain in enumerate(config.domains):
             if not config.in_this_shard(index):
                 continue  # a whole domain of another shard
-            progress = _DomainScan(domain)
+            progress = DomainScan(domain)
             try:
                 async for event in _scan_domain(scanner, progress):
                     yield event
@@ -268,44 +210,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
                 return
 
 
-@dataclass(slots=True)
-class _DomainScan:
-    """How far the scan of one domain got: enough for a summary at any moment."""
-
-    domain: str
-    enumeration: Enumeration | None = None
-    target: Domain | None = None
-    apex: ApexReport | None = None
-    tally: Tally = field(init=False)
-    started: float = field(default_factory=time.monotonic)
-    marks: dict[str, float] = field(default_factory=dict)  # stage -> seconds since `started`
-
-    def __post_init__(self) -> None:
-        self.tally = Tally(self.domain)
-
-    def mark(self, stage: str) -> None:
-        """Note when a stage was first reached (enumerated, first_host, hosts_done, ...)."""
-        self.marks.setdefault(stage, round(time.monotonic() - self.started, 3))
-
-    def summary(self, *, interrupted: bool = False) -> DomainSummary:
-        enumeration = self.enumeration or Enumeration(
-            self.domain, EnumerationStatus.FAILED, (), error="interrupted before enumeration"
-        )
-        if self.target is not None:
-            enumeration = self.target.enumeration_so_far()
-        zones = self.target.wildcard_zones if self.target else ()
-        self.mark("finished")
-        return self.tally.summary(
-            enumeration,
-            wildcard_zones=zones,
-            apex=self.apex,
-            interrupted=interrupted,
-            timings=self.marks,
-            shard=self.target.shard if self.target else None,
-        )
-
-
-async def _scan_domain(scanner: _Scanner, progress: _DomainScan) -> AsyncIterator[Event]:
+async def _scan_domain(scanner: _Scanner, progress: DomainScan) -> AsyncIterator[Event]:
     config = scanner.config
     progress.enumeration = await _enumeration(scanner, progress.domain)
     progress.mark("enumerated")
