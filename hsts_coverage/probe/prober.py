@@ -180,10 +180,22 @@ class Prober:
         max_body: int,
         connect: float,
     ) -> Head:
-        """One try, through the table of dead addresses; `connect` bounds the TCP connect."""
+        """One try, through the table of dead addresses; `connect` bounds the TCP connect.
 
-        async def attempt(established: Callable[[], None]) -> Head:
-            async with self._limits.connection(request.address):  # established connections
+        `--per-ip` counts established connections: where the address and port are known to
+        answer, the slot is taken before connecting; the first attempt on them (the only one
+        until it ends: `Reachability`) takes it once the server has answered, so that a tarpit's
+        hanging handshake holds none and the names behind it do not queue for slots."""
+
+        async def attempt(established: Callable[[], None] | None) -> Head:
+            slot = self._limits.connection(request.address, when_answered=bool(established))
+            async with slot:
+
+                async def answered() -> None:
+                    assert established is not None
+                    established()  # first: the names waiting on it queue for slots after it
+                    await slot.take()
+
                 return await fetch(
                     request,
                     tls=tls,
@@ -191,7 +203,7 @@ class Prober:
                     want_body=want_body,
                     read_peer=self._certificates,
                     connect_timeout=connect if connect < self._timeout else None,
-                    established=established,
+                    established=answered if established else None,
                     max_body=max_body,
                 )
 
