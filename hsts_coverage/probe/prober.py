@@ -39,7 +39,7 @@ from hsts_coverage.models import (
     WalkEnd,
 )
 from hsts_coverage.probe.failures import translate
-from hsts_coverage.probe.http1 import fetch
+from hsts_coverage.probe.http1 import PeerReader, fetch
 from hsts_coverage.probe.http_messages import MAX_BODY, Head, Request
 from hsts_coverage.probe.limits import ConnectionLimits
 from hsts_coverage.probe.reach import (
@@ -154,9 +154,14 @@ class Prober:
         context: ssl.SSLContext | None = None,
         want_body: bool = False,
         max_body: int = MAX_BODY,
+        certificate: bool = False,
     ) -> Head:
-        """`GET path` from `host`; the two requests every host gets come here without a URL."""
+        """`GET path` from `host`; the two requests every host gets come here without a URL.
+        With `certificate`, the verified peer's certificate is decoded into the head (only the
+        host's own HTTPS probe needs it: the apex check, redirect hops and retries do not, and
+        a process that never decodes one never loads cryptography)."""
         tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
+        peer = self._certificates if certificate else None
         request = Request(
             address=await self._addresses.address_for(host),
             port=port or (443 if secure else 80),
@@ -165,12 +170,13 @@ class Prober:
             user_agent=self._user_agent,
         )
         try:
-            return await self._attempt(request, tls, want_body, max_body, self._connect_timeout)
+            first = self._connect_timeout
+            return await self._attempt(request, tls, want_body, max_body, first, peer)
         except (ConnectTimeoutError, SharedOutcome) as exc:
             if self._connect_timeout >= self._timeout or not _connect_timed_out(exc):
                 raise
         second = self._timeout  # the second try
-        return await self._attempt(request, tls, want_body, max_body, second)
+        return await self._attempt(request, tls, want_body, max_body, second, peer)
 
     async def _attempt(
         self,
@@ -179,6 +185,7 @@ class Prober:
         want_body: bool,
         max_body: int,
         connect: float,
+        peer: PeerReader | None,
     ) -> Head:
         """One try, through the table of dead addresses; `connect` bounds the TCP connect.
 
@@ -201,7 +208,7 @@ class Prober:
                     tls=tls,
                     deadline=self._timeout,
                     want_body=want_body,
-                    read_peer=self._certificates,
+                    read_peer=peer,
                     connect_timeout=connect if connect < self._timeout else None,
                     established=answered if established else None,
                     max_body=max_body,
@@ -246,7 +253,7 @@ class Prober:
     ) -> HttpsFacts:
         started = time.perf_counter()
         try:
-            head = await self._get_at(name, secure=True, context=context)
+            head = await self._get_at(name, secure=True, context=context, certificate=True)
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)
