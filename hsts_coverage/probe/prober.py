@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from ada_url import URL
 
 from hsts_coverage.models import (
-    INVALID_REDIRECT,
     Certificate,
     Failure,
     Finding,
@@ -231,22 +230,6 @@ class Prober:
                 refused=failure.outcome is Outcome.REFUSED,
             )
         return Response(url, head.status, _location(head), head.get_all(_STS))
-
-    async def follow(self, url: str, *, hops: int) -> tuple[Response, ...]:
-        """Follow redirects exactly as given (no HSTS upgrade), up to `hops` of them."""
-        chain = [await self.fetch(url)]
-        while len(chain) <= hops and is_redirect(chain[-1].status) and chain[-1].location:
-            location = chain[-1].location
-            target = resolve_location(chain[-1].url, location)
-            if target is None:  # a browser refuses to follow it: the chain fails here
-                error = f"{INVALID_REDIRECT}: {location!r} is not a URL a browser follows"
-                chain.append(Response(location, None, error=error))
-                break
-            step = target.href
-            if target.protocol not in ("http:", "https:") or step in (r.url for r in chain):
-                break
-            chain.append(await self.fetch(step))
-        return tuple(chain)
 
     async def _https(
         self, name: str, address: str, context: ssl.SSLContext | None = None

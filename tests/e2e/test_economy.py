@@ -62,6 +62,7 @@ def test_one_handshake_and_one_http_connection_per_host(
 _DECODER_CHECK = """
 import asyncio, ipaddress, sys
 from pathlib import Path
+from hsts_coverage.probe.apex import follow
 from hsts_coverage.probe.prober import Prober
 from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver
 
@@ -70,7 +71,7 @@ async def main(resolver_at, ca, apex, host, address):
     policy = AddressPolicy(False, (ipaddress.ip_network("127.0.0.0/8"),))
     prober = Prober(ca_bundle=Path(ca), addresses=AddressBook(resolver, policy), timeout=5,
                     max_redirects=20, user_agent="t")
-    chain = await prober.follow(f"https://{apex}/", hops=5)  # what the apex check asks
+    chain = await follow(prober, f"https://{apex}/", hops=5)  # what the apex check asks
     print(chain[0].status, "cryptography" in sys.modules)
     probe = await prober.probe(host, address, apex)  # a host's own check reads its certificate
     print(probe.https.outcome.value, "cryptography" in sys.modules)
