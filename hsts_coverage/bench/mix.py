@@ -8,12 +8,11 @@ addresses that drop packets, 3 % tarpits, 5 % refused, 3 % under a silent name s
 an address, as behind real load balancers.
 
 `python -m hsts_coverage.bench.mix serve --manifest FILE --ca-dir DIR` runs what nginx cannot
-be: the mix's DNS server on `{base}.0.53:53` (dnspython; an answer from the manifest, NXDOMAIN,
-or for the silent zone no answer at all, as a recursive resolver whose authoritative server never
-answers), the slow HTTPS backends (answer after their delay) and the tarpits (a listening socket
-that never accepts: the kernel completes the TCP handshake, no byte ever comes). Refused
-addresses have no listener; dropped ones get an nftables rule (`drop_rules`); nginx serves the
-healthy, certificate-error and HTTP-only addresses (`nginx_config`).
+be: the slow HTTPS backends (answer after their delay) and the tarpits (a listening socket that
+never accepts: the kernel completes the TCP handshake, no byte ever comes). Refused addresses
+have no listener; dropped ones get an nftables rule (`drop_rules`); nginx serves the healthy,
+certificate-error and HTTP-only addresses (`nginx_config`); BIND's named the names, NXDOMAIN
+for the others, and no answer at all under the silent name server (`mixdns`).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import cast
 
 DOMAIN = "mix.test"
 PER_ADDRESS = 8
@@ -174,36 +172,6 @@ def write_certificates(certs: Path) -> Path:
 # -- the services nginx cannot be -------------------------------------------------------------
 
 
-class _Dns(asyncio.DatagramProtocol):
-    def __init__(self, answers: dict[str, str], silent: str) -> None:
-        self._answers = answers
-        self._silent = silent
-        self._transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        import dns.message
-        import dns.rcode
-        import dns.rdatatype
-        import dns.rrset
-
-        query = dns.message.from_wire(data)
-        question = query.question[0]
-        name = question.name.to_text().lower().rstrip(".")
-        if name.endswith(self._silent):
-            return  # the zone's name server never answers
-        reply = dns.message.make_response(query)
-        address = self._answers.get(name)
-        if address is None:
-            reply.set_rcode(dns.rcode.NXDOMAIN)
-        elif question.rdtype == dns.rdatatype.A:
-            reply.answer.append(dns.rrset.from_text(question.name, 300, "IN", "A", address))
-        assert self._transport is not None
-        self._transport.sendto(reply.to_wire(), addr)
-
-
 async def _slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
     try:
         await reader.readuntil(b"\r\n\r\n")
@@ -247,18 +215,7 @@ async def _redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
         writer.close()
 
 
-async def serve(entries: list[Entry], base: str, certs: Path) -> None:
-    loop = asyncio.get_running_loop()
-    answers = {e.name: e.address for e in entries if e.address and e.kind is not Kind.SILENT_NS}
-    answers[DOMAIN] = addresses(entries, Kind.HEALTHY)[0]
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    force = getattr(socket, "SO_RCVBUFFORCE", socket.SO_RCVBUF)  # root: above rmem_max
-    try:
-        udp.setsockopt(socket.SOL_SOCKET, force, 16 << 20)  # a burst of queries waits its turn
-    except PermissionError:
-        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
-    udp.bind((f"{base}.0.53", 53))
-    await loop.create_datagram_endpoint(lambda: _Dns(answers, f"silent.{DOMAIN}"), sock=udp)
+async def serve(entries: list[Entry], certs: Path) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(certs / "good.pem", certs / "good.key")
     delays = {e.address: e.delay for e in entries if e.kind is Kind.SLOW and e.address}
@@ -270,7 +227,7 @@ async def serve(entries: list[Entry], base: str, certs: Path) -> None:
         for port in (443, 80):
             sock = socket.create_server((address, port), backlog=4096)
             tarpits.append(sock)  # listening, never accepting
-    print(json.dumps({"dns": f"{base}.0.53:53", "tarpits": len(tarpits)}), flush=True)
+    print(json.dumps({"tarpits": len(tarpits)}), flush=True)
     await asyncio.Event().wait()
 
 
@@ -287,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         args.manifest.write_text("".join(f"{line}\n" for line in lines))
         return 0
     entries = read_manifest(args.manifest)
-    asyncio.run(serve(entries, args.base, args.certs))
+    asyncio.run(serve(entries, args.certs))
     return 0
 
 

@@ -39,6 +39,7 @@ from hsts_coverage.bench.mix import (
     nginx_config,
     write_certificates,
 )
+from hsts_coverage.bench.mixdns import start_named
 from hsts_coverage.bench.process import BenchError, Service, Usage, measure
 from hsts_coverage.bench.runner import scanner_binary
 
@@ -64,7 +65,8 @@ def run_realistic(
     healthy.write_text("".join(f"{e.name}\n" for e in entries if e.kind is Kind.HEALTHY))
     ca = write_certificates(work / "certs")
     with _dropping(addresses(entries, Kind.DROP)), contextlib.ExitStack() as stack:
-        dns = _start_mix(stack, work, base)
+        dns = start_named(stack, work, entries, base)
+        _start_mix(stack, work)
         _start_nginx(stack, work, entries, nginx)
         sides = ("scanner", "baseline") if only is None else (only,)
         return _rounds(entries, rounds, work, dns, ca, scanner_args, all_names, healthy, sides)
@@ -96,13 +98,12 @@ def _dropping(dropped: list[str]) -> Iterator[None]:
         subprocess.run([nft, "delete", "table", "ip", table], check=False)
 
 
-def _start_mix(stack: contextlib.ExitStack, work: Path, base: str) -> str:
+def _start_mix(stack: contextlib.ExitStack, work: Path) -> None:
     argv = [sys.executable, "-m", "hsts_coverage.bench.mix", "serve"]
     argv += ["--manifest", str(work / "manifest.ndjson"), "--certs", str(work / "certs")]
-    service = Service("mix", [*argv, "--base", base], work / "mix.stderr")
+    service = Service("mix", argv, work / "mix.stderr")
     stack.callback(service.stop)
-    info = json.loads(service.ready_line(_READY_SECONDS))
-    return str(info["dns"])
+    service.ready_line(_READY_SECONDS)  # its slow backends and tarpits listen
 
 
 def _start_nginx(

@@ -33,7 +33,6 @@ from hsts_coverage.rules.distrust import Constraint, parse_rows
 from hsts_coverage.rules.names import DomainError, parse_domain
 from hsts_coverage.rules.preload import parse_chromium_list
 from hsts_coverage.sources.guess import parse_labels
-from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
 
 
 def read_report_file(path: Path) -> Report:
@@ -211,6 +210,11 @@ def dns_sources(
 
 
 def _zones(paths: tuple[Path, ...], domains: tuple[str, ...]) -> tuple[tuple[str, ZoneNames], ...]:
+    if not paths:
+        return ()
+    # dnspython (5 MiB) parses zone files: loaded only when there are some.
+    from hsts_coverage.sources.zone import ZoneFileError, read_zone_file
+
     try:
         return tuple(read_zone_file(path, domains) for path in paths)
     except ZoneFileError as exc:

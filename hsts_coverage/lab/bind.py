@@ -121,7 +121,7 @@ class Bind:
         named = find_named()
         conf = named_conf(self.state_dir, self.domain, self.zone_file, *self.addresses)
         self.conf.write_text(conf)
-        self._added = await asyncio.to_thread(_add_addresses, self.addresses)
+        self._added = await asyncio.to_thread(add_addresses, self.addresses)
         with self.log_path.open("wb") as output:
             self._process = await asyncio.create_subprocess_exec(
                 named, "-g", "-4", "-c", str(self.conf),
@@ -134,7 +134,7 @@ class Bind:
         try:
             await self._end_process()
         finally:
-            await asyncio.to_thread(_remove_addresses, self._added)
+            await asyncio.to_thread(remove_addresses, self._added)
             self._added = []
 
     async def _end_process(self) -> None:
@@ -181,7 +181,7 @@ class Bind:
         return f"{lines[-1] if lines else 'no output'} (see {self.log_path})"
 
 
-def _add_addresses(addresses: Iterable[str]) -> list[str]:
+def add_addresses(addresses: Iterable[str]) -> list[str]:
     """Put each address on lo as a /32 unless an interface already holds it; those added."""
     held = _held_addresses()
     added: list[str] = []
@@ -191,12 +191,12 @@ def _add_addresses(addresses: Iterable[str]) -> list[str]:
                 _ip("add", address)
                 added.append(address)
     except BaseException:
-        _remove_addresses(added)
+        remove_addresses(added)
         raise
     return added
 
 
-def _remove_addresses(addresses: Iterable[str]) -> None:
+def remove_addresses(addresses: Iterable[str]) -> None:
     for address in addresses:
         try:
             _ip("del", address)

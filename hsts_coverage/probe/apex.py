@@ -13,10 +13,19 @@ from collections.abc import Mapping
 
 import hstspreload
 
-from hsts_coverage.models import ApexFacts, ApexReport, DnsStatus, PreloadEntry, PreloadStatus
+from hsts_coverage.models import (
+    INVALID_REDIRECT,
+    ApexFacts,
+    ApexReport,
+    DnsStatus,
+    PreloadEntry,
+    PreloadStatus,
+    Response,
+)
 from hsts_coverage.probe.prober import Prober
 from hsts_coverage.resolve import AddressPolicy, Resolver
 from hsts_coverage.rules.preload import MAX_PRELOAD_REDIRECTS, judge_apex, lookup, lookup_with
+from hsts_coverage.rules.redirects import is_redirect, resolve_location
 
 
 async def check_apex(
@@ -28,13 +37,30 @@ async def check_apex(
     preload_list: Mapping[str, PreloadEntry] | None,
 ) -> ApexReport:
     hops = MAX_PRELOAD_REDIRECTS + 1  # one more than allowed, to see that there are too many
-    https_chain = await prober.follow(f"https://{domain}/", hops=hops)
-    http_chain = await prober.follow(f"http://{domain}/", hops=hops)
+    https_chain = await follow(prober, f"https://{domain}/", hops=hops)
+    http_chain = await follow(prober, f"http://{domain}/", hops=hops)
     if http_chain[0].refused:
         http_chain = ()  # nothing on port 80: nothing to redirect
     www_resolves, www_error = await _www(domain, prober, resolver, policy)
     facts = ApexFacts(domain, https_chain, http_chain, www_resolves, www_error)
     return judge_apex(facts, preload_status(domain, preload_list))
+
+
+async def follow(prober: Prober, url: str, *, hops: int) -> tuple[Response, ...]:
+    """Follow redirects exactly as given (no HSTS upgrade), up to `hops` of them."""
+    chain = [await prober.fetch(url)]
+    while len(chain) <= hops and is_redirect(chain[-1].status) and chain[-1].location:
+        location = chain[-1].location
+        target = resolve_location(chain[-1].url, location)
+        if target is None:  # a browser refuses to follow it: the chain fails here
+            error = f"{INVALID_REDIRECT}: {location!r} is not a URL a browser follows"
+            chain.append(Response(location, None, error=error))
+            break
+        step = target.href
+        if target.protocol not in ("http:", "https:") or step in (r.url for r in chain):
+            break
+        chain.append(await prober.fetch(step))
+    return tuple(chain)
 
 
 async def _www(

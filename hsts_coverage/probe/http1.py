@@ -32,9 +32,10 @@ other `OSError`s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
@@ -73,14 +74,15 @@ async def fetch(
     want_body: bool = False,
     read_peer: PeerReader | None = None,
     connect_timeout: float | None = None,
-    established: Callable[[], None] | None = None,
+    established: Callable[[], Awaitable[None]] | None = None,
     max_body: int = MAX_BODY,
 ) -> Head:
     """One request; `deadline` bounds connecting, the handshake and the answer together, and
     `connect_timeout` the TCP connect alone. A connect that runs out of time is a
-    `ConnectTimeoutError`, a TLS handshake that does a `HandshakeHangError`; `established` is
-    called once the connection (and handshake) is up. The socket is opened before the deadline
-    starts (`reach.open_socket` waits for a free file descriptor)."""
+    `ConnectTimeoutError`, a TLS handshake that does a `HandshakeHangError`. `established` is
+    awaited once the connection (and handshake) is up, before the request is sent, outside the
+    deadline (it may wait for a `--per-ip` slot); nothing is read meanwhile. The socket is opened
+    before the deadline starts (`reach.open_socket` waits for a free file descriptor)."""
     loop = asyncio.get_running_loop()
     sock = await open_socket(request.address)
     with _Deadline(loop, deadline) as phase:
@@ -91,15 +93,24 @@ async def fetch(
             raise
         phase.error = HandshakeHangError if tls else TimeoutError
         transport, protocol = await loop.create_connection(
-            lambda: _OneResponse(request, loop.create_future(), want_body, read_peer, max_body),
+            lambda: _OneResponse(
+                request,
+                loop.create_future(),
+                want_body,
+                read_peer,
+                max_body,
+                held=bool(established),
+            ),
             sock=sock,
             ssl=tls,
             server_hostname=request.host if tls else None,
         )
         phase.error = TimeoutError
-        if established is not None:
-            established()
         try:
+            if established is not None:
+                with phase.paused():
+                    await established()
+                protocol.release()
             return await protocol.answer
         finally:
             transport.abort()  # all we need has arrived: no close_notify round trip
@@ -123,15 +134,27 @@ class _Deadline:
     for every host. On expiry the task is cancelled, and the cancellation turned into
     TimeoutError, unless someone else cancelled the task too."""
 
-    __slots__ = ("_expired", "_task", "_timer", "error")
+    __slots__ = ("_expired", "_loop", "_task", "_timer", "error")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         task = asyncio.current_task(loop)
         assert task is not None
         self._task = task
+        self._loop = loop
         self._expired = False
         self.error: type[TimeoutError] = ConnectTimeoutError  # what an expiry now means
-        self._timer = loop.call_later(seconds, self._expire)
+        self._timer: asyncio.TimerHandle = loop.call_later(seconds, self._expire)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The clock stops inside the block (waiting for a slot is not the host's time)."""
+        left = self._timer.when() - self._loop.time()
+        self._timer.cancel()
+        try:
+            yield
+        finally:
+            if not self._expired:
+                self._timer = self._loop.call_later(max(left, 0.0), self._expire)
 
     def _expire(self) -> None:
         self._expired = True
@@ -159,8 +182,11 @@ class _OneResponse(asyncio.Protocol):
         want_body: bool,
         read_peer: PeerReader | None,
         max_body: int = MAX_BODY,
+        *,
+        held: bool = False,
     ) -> None:
         self.answer = answer
+        self._held = held  # connected, but the request waits for `release()`
         self._max_body = max_body
         self._request = request
         self._want_body = want_body
@@ -180,6 +206,22 @@ class _OneResponse(asyncio.Protocol):
             self._tls = (tls.version(), peer, tls.selected_alpn_protocol())
         # uvloop's transports do not subclass asyncio's classes: a cast, not an isinstance check
         self._transport = cast(asyncio.WriteTransport, transport)
+        if self._held:  # nothing read, nothing sent, until the caller releases the request
+            cast(asyncio.ReadTransport, transport).pause_reading()
+            return
+        self._start()
+
+    def release(self) -> None:
+        """Send the request a held connection was keeping back, and read the answer."""
+        transport = self._transport
+        if not self._held or transport is None or transport.is_closing():
+            return
+        self._held = False
+        cast(asyncio.ReadTransport, transport).resume_reading()
+        self._start()
+
+    def _start(self) -> None:
+        assert self._transport is not None
         if self._tls[2] == "h2":  # the server chose HTTP/2, as it may with a browser
             from hsts_coverage.probe.http2 import (
                 Exchange,  # loads h2: only servers that pick it

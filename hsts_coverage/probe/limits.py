@@ -1,9 +1,14 @@
 """Politeness that costs nothing when it does not bind.
 
-Hundreds of names from CT often sit behind one load balancer: `per_ip` caps the connections open
-to one address at a time, whatever the scan's concurrency. `rate` caps new connections per second
-across the scan (0: no cap). Gates exist only while an address has connections waiting or open,
-so a scan of thousands of addresses does not accumulate them.
+Hundreds of names from CT often sit behind one load balancer: `per_ip` caps the established
+connections to one address at a time, whatever the scan's concurrency. `rate` caps new
+connections per second across the scan (0: no cap). Gates exist only while an address has
+connections waiting or open, so a scan of thousands of addresses does not accumulate them.
+
+A slot is usually taken before connecting. The one attempt that finds out whether anything
+answers on an address and port (`reach.Reachability`) takes its slot later, once the server has
+answered (`connection(address, when_answered=True)`, then `take()`): a tarpit that accepts TCP
+and never finishes a TLS handshake then holds no slot, and the names behind it do not queue.
 """
 
 from __future__ import annotations
@@ -70,9 +75,10 @@ class ConnectionLimits:
     _gates: dict[str, _Gate] = field(default_factory=dict)
     _next_start: float = 0.0
 
-    def connection(self, address: str) -> _Slot:
-        """`async with limits.connection(address):` holds one of the address's slots."""
-        return _Slot(self, address)
+    def connection(self, address: str, *, when_answered: bool = False) -> _Slot:
+        """`async with limits.connection(address):` holds one of the address's slots; with
+        `when_answered`, only from `await slot.take()` on (the rate is kept from the start)."""
+        return _Slot(self, address, taken=not when_answered)
 
     async def _acquire(self, address: str) -> None:
         gate = self._gates.get(address)
@@ -116,19 +122,34 @@ class ConnectionLimits:
 class _Slot:
     """One connection's slot (a class, not a generator context manager: one per request)."""
 
-    __slots__ = ("_address", "_limits")
+    __slots__ = ("_address", "_held", "_limits", "_take_first")
 
-    def __init__(self, limits: ConnectionLimits, address: str) -> None:
+    def __init__(self, limits: ConnectionLimits, address: str, *, taken: bool) -> None:
         self._limits = limits
         self._address = address
+        self._take_first = taken
+        self._held = False
 
-    async def __aenter__(self) -> None:
-        await self._limits._acquire(self._address)
+    async def __aenter__(self) -> _Slot:
+        if self._take_first:
+            await self.take()
         try:
             await self._limits.pace()
         except BaseException:
-            self._limits._release(self._address)
+            self._give_back()
             raise
+        return self
+
+    async def take(self) -> None:
+        """Wait for one of the address's slots (once; it is held until the block ends)."""
+        if not self._held:
+            await self._limits._acquire(self._address)
+            self._held = True
+
+    def _give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._limits._release(self._address)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._limits._release(self._address)
+        self._give_back()

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from ada_url import URL
 
 from hsts_coverage.models import (
-    INVALID_REDIRECT,
     Certificate,
     Failure,
     Hop,
@@ -38,7 +37,7 @@ from hsts_coverage.models import (
     WalkEnd,
 )
 from hsts_coverage.probe.failures import MISSING_ISSUER, SECURITY_LEVEL_CODES, diagnose, translate
-from hsts_coverage.probe.http1 import fetch
+from hsts_coverage.probe.http1 import PeerReader, fetch
 from hsts_coverage.probe.http_messages import MAX_BODY, Head, Request
 from hsts_coverage.probe.limits import ConnectionLimits
 from hsts_coverage.probe.reach import (
@@ -146,9 +145,14 @@ class Prober:
         context: ssl.SSLContext | None = None,
         want_body: bool = False,
         max_body: int = MAX_BODY,
+        certificate: bool = False,
     ) -> Head:
-        """`GET path` from `host`; the two requests every host gets come here without a URL."""
+        """`GET path` from `host`; the two requests every host gets come here without a URL.
+        With `certificate`, the verified peer's certificate is decoded into the head (only the
+        host's own HTTPS probe needs it: the apex check, redirect hops and retries do not, and
+        a process that never decodes one never loads cryptography)."""
         tls = (context or self._host_contexts.get(host) or self._verified) if secure else None
+        peer = self._certificates if certificate else None
         request = Request(
             address=await self._addresses.address_for(host),
             port=port or (443 if secure else 80),
@@ -157,12 +161,13 @@ class Prober:
             user_agent=self._user_agent,
         )
         try:
-            return await self._attempt(request, tls, want_body, max_body, self._connect_timeout)
+            first = self._connect_timeout
+            return await self._attempt(request, tls, want_body, max_body, first, peer)
         except (ConnectTimeoutError, SharedOutcome) as exc:
             if self._connect_timeout >= self._timeout or not _connect_timed_out(exc):
                 raise
         second = self._timeout  # the second try
-        return await self._attempt(request, tls, want_body, max_body, second)
+        return await self._attempt(request, tls, want_body, max_body, second, peer)
 
     async def _attempt(
         self,
@@ -171,19 +176,32 @@ class Prober:
         want_body: bool,
         max_body: int,
         connect: float,
+        peer: PeerReader | None,
     ) -> Head:
-        """One try, through the table of dead addresses; `connect` bounds the TCP connect."""
+        """One try, through the table of dead addresses; `connect` bounds the TCP connect.
 
-        async def attempt(established: Callable[[], None]) -> Head:
-            async with self._limits.connection(request.address):  # established connections
+        `--per-ip` counts established connections: where the address and port are known to
+        answer, the slot is taken before connecting; the first attempt on them (the only one
+        until it ends: `Reachability`) takes it once the server has answered, so that a tarpit's
+        hanging handshake holds none and the names behind it do not queue for slots."""
+
+        async def attempt(established: Callable[[], None] | None) -> Head:
+            slot = self._limits.connection(request.address, when_answered=bool(established))
+            async with slot:
+
+                async def answered() -> None:
+                    assert established is not None
+                    established()  # first: the names waiting on it queue for slots after it
+                    await slot.take()
+
                 return await fetch(
                     request,
                     tls=tls,
                     deadline=self._timeout,
                     want_body=want_body,
-                    read_peer=self._certificates,
+                    read_peer=peer,
                     connect_timeout=connect if connect < self._timeout else None,
-                    established=established,
+                    established=answered if established else None,
                     max_body=max_body,
                 )
 
@@ -205,28 +223,12 @@ class Prober:
             )
         return Response(url, head.status, _location(head), head.get_all(_STS))
 
-    async def follow(self, url: str, *, hops: int) -> tuple[Response, ...]:
-        """Follow redirects exactly as given (no HSTS upgrade), up to `hops` of them."""
-        chain = [await self.fetch(url)]
-        while len(chain) <= hops and is_redirect(chain[-1].status) and chain[-1].location:
-            location = chain[-1].location
-            target = resolve_location(chain[-1].url, location)
-            if target is None:  # a browser refuses to follow it: the chain fails here
-                error = f"{INVALID_REDIRECT}: {location!r} is not a URL a browser follows"
-                chain.append(Response(location, None, error=error))
-                break
-            step = target.href
-            if target.protocol not in ("http:", "https:") or step in (r.url for r in chain):
-                break
-            chain.append(await self.fetch(step))
-        return tuple(chain)
-
     async def _https(
         self, name: str, address: str, context: ssl.SSLContext | None = None
     ) -> HttpsFacts:
         started = time.perf_counter()
         try:
-            head = await self._get_at(name, secure=True, context=context)
+            head = await self._get_at(name, secure=True, context=context, certificate=True)
         except Exception as exc:
             failure = translate(exc)
             return await self._https_failure(name, address, failure, started, context is None)

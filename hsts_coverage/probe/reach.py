@@ -6,7 +6,9 @@ time-out in turn (`--per-ip` of them at a time). Here the first connection to an
 port decides for the names waiting on it:
 
 - the first attempt goes ahead; the others wait for its TCP connect (and, over TLS, its
-  handshake) to finish, holding no connection slot;
+  handshake) to finish, holding no connection slot. The first attempt holds none either until
+  it is established (`connect` is given the `established` callback; the others get None, and
+  take their `--per-ip` slot before connecting): a tarpit's hanging handshake costs no slot;
 - if it was refused, timed out connecting, or its TLS handshake hung without an answer, the
   names waiting get the same outcome when it arrives, and so does every later name on that
   address and port, with a `detail` that says the outcome was shared (`SharedOutcome`);
@@ -95,10 +97,11 @@ class Reachability:
         port: int,
         connect_timeout: float,
         name: str,
-        connect: Callable[[Callable[[], None]], Awaitable[T]],
+        connect: Callable[[Callable[[], None] | None], Awaitable[T]],
     ) -> T:
-        """Run `connect(established)` for `name` unless the address and port are known dead;
-        `connect` calls `established()` once its connection (and handshake) is up."""
+        """Run `connect(established)` for `name` unless the address and port are known dead.
+        The first attempt on an address and port calls `established()` once its connection
+        (and handshake) is up; where they are known to answer, `established` is None."""
         key = (address, port, connect_timeout)
         while key not in self._alive:
             if (dead := self._dead.get(key)) is not None:
@@ -108,10 +111,10 @@ class Reachability:
             if pending is None:
                 return await self._first(key, name, connect)
             await asyncio.shield(pending)
-        return await connect(_nothing)
+        return await connect(None)
 
     async def _first(
-        self, key: _Key, name: str, connect: Callable[[Callable[[], None]], Awaitable[T]]
+        self, key: _Key, name: str, connect: Callable[[Callable[[], None] | None], Awaitable[T]]
     ) -> T:
         self._pending[key] = asyncio.get_running_loop().create_future()
 
@@ -143,10 +146,6 @@ class Reachability:
         pending = self._pending.pop(key, None)
         if pending is not None:
             pending.set_result(None)  # the waiters look again: one of them goes first
-
-
-def _nothing() -> None:
-    return None
 
 
 class _OutOfFiles:

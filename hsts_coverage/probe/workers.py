@@ -20,6 +20,13 @@ package). To a worker: `(config, now)` first, then `(id, DnsAnswer, domain)` per
 `READY`, then `(id, Judgement, None)` per host, or `(id, None, error)` for a bug. At the end of
 its input the worker cancels what it has in hand and exits. Ctrl-C does not reach it (it runs in
 a session of its own): the main process decides.
+
+A worker admits the hosts it is handed as the main process admits names (`admission`), on its
+own event loop: the main process's loop stays prompt while the worker's is busy with handshakes,
+so the main process may hand over hundreds more hosts than the worker's CPU can start at once.
+Queued here, a host waits before its probes begin, outside its time budget; started all at once,
+their handshakes would queue on the CPU inside it (a slow host's 10 s ran out, seen at 10,000
+names once DNS answered at full speed).
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from datetime import datetime
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import DnsAnswer, Judgement
+from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.hosts import HostJudge, open_judge
-from hsts_coverage.probe.limits import calm_collector
+from hsts_coverage.probe.limits import calm_collector, open_files_limit
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"
@@ -262,23 +270,31 @@ async def serve() -> None:
     assert isinstance(first, tuple)
     config, now = first
     tasks: set[asyncio.Task[None]] = set()
+    admission = Admission(FLOOR, config.concurrency or auto_ceiling(open_files_limit()))
+    watch = asyncio.create_task(admission.watch(), name="admission")
     async with open_judge(config, now) as judge:
         writer.write(encode(READY))
         while (request := await decode(reader)) is not None:
             assert isinstance(request, tuple)
-            task = asyncio.create_task(_answer(judge, writer, *request))
+            task = asyncio.create_task(_answer(judge, admission, writer, *request))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        for task in tasks:
+        for task in (*tasks, watch):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, watch, return_exceptions=True)
 
 
 async def _answer(
-    judge: HostJudge, writer: asyncio.StreamWriter, ident: int, dns: DnsAnswer, domain: str
+    judge: HostJudge,
+    admission: Admission,
+    writer: asyncio.StreamWriter,
+    ident: int,
+    dns: DnsAnswer,
+    domain: str,
 ) -> None:
     try:
-        judgement = await judge.judge(dns, domain)
+        async with admission:  # waiting here is not the host's time
+            judgement = await judge.judge(dns, domain)
     except Exception as exc:
         writer.write(encode((ident, None, f"{type(exc).__name__}: {exc}")))
     else:

@@ -29,7 +29,7 @@ from hsts_coverage.models import (
 )
 from hsts_coverage.resolve import Resolver
 from hsts_coverage.rules.names import wildcard_probe_name
-from hsts_coverage.sources import axfr, certspotter, crtsh, guess
+from hsts_coverage.sources import certspotter, crtsh, guess
 from hsts_coverage.sources.collect import NameCollector
 from hsts_coverage.sources.retry import SourceError
 
@@ -143,6 +143,8 @@ async def _axfr(
     resolver: Resolver | None,
     permits: Callable[[str], bool],
 ) -> None:
+    from hsts_coverage.sources import axfr  # loads dnspython (5 MiB): only zone transfers need it
+
     domain = progress.collector.domain
     servers = list(config.axfr_servers)
     if config.axfr_auto and resolver is not None:

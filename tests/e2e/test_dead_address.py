@@ -255,3 +255,41 @@ def test_at_the_defaults_names_waiting_on_dead_addresses_take_no_slot(
     assert all(h["https"]["outcome"] == "timeout" for h in hosts)
     assert len({h["probed_address"] for h in hosts}) == MANY
     assert elapsed < 5 * TIMEOUT + 3, elapsed  # not 10 time-outs in a row
+
+
+TARPIT_TIMEOUT = 2.0  # seconds: a name that queued for a slot would take two of them
+
+
+@pytest.fixture
+def tarpit() -> Iterator[str]:
+    """An address of this lab base whose ports 443 and 80 accept TCP and never say a word: the
+    kernel completes every connection into a backlog nobody reads (TLS handshakes hang, plain
+    HTTP requests get no answer)."""
+    address = _dropped_address().rsplit(".", 1)[0] + ".9"
+    listeners = [socket.create_server((address, port), backlog=64) for port in (443, 80)]
+    try:
+        yield address
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def test_names_behind_a_tarpit_do_not_queue_for_per_ip_slots(tarpit: str, tmp_path: Path) -> None:
+    # 8 names (the domain itself and the random name that finds the wildcard among them),
+    # --per-ip 8: 8 plain-HTTP requests wait on the
+    # silent listener (each name's own: a virtual host may answer one name and not another) and
+    # the first TLS handshake hangs for the 7 others. Were that handshake to hold a slot, one of
+    # the 9 would wait a time-out for a slot before its own.
+    count = 6
+    args = ["scan", "tarpit.test", "--no-ct", "--no-guess", "--no-apex-check", "--quiet"]
+    args += ["--allow-cidr", "127.0.0.0/8", "--timeout", str(TARPIT_TIMEOUT), "--per-ip", "8"]
+    args += ["--names-file", str(_names(tmp_path, "n{}.tarpit.test", count)), "--workers", "0"]
+    with DnsServer(tarpit) as resolver:
+        run = hsts_coverage([*args, "--resolver", resolver], tmp_path)
+    hosts = list(run.hosts().values())
+    assert len(hosts) == count + 2, list(run.hosts())
+    assert all(h["https"]["outcome"] == "timeout" for h in hosts), [h["https"] for h in hosts]
+    assert all(h["http"]["outcome"] == "timeout" for h in hosts), [h["http"] for h in hosts]
+    assert sum("shared with" in h["https"]["error"] for h in hosts) == len(hosts) - 1
+    waits = [h[probe]["elapsed_ms"] / 1000 for h in hosts for probe in ("https", "http")]
+    assert max(waits) < 1.6 * TARPIT_TIMEOUT, sorted(waits)

@@ -7,6 +7,8 @@ re-read certificates on healthy hosts would show here.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -55,3 +57,39 @@ def test_one_handshake_and_one_http_connection_per_host(
         http = delta(before, after, f"{address}:80")
         assert https == (1, 1), f"{label or 'apex'}: {https[0]} connections, {https[1]} handshakes"
         assert http[0] == 1, f"{label or 'apex'}: {http[0]} plain-HTTP connections"
+
+
+_DECODER_CHECK = """
+import asyncio, ipaddress, sys
+from pathlib import Path
+from hsts_coverage.probe.apex import follow
+from hsts_coverage.probe.prober import Prober
+from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver
+
+async def main(resolver_at, ca, apex, host, address):
+    resolver = Resolver((resolver_at,), timeout=2, attempts=2)
+    policy = AddressPolicy(False, (ipaddress.ip_network("127.0.0.0/8"),))
+    prober = Prober(ca_bundle=Path(ca), addresses=AddressBook(resolver, policy), timeout=5,
+                    max_redirects=20, user_agent="t")
+    chain = await follow(prober, f"https://{apex}/", hops=5)  # what the apex check asks
+    print(chain[0].status, "cryptography" in sys.modules)
+    probe = await prober.probe(host, address, apex)  # a host's own check reads its certificate
+    print(probe.https.outcome.value, "cryptography" in sys.modules)
+    await resolver.close()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_the_apex_check_decodes_no_certificate(lab: LabInfo) -> None:
+    # The main process checks the apex; its hosts' certificates are read in a worker. Fetching
+    # the apex and its redirects needs no certificate facts, so the main process does not load
+    # cryptography (about 7 MiB) for them; the host's own HTTPS probe does decode (the twin).
+    host = lab.name("no-redirect")
+    argv = [sys.executable, "-c", _DECODER_CHECK, lab.resolver, lab.ca_bundle, lab.domain]
+    done = subprocess.run(
+        [*argv, host, lab.hosts[host]], capture_output=True, text=True, timeout=60, check=True
+    )
+    apex, probed = done.stdout.split("\n")[:2]
+    assert apex.split()[1] == "False", done.stdout + done.stderr
+    assert probed == "ok True", done.stdout + done.stderr

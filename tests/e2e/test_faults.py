@@ -109,10 +109,10 @@ def test_a_crash_keeps_the_partial_report_aside_and_exits_5(
     from hsts_coverage import cli
     from hsts_coverage.probe.prober import Prober
 
-    async def follow(self: Prober, url: str, *, hops: int) -> object:
+    async def follow(prober: Prober, url: str, *, hops: int) -> object:
         raise RuntimeError("a bug in the apex check")  # outside every host's boundary
 
-    monkeypatch.setattr(Prober, "follow", follow)
+    monkeypatch.setattr("hsts_coverage.probe.apex.follow", follow)
     report = tmp_path / "report.ndjson"
     args = ["scan", lab.domain, *lab_options(lab), "--no-ct", "--workers", "0", "-o", str(report)]
     monkeypatch.setattr("sys.argv", ["hsts-coverage", *args])

@@ -9,6 +9,8 @@ package's namespace, so a package whose `__init__` imports the importer closes a
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Mapping, Set
 from pathlib import Path
 
@@ -191,3 +193,16 @@ def test_modules_stay_a_few_hundred_lines() -> None:
     assert set(LARGE) <= set(sizes), "a module named in LARGE is gone: drop it from the list"
     small = {name: sizes[name] for name in LARGE if sizes[name] <= MAX_LINES}
     assert not small, f"modules in LARGE no longer over {MAX_LINES} lines: drop them: {small}"
+
+
+# Libraries a scan loads only when it needs them: the memory of every process counts (a healthy
+# fleet's scan is about 100 MiB over two processes). dnspython: zone files and transfers;
+# cryptography: a certificate to decode; rich: the terminal table; jinja2: the HTML report.
+LAZY = ("dns", "cryptography", "rich", "jinja2")
+
+
+@pytest.mark.parametrize("module", ["hsts_coverage.cli.app", "hsts_coverage.probe.workers"])
+def test_a_process_starts_without_the_libraries_it_may_not_need(module: str) -> None:
+    code = f"import sys, {module}; print(*sorted(set({LAZY!r}) & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []

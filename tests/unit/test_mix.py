@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from hsts_coverage.bench.mix import PER_ADDRESS, SHARES, Kind, drop_rules, manifest
+from hsts_coverage.bench.mixdns import SILENT_ZONE, policy_text, zone_text
 
 
 @pytest.mark.parametrize("n", [100, 2000, 10_001])
@@ -31,3 +32,17 @@ def test_names_share_addresses_and_unresolved_names_have_none() -> None:
 def test_the_drop_rule_names_every_dropped_address() -> None:
     rules = drop_rules("t", ["127.72.30.1", "127.72.30.2"])
     assert "ip daddr { 127.72.30.1, 127.72.30.2 } drop" in rules
+
+
+def test_named_serves_every_resolving_name_and_drops_the_silent_zone() -> None:
+    entries = manifest(200, "127.72")
+    records = {
+        line.split()[0].rstrip("."): line.split()[-1]
+        for line in zone_text(entries, "127.72.0.53").splitlines()
+        if " IN A " in line and line.startswith("h")
+    }
+    assert records == {e.name: e.address for e in entries if e.address}
+    assert not [name for name in records if name.endswith(SILENT_ZONE)]
+    policy = policy_text()
+    assert f"{SILENT_ZONE} CNAME rpz-drop." in policy
+    assert f"*.{SILENT_ZONE} CNAME rpz-drop." in policy

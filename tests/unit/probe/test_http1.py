@@ -8,6 +8,7 @@ translation table maps to a reason: a new error type left out of the table fails
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -215,3 +216,39 @@ async def test_a_certificate_url_no_client_can_fetch_gives_no_body(url: str) -> 
         assert await prober._fetch_body(url) is None
     finally:
         await resolver.close()
+
+
+async def test_the_request_waits_for_established_outside_the_deadline(serve: Serve) -> None:
+    # `established` (the wait for a --per-ip slot) outlasts the whole deadline: the request goes
+    # out after it, the answer comes, and no time-out is counted against the host.
+    port = await serve(OK)
+    request = Request(address="127.0.0.1", port=port, host="example.test")
+    sent_before: list[bool] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def established() -> None:
+        await asyncio.sleep(0.5)
+        sent_before.append(False)
+
+    head = await fetch(request, tls=None, deadline=0.3, established=established)
+    assert head.status == 200
+    assert sent_before == [False]
+    assert loop.time() - started >= 0.5
+
+
+async def test_the_deadline_runs_again_after_established() -> None:
+    # The clock stops only while waiting: a server that never answers still times out.
+    silent = socket.create_server(("127.0.0.1", 0))  # connections wait in a backlog, unread
+    port = int(silent.getsockname()[1])
+    request = Request(address="127.0.0.1", port=port, host="example.test")
+
+    async def established() -> None:
+        await asyncio.sleep(0.2)
+
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(2):
+                await fetch(request, tls=None, deadline=0.3, established=established)
+    finally:
+        silent.close()

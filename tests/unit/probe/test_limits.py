@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from hsts_coverage.probe.limits import ConnectionLimits
 
 
@@ -45,3 +47,19 @@ async def test_rate_spaces_new_connections() -> None:
 
     await asyncio.gather(*(connect() for _ in range(11)))
     assert starts[-1] - starts[0] >= 10 / 50 - 0.005
+
+
+async def test_a_slot_taken_when_answered_holds_nothing_before() -> None:
+    # The first attempt on an address (a tarpit's hanging handshake, maybe) holds no slot
+    # until the server has answered; then it holds one like any other connection.
+    limits = ConnectionLimits(per_ip=1)
+    async with limits.connection("192.0.2.1", when_answered=True) as first:
+        async with asyncio.timeout(1), limits.connection("192.0.2.1"):
+            pass  # a slot was free: `first` holds none yet
+        await first.take()
+        await first.take()  # once: a second take changes nothing
+        assert limits._gates["192.0.2.1"].open == 1
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05), limits.connection("192.0.2.1"):
+                pass
+    assert not limits._gates

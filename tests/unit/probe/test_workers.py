@@ -20,8 +20,16 @@ from hsts_coverage.models import (
     Outcome,
     Probe,
 )
+from hsts_coverage.probe.admission import Admission
 from hsts_coverage.probe.hosts import HostJudge
-from hsts_coverage.probe.workers import WorkerPool, _Worker, decode, encode, workers_for
+from hsts_coverage.probe.workers import (
+    WorkerPool,
+    _answer,
+    _Worker,
+    decode,
+    encode,
+    workers_for,
+)
 from hsts_coverage.reasons import Reason
 from hsts_coverage.rules.host import status_of
 
@@ -131,3 +139,39 @@ def test_a_dns_answer_routes_on_its_addresses() -> None:
     routes = pool(a)
     assert routes._route(answer.addresses) is a
     assert set(routes._owners) == {"192.0.2.1", "2001:db8::1"}
+
+
+class _Judge:
+    """Records when each host's probing starts."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    async def judge(self, dns: DnsAnswer, domain: str) -> Any:
+        self.started.append(dns.name)
+        return judgement()
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+
+async def test_a_worker_starts_a_host_only_once_its_own_admission_lets_it() -> None:
+    # The main process may hand over more hosts than the worker's CPU starts at once: they
+    # wait for the worker's permit before probing, outside their time budget.
+    judge, writer = _Judge(), _Writer()
+    admission = Admission(1, 1)
+    answer = DnsAnswer("a.example", DnsStatus.RESOLVED, ("192.0.2.1",))
+    async with admission:  # the only permit is in use
+        task = asyncio.create_task(
+            _answer(cast(HostJudge, judge), admission, cast(Any, writer), 1, answer, "example")
+        )
+        await asyncio.sleep(0.01)
+        assert judge.started == []
+    await task
+    assert judge.started == ["a.example"]
+    assert len(writer.frames) == 1
