@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, cast
 
 import h11
 
+from hsts_coverage.descriptors import open_socket
 from hsts_coverage.models import Certificate
 from hsts_coverage.probe.http_messages import (
     MAX_BODY,
@@ -55,7 +56,7 @@ from hsts_coverage.probe.http_messages import (
     Request,
     ResponseError,
 )
-from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError, open_socket
+from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError
 
 if TYPE_CHECKING:
     from hsts_coverage.probe.http2 import Exchange
@@ -82,7 +83,7 @@ async def fetch(
     `ConnectTimeoutError`, a TLS handshake that does a `HandshakeHangError`. `established` is
     awaited once the connection (and handshake) is up, before the request is sent, outside the
     deadline (it may wait for a `--per-ip` slot); nothing is read meanwhile. The socket is opened
-    before the deadline starts (`reach.open_socket` waits for a free file descriptor)."""
+    before the deadline starts (`descriptors.open_socket` waits for a free file descriptor)."""
     loop = asyncio.get_running_loop()
     sock = await open_socket(request.address)
     with _Deadline(loop, deadline) as phase:

@@ -21,28 +21,19 @@ attempt decides nothing; one of the waiting names goes ahead instead. The table 
 entry per address and port the scan met (a few hundred bytes each), as `--workers` sends all of
 an address's hosts to one process, the sharing holds across processes too.
 
-The socket is opened here before any deadline starts: when the scanner is out of file
-descriptors (EMFILE, ENFILE) it waits for one to be freed and tries again, so the scanner's own
-limit never becomes a host's failure; a DNS query that failed for the same reason is asked again
-(`waited_for_descriptor`).
+Sockets are opened before any deadline starts, waiting for a free file descriptor if need be
+(`hsts_coverage.descriptors`, shared with the resolver), so the scanner's own limit never
+becomes a host's failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import socket
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
-
-# Waiting for a file descriptor: how long between two tries to open a socket.
-FD_RETRY_SECONDS = 0.05
-_OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE})
-OUT_OF_FILES_MEMORY = 2.0  # seconds after running out during which a refusal is put down to it
 
 
 class ConnectTimeoutError(TimeoutError):
@@ -146,135 +137,3 @@ class Reachability:
         pending = self._pending.pop(key, None)
         if pending is not None:
             pending.set_result(None)  # the waiters look again: one of them goes first
-
-
-class _OutOfFiles:
-    last = -float("inf")  # when a socket last could not be opened for want of a descriptor
-
-
-async def open_socket(address: str) -> socket.socket:
-    """A non-blocking TCP socket for `address`, waiting for a file descriptor if none is free."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    while True:
-        try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        except OSError as exc:
-            if exc.errno not in _OUT_OF_FDS:
-                raise
-            _OutOfFiles.last = time.monotonic()
-            await asyncio.sleep(FD_RETRY_SECONDS)
-            continue
-        sock.setblocking(False)
-        return sock
-
-
-async def waited_for_descriptor() -> bool:
-    """Whether the process is (or was a moment ago) out of file descriptors, and if so, wait
-    until one is free: c-ares reports a socket it could not open as ECONNREFUSED, which must not
-    count against the name server."""
-    sock = await open_socket("0.0.0.0")
-    sock.close()
-    return time.monotonic() - _OutOfFiles.last < OUT_OF_FILES_MEMORY
-
-
-# -- one wait per silent name server ----------------------------------------------------------
-
-# Names whose lookups must all have timed out before a zone counts as silent: two, so that one
-# name that is itself silent (delegated on to a dead server) does not silence its siblings.
-SILENT_VOTES = 2
-
-
-@dataclass(slots=True)
-class _Zone:
-    leaders: set[str]  # names being looked up on the zone's behalf
-    timed_out: list[str]  # leaders whose every query timed out, in the order they did
-    changed: asyncio.Future[None]
-    silent: str | None = None  # the first name found silent, once the zone is
-
-
-class SilentZones:
-    """The scan's table of DNS zones: answering, silent, or not known yet.
-
-    Under a name server that never answers, every name would pay the resolver's retries. Here
-    the first names of a zone (`SILENT_VOTES` distinct ones at once) are looked up, and the
-    others wait for them, holding no query slot. Any answer (an address, NXDOMAIN, NODATA, even
-    SERVFAIL) shows that the zone answers: from then on every name is looked up on its own. If
-    every query of `SILENT_VOTES` names timed out, the zone is silent: the names waiting, and
-    every later name of the zone, share that outcome, and their record says so.
-
-    A zone here is a name's parent, or the name itself when the parent is a public suffix (the
-    registrable domain is its own delegation): a stub resolver does not see the real zone cuts,
-    and the parent is the delegation of most CT names. A zone cut deeper than that only makes
-    fewer names share; names of one parent delegated to different servers need two silent ones
-    among the first names before any other is silenced, and the outcome is only ever `unknown`.
-    """
-
-    def __init__(self) -> None:
-        self._zones: dict[str, _Zone] = {}
-        self._answering: set[str] = set()
-        self._silent: dict[str, str] = {}  # zone -> the first name found silent in it
-
-    def _silent_above(self, name: str) -> str | None:
-        while name:
-            if (first := self._silent.get(name)) is not None:
-                return first
-            name = name.partition(".")[2]
-        return None
-
-    async def lookup(
-        self,
-        zone: str,
-        name: str,
-        resolve: Callable[[], Awaitable[T]],
-        timed_out: Callable[[T], bool],
-    ) -> T | str:
-        """`resolve()` for `name`, unless `zone` is silent: then the first silent name (str).
-        A name in or under a zone found silent (the zone's apex, a deeper name) is silent too:
-        the resolver has to ask that zone's servers for it, or for its delegation."""
-        if self._silent and (first := self._silent_above(name)) is not None:
-            return first
-        while zone not in self._answering:
-            state = self._zones.get(zone)
-            if state is None:
-                future = asyncio.get_running_loop().create_future()
-                state = self._zones[zone] = _Zone(set(), [], future)
-            if state.silent is not None:
-                return state.silent
-            # A leader that timed out keeps its vote: no other name leads in its place while
-            # the other leader's tries go on (the zone is decided when they end).
-            votes = len(state.leaders) + len(set(state.timed_out) - state.leaders)
-            if votes < SILENT_VOTES and name not in state.leaders:
-                return await self._lead(zone, state, name, resolve, timed_out)
-            await asyncio.shield(state.changed)
-        return await resolve()
-
-    async def _lead(
-        self,
-        zone: str,
-        state: _Zone,
-        name: str,
-        resolve: Callable[[], Awaitable[T]],
-        timed_out: Callable[[T], bool],
-    ) -> T:
-        state.leaders.add(name)
-        answered = False
-        try:
-            result = await resolve()
-            answered = not timed_out(result)
-            if not answered:
-                state.timed_out.append(name)
-                if len(set(state.timed_out)) >= SILENT_VOTES:
-                    state.silent = self._silent[zone] = state.timed_out[0]
-            return result
-        finally:
-            state.leaders.discard(name)  # a timed-out or cancelled leader makes room for another
-            if answered:
-                self._answering.add(zone)
-                self._zones.pop(zone, None)  # the other leader may have answered first
-            self._wake(state)
-
-    @staticmethod
-    def _wake(state: _Zone) -> None:
-        if not state.changed.done():
-            state.changed.set_result(None)
-        state.changed = asyncio.get_running_loop().create_future()

@@ -52,8 +52,8 @@ from pathlib import Path
 
 import certifi
 
+from hsts_coverage.descriptors import open_socket
 from hsts_coverage.models import Certificate
-from hsts_coverage.probe.reach import open_socket
 
 # Chrome's TLS 1.2 cipher suites in OpenSSL's names, in BoringSSL's order (see the docstring).
 CHROME_TLS12_CIPHERS = (

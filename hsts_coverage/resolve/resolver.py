@@ -17,7 +17,7 @@ What is not an answer is asked again, within a time budget per name and record t
   loss like a time-out;
 - a loss that is followed by an answer for the same name slows the resolver's `pacer.Pacer`;
 - a zone whose name server never answers costs its time budget once, not once per name:
-  `reach.SilentZones` looks up its first names, the others wait and share their outcome
+  `silent.SilentZones` looks up its first names, the others wait and share their outcome
   (`"timed out, shared with ..."`).
 """
 
@@ -35,9 +35,10 @@ import aiodns
 import pycares
 
 from hsts_coverage.config import Nameserver
+from hsts_coverage.descriptors import waited_for_descriptor
 from hsts_coverage.models import DnsAnswer, DnsStatus
-from hsts_coverage.probe.reach import SilentZones, waited_for_descriptor
 from hsts_coverage.resolve.pacer import Pacer
+from hsts_coverage.resolve.silent import SilentZones
 from hsts_coverage.rules.names import is_public_suffix
 
 _TRANSIENT = {

@@ -10,7 +10,6 @@ from functools import partial
 
 import pytest
 
-from hsts_coverage.probe.reach import SilentZones
 from hsts_coverage.resolve import Pacer, zone_of
 from hsts_coverage.resolve.pacer import (
     EPOCH_SECONDS,
@@ -19,6 +18,7 @@ from hsts_coverage.resolve.pacer import (
     MIN_RATE,
     UNPACED,
 )
+from hsts_coverage.resolve.silent import SilentZones
 
 
 @pytest.mark.parametrize(
