@@ -19,6 +19,9 @@ What is not an answer is asked again, within a time budget per name and record t
 - a zone whose name server never answers costs its time budget once, not once per name:
   `silent.SilentZones` looks up its first names, the others wait and share their outcome
   (`"timed out, shared with ..."`).
+
+The c-ares channels are `channels.Channels`: recycled every few thousand queries, so that
+c-ares's query cache does not grow with the scan, and renewed after a channel refuses.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import pycares
 from hsts_coverage.config import Nameserver
 from hsts_coverage.descriptors import waited_for_descriptor
 from hsts_coverage.models import DnsAnswer, DnsStatus
+from hsts_coverage.resolve.channels import Channels
 from hsts_coverage.resolve.pacer import Pacer
 from hsts_coverage.resolve.silent import SilentZones
 from hsts_coverage.rules.names import is_public_suffix
@@ -57,8 +61,6 @@ class _Transient(Exception):
 
 
 _TIMED_OUT = _TRANSIENT[aiodns.error.ARES_ETIMEOUT]
-DNS_RECEIVE_BUFFER = 4 << 20
-_MAX_RENEWALS = 2  # channel swaps per resolver; each new channel is a c-ares event thread
 BACKOFF_FIRST = 0.2  # seconds: pauses between tries, full jitter, doubling up to BACKOFF_CAP
 BACKOFF_CAP = 2.0
 
@@ -77,41 +79,14 @@ class Resolver:
     def __init__(self, nameservers: Sequence[Nameserver], *, timeout: float, attempts: int) -> None:
         self._servers = [str(ns) for ns in nameservers] or None
         self._timeout = timeout
-        self._dns = self._channel()
-        self._retired: list[aiodns.DNSResolver] = []
+        self._channels = Channels(self._servers, timeout)
         self._attempts = attempts
         self._budget = attempts * timeout  # seconds of tries per name and record type
         self.pacer = Pacer()
         self.zones = SilentZones()
 
-    def _channel(self) -> aiodns.DNSResolver:
-        # c-ares retries by itself too; one try per attempt keeps the total bounded and ours.
-        # lookups="b": DNS only, never /etc/hosts (every lookup goes to the chosen servers).
-        # A burst of answers waits in the socket (up to the kernel's rmem_max), not dropped.
-        return aiodns.DNSResolver(
-            nameservers=self._servers,
-            timeout=self._timeout,
-            tries=1,
-            lookups="b",
-            socket_receive_buffer_size=DNS_RECEIVE_BUFFER,
-        )
-
-    def _renew(self, failed: aiodns.DNSResolver) -> None:
-        """Replace a channel that refused to reach the servers (at most once per channel).
-
-        Now and then (about 2 runs in 100 with four scans in parallel) a c-ares channel failed
-        every query with ECONNREFUSED from the start, without opening a socket. The cause is not
-        known; a fresh channel is the cheap remedy. The old one is closed with the resolver,
-        after its queries have ended. A server that is really down refuses every channel, so
-        there are only a few swaps; after that, the refusals stand.
-        """
-        if failed is self._dns and len(self._retired) < _MAX_RENEWALS:
-            self._retired.append(failed)
-            self._dns = self._channel()
-
     async def close(self) -> None:
-        for channel in (*self._retired, self._dns):
-            await channel.close()
+        await self._channels.close()
 
     async def resolve(self, name: str, *, dangling: bool = True) -> DnsAnswer:
         """A and AAAA side by side, each with its own retries, CNAMEs followed. `dangling` False
@@ -171,6 +146,12 @@ class Resolver:
         try:
             return await self._retrying(name, family)
         except (_Transient, aiodns.error.DNSError) as exc:
+            # Kept as a value: without its traceback, which holds the frames that hold it (a
+            # cycle per name, left to the garbage collector, that the scan's calm collector
+            # visits seldom: about 1.5 KB a name stayed in memory).
+            for linked in (exc, exc.__cause__, exc.__context__):
+                if linked is not None:
+                    linked.with_traceback(None)
             return exc
 
     async def _not_resolved(self, name: str, exc: aiodns.error.DNSError) -> DnsAnswer:
@@ -194,7 +175,7 @@ class Resolver:
         counted = 0  # SERVFAIL, REFUSED from a resolver that answers nothing, malformed answers
         lost_at: float | None = None  # when this name's first lost query was sent
         for tries in range(1, 1 << 16):
-            outcome, sent, took = await self._ask(name, family, self._budget - spent)
+            outcome, channel, sent, took = await self._ask(name, family, self._budget - spent)
             spent += took
             if not isinstance(outcome, aiodns.error.DNSError):
                 self._answered(lost_at)
@@ -206,7 +187,7 @@ class Resolver:
             if code == aiodns.error.ARES_ECONNREFUSED and await waited_for_descriptor():
                 continue  # our open-files limit, not the server's
             if code == aiodns.error.ARES_ECONNREFUSED:
-                self._renew(self._dns)
+                self._channels.renew(channel)
             if _is_loss(code, self.pacer):
                 lost_at = sent if lost_at is None else lost_at
             else:
@@ -220,12 +201,13 @@ class Resolver:
 
     async def _ask(
         self, name: str, family: socket.AddressFamily, left: float
-    ) -> tuple[pycares.AddrInfoResult | aiodns.error.DNSError, float, float]:
-        """One query in a pacer slot, cut (as a time-out) after `left` seconds: the outcome,
-        when it was sent and how long it took."""
+    ) -> tuple[pycares.AddrInfoResult | aiodns.error.DNSError, aiodns.DNSResolver, float, float]:
+        """One query in a pacer slot, cut (as a time-out) after `left` seconds: the outcome, the
+        channel it went through, when it was sent and how long it took."""
         async with self.pacer:
             sent = time.monotonic()
-            query = self._dns.getaddrinfo(name + ".", family=family)
+            channel = self._channels.acquire()
+            query = channel.getaddrinfo(name + ".", family=family)
             try:
                 if left >= self._timeout:  # c-ares times it out first
                     result: pycares.AddrInfoResult | aiodns.error.DNSError = await query
@@ -235,7 +217,9 @@ class Resolver:
                 result = exc
             except TimeoutError:
                 result = aiodns.error.DNSError(aiodns.error.ARES_ETIMEOUT, _TIMED_OUT)
-            return result, sent, time.monotonic() - sent
+            finally:
+                self._channels.release(channel)
+            return result, channel, sent, time.monotonic() - sent
 
     def _answered(self, lost_at: float | None) -> None:
         self.pacer.answered()
@@ -247,7 +231,7 @@ class Resolver:
         fails (the caller says so: a zone transfer then has no server to ask)."""
         try:
             async with self.pacer:
-                result = await self._dns.query_dns(zone + ".", "NS")
+                result = await self._channels.ask(lambda dns: dns.query_dns(zone + ".", "NS"))
         except aiodns.error.DNSError:
             return ()
         hosts = (
@@ -268,7 +252,9 @@ class Resolver:
         while len(chain) <= MAX_CNAME_CHAIN and current not in chain[:-1]:
             try:
                 async with self.pacer:
-                    result = await self._dns.query_dns(current, "CNAME")
+                    result = await self._channels.ask(
+                        lambda dns: dns.query_dns(current, "CNAME")  # noqa: B023 (awaited here)
+                    )
             except aiodns.error.DNSError:
                 break
             targets = _cnames(result.answer)
