@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 import orjson
 
@@ -269,8 +269,21 @@ def _opened(path: Path, mode: str) -> Iterator[BinaryIO]:
         stream = path.open(mode)
     except OSError as exc:
         usage_error(f"cannot write {path}: {exc.strerror}")
-    with stream:
+    try:
         yield cast(BinaryIO, stream)
+    finally:
+        _close(stream, path)
+
+
+def _close(stream: IO[Any], path: Path) -> None:
+    """Close, saying in one line if the last buffered bytes cannot be written (a full disk, a
+    file-size limit). The writers flush and sync before a normal end, where such an error is
+    raised and reported; this is the end of a scan that already failed or was interrupted, or a
+    stream the garbage collector closes, where a traceback would be all the user saw."""
+    try:
+        stream.close()
+    except OSError as exc:
+        print(f"{PROG}: cannot finish writing {path}: {exc.strerror or exc}", file=sys.stderr)
 
 
 @contextmanager
