@@ -41,8 +41,9 @@ class Channels:
         self._recycle_after = RECYCLE_AFTER if recycle_after is None else recycle_after
         self._current = self._open()
         self._sent = 0  # queries sent on the current channel
+        # Every open channel and its queries in flight: any but the current one is retired,
+        # and closed when its count comes to zero.
         self._in_flight: dict[aiodns.DNSResolver, int] = {self._current: 0}
-        self._retired: set[aiodns.DNSResolver] = set()
         self._renewals = 0
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -80,7 +81,7 @@ class Channels:
 
     def release(self, channel: aiodns.DNSResolver) -> None:
         self._in_flight[channel] -= 1
-        if channel in self._retired and not self._in_flight[channel]:
+        if channel is not self._current and not self._in_flight[channel]:
             self._close(channel)
 
     def renew(self, failed: aiodns.DNSResolver) -> None:
@@ -99,13 +100,10 @@ class Channels:
         self._current = self._open()
         self._sent = 0
         self._in_flight[self._current] = 0
-        if self._in_flight[channel]:
-            self._retired.add(channel)  # closed when its last query ends
-        else:
+        if not self._in_flight[channel]:  # else closed when its last query ends
             self._close(channel)
 
     def _close(self, channel: aiodns.DNSResolver) -> None:
-        self._retired.discard(channel)
         del self._in_flight[channel]
         task = asyncio.get_running_loop().create_task(channel.close())
         self._closing.add(task)  # a reference, until it is done
