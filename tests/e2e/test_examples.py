@@ -43,8 +43,7 @@ from junitparser import JUnitXml
 
 from tests.helpers import TIMEOUT, LabInfo, ct_searches, hsts_coverage, lab_options
 
-# alone: its full-disk runs flaked twice beside another worker (a traceback at exit)
-pytestmark = [pytest.mark.e2e, pytest.mark.alone]
+pytestmark = pytest.mark.e2e
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WRAPPER = EXAMPLES / "cron" / "hsts-coverage-nightly.sh"
