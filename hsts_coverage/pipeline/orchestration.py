@@ -33,7 +33,7 @@ from hsts_coverage.models import (
     Probe,
     WildcardZone,
 )
-from hsts_coverage.pipeline.domain import Domain, DomainScan
+from hsts_coverage.pipeline.domain import Domain, DomainScan, zones_in_turn
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge
@@ -115,27 +115,32 @@ class _Scanner:
             preload_list=self.config.preload_entries,
         )
 
-    async def check(self, name: str, domain: Domain, judge: JudgeHost) -> HostResult:
+    async def check(
+        self, name: str, domain: Domain, judge: JudgeHost, admission: Admission
+    ) -> HostResult:
         """One host, inside the boundary every host passes: an unexpected exception (a bug, or
         a hostile input no one foresaw) makes this host `unknown` (`internal_error`), never the
         end of the scan."""
         started = time.perf_counter()
         try:
-            return await self._check(name, domain, judge, started)
+            return await self._check(name, domain, judge, admission, started)
         except Exception as exc:  # the boundary: any bug becomes data
             return _internal_error(name, domain, exc, started)
 
     async def _check(
-        self, name: str, domain: Domain, judge: JudgeHost, started: float
+        self, name: str, domain: Domain, judge: JudgeHost, admission: Admission, started: float
     ) -> HostResult:
+        # Resolving holds no admission permit: the resolver's pacer bounds the queries, and a
+        # name waiting on a silent zone (or answered NXDOMAIN, a third of a real CT list) holds
+        # no socket. Nor does a host waiting for its address's turn: the permits are for hosts
+        # being probed, so that waits of either kind do not keep live hosts from starting.
         dns = await self.resolver.resolve(name)
         findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
         if not findings:
-            async with self.hosts_per_address.connection(
-                dns.addresses[0] if dns.addresses else name
-            ):
+            address = dns.addresses[0] if dns.addresses else name
+            async with self.hosts_per_address.connection(address), admission:
                 findings, probes, per_address = await judge(dns, domain.name)
             findings += partial_dns(dns)
         findings += wildcard_finding(dns, domain.wildcard_zones)
@@ -288,7 +293,7 @@ async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[JudgeHost]:
 async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostResult]:
     """Check every name of the domain, then the names those checks met, round after round
     until no new name turns up; yield results in completion order."""
-    batch = list(domain.names)
+    batch = zones_in_turn(domain.names)
     async with _judges(scanner, len(batch)) as judge:
         while batch:
             met: list[str] = []
@@ -301,11 +306,13 @@ async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostRes
 async def _run_checks(
     scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
 ) -> AsyncIterator[HostResult]:
-    """A pool of tasks pulls the names; `Admission` decides how many check a host at once."""
+    """A pool of tasks pulls the names; `Admission` decides how many probe a host at once.
+    There are twice as many tasks as the admission's ceiling: up to a ceiling's worth of names
+    can be resolving, or waiting for their address's turn, while as many hosts are probed."""
     names: Iterator[str] = iter(batch)
     ceiling = scanner.config.concurrency or auto_ceiling(open_files_limit())
     admission = Admission(FLOOR, ceiling)
-    workers = min(ceiling, len(batch))
+    workers = min(2 * ceiling, len(batch))
     results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
         maxsize=max(1, min(workers, FLOOR))
     )
@@ -313,8 +320,7 @@ async def _run_checks(
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                async with admission:  # held until the result is handed on: memory stays flat
-                    await results.put(await scanner.check(name, domain, judge))
+                await results.put(await scanner.check(name, domain, judge, admission))
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:

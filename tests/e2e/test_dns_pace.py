@@ -91,12 +91,14 @@ def _kind(name: str) -> str:
     return "nx" if name.startswith("nx") else "busy"
 
 
-def _scan(resolver: str, names: list[str], tmp_path: Path) -> tuple[dict[str, Any], float]:
+def _scan(
+    resolver: str, names: list[str], tmp_path: Path, *options: str
+) -> tuple[dict[str, Any], float]:
     names_file = tmp_path / "names.txt"
     names_file.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
     args = ["scan", "pace.test", "--no-ct", "--no-guess", "--no-apex-check", "--quiet"]
     args += ["--resolver", resolver, "--allow-cidr", "127.0.0.0/8", "--timeout", str(TIMEOUT)]
-    args += ["--names-file", str(names_file)]
+    args += ["--names-file", str(names_file), *options]
     started = time.monotonic()
     run = hsts_coverage(args, tmp_path)
     elapsed = time.monotonic() - started
@@ -146,3 +148,21 @@ def test_names_that_do_not_exist_stay_cheap(tmp_path: Path) -> None:
     # A, AAAA and the CNAME look-up of a name that does not resolve: one query each, no retry.
     assert server.queries["nx"] == 3 * NXDOMAIN, server.queries
     assert elapsed < 15, elapsed
+
+
+def test_names_waiting_on_dns_hold_no_place_of_the_hosts_probed(tmp_path: Path) -> None:
+    # 50 hosts probed at once, at most; 60 names wait on the silent zone. Had they held those
+    # places while they waited, the names after them would have waited for the zone's outcome
+    # too; as it is, every other name (resolved, its address refusing) is done before it.
+    server = StrainedResolver(rate=0)
+    with server as resolver:
+        silent = [f"s{i}.silent.pace.test" for i in range(SILENT)]
+        # (z...: after the silent zone's names in the enumeration's order, which they lead)
+        answering = [f"z{i}.pace.test" for i in range(400)]
+        hosts, elapsed = _scan(resolver, [*silent, *answering], tmp_path, "--concurrency", "50")
+    order = list(hosts)  # the report's order: the order the hosts were done in
+    last_answering = max(order.index(name) for name in answering)
+    first_silent = min(order.index(name) for name in silent)
+    assert last_answering < first_silent, (last_answering, first_silent)
+    assert all(hosts[n]["status"] == "unknown" for n in silent)
+    assert elapsed < 30, elapsed
