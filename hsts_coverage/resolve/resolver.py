@@ -190,7 +190,7 @@ class Resolver:
                 self._channels.renew(channel)
             if _is_loss(code, self.pacer):
                 lost_at = sent if lost_at is None else lost_at
-            else:
+            elif not _is_channel_fault(code, self.pacer):
                 counted += 1
             pause = random.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2**tries))  # full jitter
             if counted >= self._attempts or spent + pause >= self._budget:
@@ -274,6 +274,13 @@ def _is_loss(code: int | None, pacer: Pacer) -> bool:
     return code == aiodns.error.ARES_ETIMEOUT or (
         code == aiodns.error.ARES_EREFUSED and pacer.answering()
     )
+
+
+def _is_channel_fault(code: int | None, pacer: Pacer) -> bool:
+    """ECONNREFUSED from a resolver that answers other queries: our channel's socket, not the
+    server (see `channels`); asked again on a fresh channel, within the budget, uncounted and
+    without slowing the pace (the resolver is not overloaded)."""
+    return code == aiodns.error.ARES_ECONNREFUSED and pacer.answering()
 
 
 MAX_CNAME_CHAIN = 16  # more links than resolvers follow (BIND and Unbound stop near 10-16)

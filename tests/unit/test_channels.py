@@ -13,9 +13,13 @@ import time
 import aiodns
 import dns.message
 import dns.rcode
+import dns.rdatatype
 import dns.rrset
 
-from hsts_coverage.resolve.channels import MAX_RENEWALS, Channels
+from hsts_coverage.config import Nameserver
+from hsts_coverage.models import DnsStatus
+from hsts_coverage.resolve import Resolver
+from hsts_coverage.resolve.channels import RENEW_INTERVAL, Channels
 from tests.helpers import UdpDnsServer
 
 
@@ -69,18 +73,77 @@ async def test_a_retired_channel_is_closed_only_after_its_last_query_ends() -> N
         await channels.close()
 
 
-async def test_a_refusing_channel_is_renewed_once_and_only_so_many_times() -> None:
+async def test_a_refusing_channel_is_renewed_once_and_at_most_so_often() -> None:
     channels = Channels(["127.0.0.1:9"], 1.0)
     renewed = []
-    for _ in range(MAX_RENEWALS + 2):
+    for pause in (0.0, RENEW_INTERVAL + 0.05, 0.0, RENEW_INTERVAL + 0.05):
+        await asyncio.sleep(pause)
         failed = channels.acquire()
         channels.release(failed)
         channels.renew(failed)
         channels.renew(failed)  # a second refusal of the same channel: no second swap
         renewed.append(channels.acquire() is not failed)
         channels.release(channels.acquire())
-    assert renewed == [True] * MAX_RENEWALS + [False] * 2
+    assert renewed == [True, True, False, True]
     await channels.close()
+
+
+class GoneForAMoment(UdpDnsServer):
+    """Answers an A record for every name; the first query for `gone.test` closes its socket
+    for `seconds` (queries then meet a closed port: ECONNREFUSED, as a refusing channel does)
+    and binds the same port again; later ones are not answered."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.gone = False
+
+    def reply(self, query: dns.message.Message) -> dns.message.Message | None:
+        name = query.question[0].name
+        if name.to_text() == "gone.test." and self.gone:
+            return None
+        if name.to_text() == "gone.test.":
+            self.gone = True
+            port = self._sock.getsockname()[1]
+            self._sock.close()
+            time.sleep(self.seconds)
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._sock.bind(("127.0.0.1", port))
+            self._sock.settimeout(0.2)
+            return None
+        answer = dns.message.make_response(query)
+        if query.question[0].rdtype == dns.rdatatype.A:
+            answer.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "192.0.2.1"))
+        return answer
+
+
+async def test_refusals_from_a_server_that_answers_others_are_asked_again() -> None:
+    # Refused for 1.2 s (three counted tries and their pauses take under 1.2 s), but the server
+    # answered just before (less than the pacer's 2 s of "answering"): every name is asked
+    # again within its budget, on a fresh channel once the server is back, and resolves.
+    with GoneForAMoment(1.2) as address:
+        host, port = address.split(":")
+        resolver = Resolver([Nameserver(host, int(port))], timeout=2.0, attempts=3)
+        assert (await resolver.resolve("first.test")).status is DnsStatus.RESOLVED
+        gone = asyncio.create_task(resolver.resolve("gone.test"))
+        await asyncio.sleep(0.2)
+        answers = await asyncio.gather(*(resolver.resolve(f"n{i}.test") for i in range(20)))
+        failed = [a for a in answers if a.error or a.partial_error]
+        assert not failed, failed[:2]
+        gone.cancel()
+        await resolver.close()
+
+
+async def test_a_server_that_never_answered_is_unreachable_at_once() -> None:
+    # Nothing listens: no answer ever came, so refusals count, and the name fails in well
+    # under its budget (3 x 2 s).
+    resolver = Resolver([Nameserver("127.0.0.1", 9)], timeout=2.0, attempts=3)
+    started = time.monotonic()
+    answer = await resolver.resolve("n.test")
+    assert answer.status is DnsStatus.ERROR
+    assert answer.error == "name server unreachable"
+    assert time.monotonic() - started < 3.0
+    await resolver.close()
 
 
 LOOKUPS = 6000  # names
