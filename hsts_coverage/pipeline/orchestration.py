@@ -30,6 +30,7 @@ from hsts_coverage.models import (
     Enumeration,
     HostResult,
     Judgement,
+    Outcome,
     Probe,
     WildcardZone,
 )
@@ -55,6 +56,7 @@ from hsts_coverage.rules.host import (
 from hsts_coverage.rules.names import wildcard_probe_name
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.session import ct_session
+from hsts_coverage.waiting import waiting_aside
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class _Scanner:
         # time budget starts, not in the prober's queue for a connection slot (a host in flight
         # beyond --concurrency's floor must not spend its budget queueing behind politeness).
         self.hosts_per_address = ConnectionLimits(per_ip=2 * config.per_ip)
+        self.answering: set[str] = set()  # addresses whose HTTPS port answered (not timed out)
         # Names being resolved at once are bounded by the resolver's pacer (resolve.Pacer): a
         # name waiting on a silent zone holds no query slot.
 
@@ -116,33 +119,38 @@ class _Scanner:
         )
 
     async def check(
-        self, name: str, domain: Domain, judge: JudgeHost, admission: Admission
+        self, name: str, domain: Domain, judge: JudgeHost, stages: _Stages
     ) -> HostResult:
         """One host, inside the boundary every host passes: an unexpected exception (a bug, or
         a hostile input no one foresaw) makes this host `unknown` (`internal_error`), never the
         end of the scan."""
         started = time.perf_counter()
         try:
-            return await self._check(name, domain, judge, admission, started)
+            return await self._check(name, domain, judge, stages, started)
         except Exception as exc:  # the boundary: any bug becomes data
             return _internal_error(name, domain, exc, started)
 
     async def _check(
-        self, name: str, domain: Domain, judge: JudgeHost, admission: Admission, started: float
+        self, name: str, domain: Domain, judge: JudgeHost, stages: _Stages, started: float
     ) -> HostResult:
-        # Resolving holds no admission permit: the resolver's pacer bounds the queries, and a
-        # name waiting on a silent zone (or answered NXDOMAIN, a third of a real CT list) holds
-        # no socket. Nor does a host waiting for its address's turn: the permits are for hosts
-        # being probed, so that waits of either kind do not keep live hosts from starting.
-        dns = await self.resolver.resolve(name)
-        findings = judge_dns(dns)
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
-        if not findings:
-            address = dns.addresses[0] if dns.addresses else name
-            async with self.hosts_per_address.connection(address), admission:
-                findings, probes, per_address = await judge(dns, domain.name)
-            findings += partial_dns(dns)
+        async with stages.resolving.place() as ahead:
+            # Waiting for the outcome of its zone's first names, a name gives its place back
+            # (the resolver steps aside through `hsts_coverage.waiting`): it holds no socket.
+            with waiting_aside(ahead.aside):
+                dns = await self.resolver.resolve(name)
+            findings = judge_dns(dns)
+            if not findings:
+                address = dns.addresses[0] if dns.addresses else name
+                async with (
+                    self.hosts_per_address.connection(address),
+                    stages.probing.place(later=address in self.answering),
+                ):
+                    ahead.release()  # probed now, no longer ahead
+                    findings, probes, per_address = await judge(dns, domain.name)
+                self._note_answering(probes)
+                findings += partial_dns(dns)
         findings += wildcard_finding(dns, domain.wildcard_zones)
         return HostResult(
             name=name,
@@ -155,6 +163,13 @@ class _Scanner:
             found_by=domain.found_by.get(name, ()),
         )
 
+    def _note_answering(self, probes: tuple[Probe, ...]) -> None:
+        """Addresses whose HTTPS port answered: the next hosts on them are CPU work that can
+        wait behind hosts on addresses not tried yet, whose wait is best begun early."""
+        for probe in probes:
+            if probe.https.outcome is not Outcome.TIMEOUT:
+                self.answering.add(probe.address)
+
     async def wildcard_zones(self, enumeration: Enumeration) -> tuple[WildcardZone, ...]:
         """Zones (the domain, and every wildcard seen in CT) where a random name resolves."""
         zones = dict.fromkeys([enumeration.domain, *(w[2:] for w in enumeration.wildcards)])
@@ -165,6 +180,19 @@ class _Scanner:
             if answer.status is DnsStatus.RESOLVED:
                 found.append(WildcardZone(zone, probe_name, frozenset(answer.addresses)))
         return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stages:
+    """The two places a name may hold: among the hosts being probed, or among the names being
+    resolved (or waiting for a probe's place) ahead of them, at most as many as are probed
+    (`resolving` follows `probing`'s limit). A name answered NXDOMAIN, a third of a real CT
+    list, or waiting on a silent zone, never holds a probe's place, so such waits do not keep
+    live hosts from starting; and names are not resolved far ahead of the probes (each one
+    resolved and waiting costs memory: 12 MiB at 2,000 names resolved at once)."""
+
+    probing: Admission
+    resolving: Admission
 
 
 def _internal_error(name: str, domain: Domain, exc: Exception, started: float) -> HostResult:
@@ -224,13 +252,24 @@ async def _scan_domain(scanner: _Scanner, progress: DomainScan) -> AsyncIterator
     target = Domain(progress.enumeration, zones, shard, config.max_met_names)
     progress.target = target
     yield DomainStarted(target.enumeration, len(target.names))
-    async for result in _check_all(scanner, target):
-        progress.mark("first_host")
-        progress.tally.add(result)
-        yield result
-    progress.mark("hosts_done")
+    # The apex check (once, not in every shard) goes on beside the hosts: it waits on the
+    # network as they do, and after them it would add its own seconds to the scan.
+    apex = None
     if config.check_apex and (shard is None or shard[0] == 1):
-        progress.apex = await scanner.apex(progress.domain)  # once, not in every shard
+        apex = asyncio.create_task(scanner.apex(progress.domain), name="apex")
+    try:
+        async for result in _check_all(scanner, target):
+            progress.mark("first_host")
+            progress.tally.add(result)
+            yield result
+        progress.mark("hosts_done")
+        if apex is not None:
+            progress.apex = await apex
+    finally:
+        if apex is not None and not apex.done():
+            apex.cancel()
+            with suppress(asyncio.CancelledError):
+                await apex
     yield progress.summary()
 
 
@@ -306,9 +345,9 @@ async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostRes
 async def _run_checks(
     scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
 ) -> AsyncIterator[HostResult]:
-    """A pool of tasks pulls the names; `Admission` decides how many probe a host at once.
-    There are twice as many tasks as the admission's ceiling: up to a ceiling's worth of names
-    can be resolving, or waiting for their address's turn, while as many hosts are probed."""
+    """A pool of tasks pulls the names; `Admission` decides how many probe a host at once, and
+    as many more names may be resolved ahead of them (`_Stages`). So there are twice as many
+    tasks as the admission's ceiling."""
     names: Iterator[str] = iter(batch)
     ceiling = scanner.config.concurrency or auto_ceiling(open_files_limit())
     admission = Admission(FLOOR, ceiling)
@@ -317,10 +356,12 @@ async def _run_checks(
         maxsize=max(1, min(workers, FLOOR))
     )
 
+    stages = _Stages(admission, admission.followed_by(Admission(FLOOR, ceiling)))
+
     async def work() -> None:
         try:
             for name in names:  # one shared iterator: each name goes to exactly one worker
-                await results.put(await scanner.check(name, domain, judge, admission))
+                await results.put(await scanner.check(name, domain, judge, stages))
         except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
             await results.put(exc)
         else:

@@ -11,6 +11,12 @@ by a quarter each tick, up to `ceiling`; when the loop lags (`BUSY_LAG`) with th
 CPU, it shrinks back towards `floor` (hosts in flight finish, no new one is admitted until the
 count is under the limit).
 
+A host that waits on another's outcome gives its permit back for the wait (`Place.aside`) and,
+coming back, goes before the hosts not started yet; a host whose address is known to answer
+queues behind the others (`later`: CPU work that can come at any time, while a new address may
+be a dead one whose wait is best begun early). A second `Admission` can follow this one's
+limit (`followed_by`): the pipeline's names resolved ahead of the probes.
+
 The ceiling is `--concurrency` when given; by default it is sized from the open-files budget
 (`auto_ceiling`: a host in flight holds up to two sockets, and the rest of the process needs a
 few hundred descriptors), at most `MAX_AUTO`.
@@ -21,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 
 FLOOR = 100
@@ -40,7 +48,8 @@ def auto_ceiling(open_files: int) -> int:
 
 
 class Admission:
-    """`async with admission:` holds one of the hosts-in-flight permits."""
+    """`async with admission:` holds one of the hosts-in-flight permits; `async with
+    admission.place() as place:` too, and `place.aside()` gives it back for a wait."""
 
     def __init__(self, floor: int, ceiling: int) -> None:
         self.floor = min(floor, ceiling)
@@ -50,21 +59,22 @@ class Admission:
         self.peak = 0
         self.done = 0  # hosts done so far
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self._later: deque[asyncio.Future[None]] = deque()  # admitted once `_waiting` is empty
+        self._followers: list[Admission] = []
+
+    def followed_by(self, other: Admission) -> Admission:
+        """`other`'s limit is this one's from now on (names resolved ahead of the hosts being
+        probed: at most as many as are probed at once). Returns `other`."""
+        other.limit = self.limit
+        self._followers.append(other)
+        return other
+
+    def place(self, *, later: bool = False) -> Place:
+        """A permit for one host; `later`: behind every host not `later` (see `_enter`)."""
+        return Place(self, later=later)
 
     async def __aenter__(self) -> None:
-        if self.in_use < self.limit and not self._waiting:
-            self._take()
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        try:
-            await waiter  # handed over with the permit taken
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self._give_back()
-            elif waiter in self._waiting:
-                self._waiting.remove(waiter)
-            raise
+        await self._enter()
 
     async def __aexit__(
         self,
@@ -74,18 +84,42 @@ class Admission:
     ) -> None:
         self._give_back()
 
+    async def _enter(self, *, first: bool = False, later: bool = False) -> None:
+        """Take a permit. `first`: ahead of every host waiting (one coming back from a wait,
+        already started, goes before the hosts not started yet). `later`: behind every host
+        not `later` (a host whose address is known to answer is CPU work that can come at any
+        time; one on an address not tried yet may wait seconds, and the sooner that wait
+        starts, the sooner the scan ends)."""
+        if self.in_use < self.limit and not self._waiting and not self._later:
+            self._take()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._later if later else self._waiting
+        if first:
+            queue.appendleft(waiter)
+        else:
+            queue.append(waiter)
+        try:
+            await waiter  # handed over with the permit taken
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._give_back(done=False)
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
     def _take(self) -> None:
         self.in_use += 1
         self.peak = max(self.peak, self.in_use)
 
-    def _give_back(self) -> None:
+    def _give_back(self, *, done: bool = True) -> None:
         self.in_use -= 1
-        self.done += 1
+        self.done += done
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiting and self.in_use < self.limit:
-            waiter = self._waiting.popleft()
+        while (self._waiting or self._later) and self.in_use < self.limit:
+            waiter = (self._waiting or self._later).popleft()
             if not waiter.done():
                 self._take()
                 waiter.set_result(None)
@@ -99,11 +133,15 @@ class Admission:
         handshakes may be in worker processes): no more of them."""
         idle = lag < IDLE_LAG or (lag < BUSY_LAG * 4 and cpu_share < IDLE_SHARE)
         waiting = host_seconds > WAITING_SECONDS
-        if idle and waiting and self._waiting and self.in_use >= self.limit:
-            self.limit = min(self.ceiling, self.limit + max(1, self.limit // 4))
-            self._wake()
+        if idle and waiting and (self._waiting or self._later) and self.in_use >= self.limit:
+            self._set_limit(min(self.ceiling, self.limit + max(1, self.limit // 4)))
         elif lag > BUSY_LAG and cpu_share > IDLE_SHARE:
-            self.limit = max(self.floor, self.limit - max(1, self.limit // 4))
+            self._set_limit(max(self.floor, self.limit - max(1, self.limit // 4)))
+
+    def _set_limit(self, limit: int) -> None:
+        for admission in (self, *self._followers):
+            admission.limit = limit
+            admission._wake()
 
     async def watch(self) -> None:
         """Adjust the limit every tick, until cancelled (a task beside the hosts)."""
@@ -122,3 +160,46 @@ class Admission:
             rate = (done[-1][1] - done[0][1]) / max(now - done[0][0], TICK)
             host_seconds = self.in_use / rate if rate else float("inf")
             self.adjust(elapsed - TICK, (time.process_time() - cpu) / elapsed, host_seconds)
+
+
+class Place:
+    """One host's permit: held from `async with` on, given back during `aside()` (a wait on
+    another task's outcome: see `hsts_coverage.waiting`)."""
+
+    def __init__(self, admission: Admission, *, later: bool = False) -> None:
+        self._admission = admission
+        self._later = later
+        self._held = False
+
+    async def __aenter__(self) -> Place:
+        await self._admission._enter(later=self._later)
+        self._held = True
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Give the permit back now (at the latest when the block ends)."""
+        if self._held:
+            self._held = False
+            self._admission._give_back()
+
+    @asynccontextmanager
+    async def aside(self) -> AsyncIterator[None]:
+        if not self._held:  # a wait within a wait: the permit is already given back
+            yield
+            return
+        self._held = False
+        self._admission._give_back(done=False)
+        try:
+            yield
+        except BaseException:
+            raise  # the host ends (cancelled, or an error): no permit to take again
+        await self._admission._enter(first=True)  # cancelled here: not held, nothing to give
+        self._held = True

@@ -86,7 +86,7 @@ class Prober:
         self._ca_bundle = ca_bundle
         self._addresses = addresses
         self._limits = limits or ConnectionLimits()
-        self._reach = Reachability()  # one wait per dead address and port, not one per name
+        self.reach = Reachability()  # one wait per dead address and port, not one per name
         self._timeout = timeout
         # A connect's first try; one that times out gets one more at the full `timeout`.
         self._connect_timeout = min(connect_timeout or timeout, timeout)
@@ -206,7 +206,7 @@ class Prober:
                 )
 
         address, port = request.address, request.port
-        return await self._reach.attempt(address, port, connect, request.host, attempt)
+        return await self.reach.attempt(address, port, connect, request.host, attempt)
 
     async def fetch(self, url: str) -> Response:
         """One request, no redirect followed; a failure is part of the answer."""

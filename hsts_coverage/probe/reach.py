@@ -81,6 +81,11 @@ class Reachability:
         self._pending: dict[_Key, asyncio.Future[None]] = {}
         self._dead: dict[_Key, _Dead] = {}
         self._alive: set[_Key] = set()
+        self._answering: set[tuple[str, int]] = set()  # the address and port of every alive key
+
+    def answers(self, address: str, port: int) -> bool:
+        """Whether `address` is known to answer on `port` (under any connect time-out)."""
+        return (address, port) in self._answering
 
     async def attempt(
         self,
@@ -129,6 +134,7 @@ class Reachability:
             return
         if dead is None:
             self._alive.add(key)
+            self._answering.add(key[:2])
         else:
             self._dead[key] = dead
         pending.set_result(None)

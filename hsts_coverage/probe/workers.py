@@ -292,8 +292,11 @@ async def _answer(
     dns: DnsAnswer,
     domain: str,
 ) -> None:
+    # Waiting here is not the host's time. A host on an address known to answer waits behind
+    # those on addresses not known yet: they may wait seconds on a dead one, best begun early.
+    later = bool(dns.addresses) and judge.prober.reach.answers(dns.addresses[0], 443)
     try:
-        async with admission:  # waiting here is not the host's time
+        async with admission.place(later=later):
             judgement = await judge.judge(dns, domain)
     except Exception as exc:
         writer.write(encode((ident, None, f"{type(exc).__name__}: {exc}")))

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hsts_coverage.waiting import aside
+
 T = TypeVar("T")
 
 # Names whose lookups must all have timed out before a zone counts as silent: two, so that one
@@ -79,7 +81,8 @@ class SilentZones:
             votes = len(state.leaders) + len(set(state.timed_out) - state.leaders)
             if votes < SILENT_VOTES and name not in state.leaders:
                 return await self._lead(zone, state, name, resolve, timed_out)
-            await asyncio.shield(state.changed)
+            async with aside():  # no place among the hosts in flight while waiting on others
+                await asyncio.shield(state.changed)
         return await resolve()
 
     async def _lead(

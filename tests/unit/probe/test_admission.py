@@ -58,3 +58,69 @@ def test_the_automatic_ceiling_comes_from_the_open_files_limit() -> None:
     assert auto_ceiling(1024) == 384  # (1024 - 256) / 2
     assert auto_ceiling(256) == 100  # never under the floor
     assert auto_ceiling(1 << 20) == 2000
+
+
+async def test_a_place_given_back_for_a_wait_is_taken_again_before_new_hosts() -> None:
+    admission = Admission(1, 1)
+    order: list[str] = []
+    waited = asyncio.Event()
+    done_waiting = asyncio.Event()
+
+    async def waits_on_others() -> None:
+        async with admission.place() as place:
+            async with place.aside():  # the permit is free meanwhile
+                waited.set()
+                await done_waiting.wait()
+            order.append("came back")
+
+    async def new_host(name: str) -> None:
+        async with admission.place():
+            order.append(name)
+            await asyncio.sleep(0.01)
+
+    first = asyncio.create_task(waits_on_others())
+    await waited.wait()
+    assert admission.in_use == 0
+    during = asyncio.create_task(new_host("during the wait"))
+    await asyncio.sleep(0)
+    done_waiting.set()
+    later = asyncio.create_task(new_host("after it"))
+    await asyncio.gather(first, during, later)
+    assert order == ["during the wait", "came back", "after it"]
+    assert (admission.in_use, admission.done) == (0, 3)  # the wait was not a host done
+
+
+async def test_a_cancelled_wait_gives_nothing_back_twice() -> None:
+    admission = Admission(1, 1)
+    blocker_in = asyncio.Event()
+
+    async def waits() -> None:
+        async with admission.place() as place, place.aside():
+            await asyncio.sleep(60)
+
+    async def blocker() -> None:
+        async with admission:
+            blocker_in.set()
+            await asyncio.sleep(60)
+
+    waiting = asyncio.create_task(waits())
+    await asyncio.sleep(0)
+    holding = asyncio.create_task(blocker())
+    await blocker_in.wait()
+    waiting.cancel()  # while aside, with the only permit held by another
+    await asyncio.gather(waiting, return_exceptions=True)
+    assert admission.in_use == 1  # the blocker's, and nothing given back for the cancelled one
+    holding.cancel()
+    await asyncio.gather(holding, return_exceptions=True)
+    assert admission.in_use == 0
+
+
+async def test_names_resolved_ahead_follow_the_probes_limit() -> None:
+    probing = Admission(10, 40)
+    resolving = probing.followed_by(Admission(10, 40))
+    tasks = await _held(probing, 50)
+    probing.adjust(0.0, 1.0)  # idle, hosts waiting: a quarter more
+    assert (probing.limit, resolving.limit) == (12, 12)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

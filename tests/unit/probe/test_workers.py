@@ -141,11 +141,25 @@ def test_a_dns_answer_routes_on_its_addresses() -> None:
     assert set(routes._owners) == {"192.0.2.1", "2001:db8::1"}
 
 
+class _Reach:
+    def __init__(self) -> None:
+        self.answering: set[str] = set()
+
+    def answers(self, address: str, port: int) -> bool:
+        return address in self.answering and port == 443
+
+
+class _Prober:
+    def __init__(self) -> None:
+        self.reach = _Reach()
+
+
 class _Judge:
     """Records when each host's probing starts."""
 
     def __init__(self) -> None:
         self.started: list[str] = []
+        self.prober = _Prober()
 
     async def judge(self, dns: DnsAnswer, domain: str) -> Any:
         self.started.append(dns.name)
@@ -175,3 +189,21 @@ async def test_a_worker_starts_a_host_only_once_its_own_admission_lets_it() -> N
     await task
     assert judge.started == ["a.example"]
     assert len(writer.frames) == 1
+
+
+async def test_hosts_on_addresses_known_to_answer_wait_behind_the_others() -> None:
+    # Their probes are CPU work that can come at any time; a host on an address not tried yet
+    # may wait seconds on a dead one, and that wait is best begun early.
+    judge, writer = _Judge(), _Writer()
+    judge.prober.reach.answering.add("192.0.2.1")
+    admission = Admission(1, 1)
+    known = DnsAnswer("known.example", DnsStatus.RESOLVED, ("192.0.2.1",))
+    new = DnsAnswer("new.example", DnsStatus.RESOLVED, ("192.0.2.2",))
+    tasks = []
+    async with admission:  # the only permit is in use while both are handed over
+        for ident, answer in enumerate([known, new]):
+            host = _answer(cast(HostJudge, judge), admission, cast(Any, writer), ident, answer, "x")
+            tasks.append(asyncio.create_task(host))
+            await asyncio.sleep(0.01)
+    await asyncio.gather(*tasks)
+    assert judge.started == ["new.example", "known.example"]
