@@ -32,9 +32,11 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 
 FLOOR = 100
-# Hosts in flight by default, at most: each costs memory in both processes (at 10,000 names of
-# the realistic mix, 2,000 peaked at 190 to 197 MiB, 1,500 at 181 to 182, for a second more).
-MAX_AUTO = 1500
+# Hosts in flight by default, at most: each costs memory in both processes, fewer cost time
+# where most names wait. Realistic mix, `make bench`: at 2,000, 10,000 names peaked at 211 MiB;
+# at 1,500, 186 MiB, but 20,000 names took 1.52 times the lower bound; at 1,750, 197 MiB and
+# 1.44.
+MAX_AUTO = 1750
 TICK = 0.05  # seconds between two looks at the event loop
 IDLE_LAG = 0.01  # a tick late by less than this: the loop has room for more hosts
 BUSY_LAG = 0.05  # late by more: too many hosts for the CPU
