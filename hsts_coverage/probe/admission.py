@@ -52,8 +52,8 @@ def auto_ceiling(open_files: int) -> int:
 
 
 class Admission:
-    """`async with admission:` holds one of the hosts-in-flight permits; `async with
-    admission.place() as place:` too, and `place.aside()` gives it back for a wait."""
+    """The hosts-in-flight permits: `async with admission.place() as place:` holds one, and
+    `place.aside()` gives it back for a wait."""
 
     def __init__(self, floor: int, ceiling: int) -> None:
         self.floor = min(floor, ceiling)
@@ -76,17 +76,6 @@ class Admission:
     def place(self, *, later: bool = False) -> Place:
         """A permit for one host; `later`: behind every host not `later` (see `_enter`)."""
         return Place(self, later=later)
-
-    async def __aenter__(self) -> None:
-        await self._enter()
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._give_back()
 
     async def _enter(self, *, first: bool = False, later: bool = False) -> None:
         """Take a permit. `first`: ahead of every host waiting (one coming back from a wait,

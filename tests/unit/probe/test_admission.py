@@ -14,7 +14,7 @@ async def _held(admission: Admission, count: int) -> list[asyncio.Task[None]]:
     release = asyncio.Event()
 
     async def hold() -> None:
-        async with admission:
+        async with admission.place():
             await release.wait()
 
     tasks = [asyncio.create_task(hold()) for _ in range(count)]
@@ -99,7 +99,7 @@ async def test_a_cancelled_wait_gives_nothing_back_twice() -> None:
             await asyncio.sleep(60)
 
     async def blocker() -> None:
-        async with admission:
+        async with admission.place():
             blocker_in.set()
             await asyncio.sleep(60)
 

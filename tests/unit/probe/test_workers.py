@@ -180,7 +180,7 @@ async def test_a_worker_starts_a_host_only_once_its_own_admission_lets_it() -> N
     judge, writer = _Judge(), _Writer()
     admission = Admission(1, 1)
     answer = DnsAnswer("a.example", DnsStatus.RESOLVED, ("192.0.2.1",))
-    async with admission:  # the only permit is in use
+    async with admission.place():  # the only permit is in use
         task = asyncio.create_task(
             _answer(cast(HostJudge, judge), admission, cast(Any, writer), 1, answer, "example")
         )
@@ -200,7 +200,7 @@ async def test_hosts_on_addresses_known_to_answer_wait_behind_the_others() -> No
     known = DnsAnswer("known.example", DnsStatus.RESOLVED, ("192.0.2.1",))
     new = DnsAnswer("new.example", DnsStatus.RESOLVED, ("192.0.2.2",))
     tasks = []
-    async with admission:  # the only permit is in use while both are handed over
+    async with admission.place():  # the only permit is in use while both are handed over
         for ident, answer in enumerate([known, new]):
             host = _answer(cast(HostJudge, judge), admission, cast(Any, writer), ident, answer, "x")
             tasks.append(asyncio.create_task(host))
