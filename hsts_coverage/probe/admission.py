@@ -190,9 +190,6 @@ class Place:
             return
         self._held = False
         self._admission._give_back(done=False)
-        try:
-            yield
-        except BaseException:
-            raise  # the host ends (cancelled, or an error): no permit to take again
+        yield  # if the wait raises (cancelled, an error), the host ends: no permit to take again
         await self._admission._enter(first=True)  # cancelled here: not held, nothing to give
         self._held = True
