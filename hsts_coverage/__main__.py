@@ -4,13 +4,19 @@ Loading the command line takes a few tenths of a second. Ctrl-C during that time
 until it is loaded (an interrupt in the middle of a compiled extension's initialisation, such as
 orjson's, can crash the interpreter), then ends the run with the same one line and exit code 130
 as later, not a traceback.
+
+A scan that will probe in a worker process has it started first, so that it loads on another
+core while the command line loads here (`probe.spare`).
 """
 
 import signal
 import sys
 
+from hsts_coverage.probe.spare import start_early
+
 
 def run() -> None:
+    start_early(sys.argv[1:])  # before the mask below: the worker must not inherit it
     held = {signal.SIGINT}
     try:
         _mask(signal.SIG_BLOCK, held)

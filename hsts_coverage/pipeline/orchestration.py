@@ -35,6 +35,7 @@ from hsts_coverage.models import (
     WildcardZone,
 )
 from hsts_coverage.pipeline.domain import Domain, DomainScan, zones_in_turn
+from hsts_coverage.probe import spare
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge
@@ -323,6 +324,7 @@ async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[JudgeHost]:
     config = scanner.config
     workers = workers_for(config, names)
     if workers == 0:
+        spare.discard()  # a worker started with the command for nothing: it has had no byte
         yield scanner.judge.judge
         return
     async with worker_pool(scanner.judge, config, scanner.now, workers) as pool:

@@ -5,7 +5,8 @@ GIL leaves no room for a second one). With `--workers N` the scan starts N worke
 (`python -m hsts_coverage.probe.workers`) beside the main one, which still enumerates, resolves
 every name, assembles each host's result, tallies and writes the report. A worker probes the
 addresses of the hosts it is handed and judges the probes (`HostJudge`); the first host waits
-until a worker is ready (about 0.2 s).
+until a worker is ready. The first worker is the one started with the command (`spare`), loaded
+by the time the names are; the others start with the pool (about 0.25 s).
 
 Hosts go to workers by address: an address belongs to the first worker that got a host on it,
 so `--per-ip` holds for every address a host resolves to (the hops of a redirect walk to another
@@ -36,13 +37,16 @@ import contextlib
 import os
 import pickle
 import struct
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import DnsAnswer, Judgement
+from hsts_coverage.probe import spare
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.hosts import HostJudge, open_judge
 from hsts_coverage.probe.limits import calm_collector, open_files_limit
@@ -88,11 +92,75 @@ async def decode(reader: asyncio.StreamReader) -> object | None:
     return message
 
 
+class _Process(Protocol):
+    """What `_Worker` uses of its process: asyncio's, or a spare worker's (`_Adopted`)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+    async def wait(self) -> int: ...
+    def kill(self) -> None: ...
+
+
+@dataclass(eq=False)
+class _Adopted:
+    """A worker process started before the event loop ran (`spare`), its pipes made streams."""
+
+    popen: subprocess.Popen[bytes]
+    stdin: asyncio.StreamWriter
+    stdout: asyncio.StreamReader
+
+    @classmethod
+    async def of(cls, popen: subprocess.Popen[bytes]) -> _Adopted:
+        assert popen.stdin is not None
+        assert popen.stdout is not None
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), popen.stdout)
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, popen.stdin
+        )
+        return cls(popen, asyncio.StreamWriter(transport, protocol, None, loop), reader)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    async def wait(self) -> int:
+        # asyncio watches only the children it started: this one's exit is seen through a pidfd
+        # (Linux), else by a thread that waits for it.
+        if (code := self.popen.poll()) is not None:
+            return code
+        loop = asyncio.get_running_loop()
+        if not hasattr(os, "pidfd_open"):
+            return await loop.run_in_executor(None, self.popen.wait)
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        descriptor = os.pidfd_open(self.popen.pid)
+        loop.add_reader(descriptor, readable)
+        try:
+            await exited
+        finally:
+            loop.remove_reader(descriptor)
+            os.close(descriptor)
+        return self.popen.wait()
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+
 @dataclass(eq=False)
 class _Worker:
     """One worker process, seen from the main process."""
 
-    process: asyncio.subprocess.Process
+    process: _Process
     changed: asyncio.Event  # set when this worker gets ready or is lost
     ready: bool = False
     lost: bool = False
@@ -237,14 +305,18 @@ async def worker_pool(
 
 
 async def _start(config: ScanConfig, now: datetime, changed: asyncio.Event) -> _Worker:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "hsts_coverage.probe.workers",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        start_new_session=True,  # Ctrl-C reaches the main process only
-    )
+    early = spare.take()  # started with the command, and loaded by now
+    process: _Process
+    if early is not None:
+        process = await _Adopted.of(early)
+    else:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *spare.WORKER_ARGV,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C reaches the main process only
+        )
     worker = _Worker(process, changed)
     worker._reader = asyncio.create_task(worker.read_answers(), name="worker-answers")
     worker._send((config, now))

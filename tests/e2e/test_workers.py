@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,75 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+
+
+def marked(mark: str) -> list[int]:
+    """The running processes whose environment holds `mark` (a scan's and its children's)."""
+    needle = f"HSTS_TEST_MARK={mark}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and running(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def start_ticks(pid: int) -> int:
+    """When the process started, in clock ticks since boot."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+
+
+def test_the_worker_starts_with_the_command_not_after_the_enumeration(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    # It loads on another core while the command line loads here: it was running before the scan
+    # started (the scan record's time, taken once the command line is loaded and parsed), where
+    # it used to be started once the names were enumerated.
+    launched = time.time()
+    process, report = start_scan(lab, tmp_path, "--workers", "1", "--concurrency", "20")
+    wait_for_lines(report, 20, process)
+    (worker,) = children(process.pid)  # the one started early is the scan's worker
+    after = (start_ticks(worker) - start_ticks(process.pid)) / os.sysconf("SC_CLK_TCK")
+    process.communicate(timeout=120)
+    assert process.returncode == 1
+    scan = orjson.loads(report.read_bytes().splitlines()[0])
+    assert scan["type"] == "scan"
+    scan_started = datetime.fromisoformat(scan["started_at"].replace("Z", "+00:00")).timestamp()
+    assert after < scan_started - launched, (after, scan_started - launched)
+
+
+def test_a_scan_that_needs_no_worker_ends_the_one_started_early(
+    lab: LabInfo, tmp_path: Path
+) -> None:
+    # 200 names are too few for a worker of their own (500): the worker started with the command
+    # goes as soon as the scan knows, not at its end.
+    mark = os.urandom(8).hex()
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"e{i}.wild.{lab.domain}\n" for i in range(200)), encoding="utf-8")
+    report = tmp_path / "report.ndjson"
+    command = [sys.executable, "-m", "hsts_coverage", "scan", lab.domain, *lab_options(lab)]
+    command += ["--no-ct", "--names-file", str(names), "--no-apex-check", "--quiet"]
+    command += ["--per-ip", "1", "--append", "--output", str(report)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
+    env["HSTS_TEST_MARK"] = mark
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    wait_for_lines(report, 10, process)
+    assert marked(mark) == [process.pid]
+    process.communicate(timeout=120)
+    assert process.returncode == 1
+
+
+@pytest.mark.parametrize("args", [["--no-such-option"], ["--help"], ["--workers", "0", "-x"]])
+def test_a_run_that_ends_before_its_scan_leaves_no_worker(args: list[str], tmp_path: Path) -> None:
+    mark = os.urandom(8).hex()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
+    env["HSTS_TEST_MARK"] = mark
+    command = [sys.executable, "-m", "hsts_coverage", "scan", "example.test", *args]
+    done = subprocess.run(command, capture_output=True, timeout=60, env=env)
+    assert done.returncode in (0, 2), done.stderr
+    assert marked(mark) == []
