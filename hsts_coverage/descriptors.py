@@ -2,10 +2,11 @@
 
 The scanner's own limit must never become a host's or a name server's failure. A socket is
 opened here before any deadline starts: when the process is out of file descriptors (EMFILE,
-ENFILE) it waits for one to be freed and tries again (`open_socket`, for the prober's
-connections); a DNS query that c-ares could not send for the same reason (it reports that as
-ECONNREFUSED) is asked again once a descriptor is free (`waited_for_descriptor`, for the
-resolver). Both stages use it, so it sits below them, beside the options.
+ENFILE) it waits for one to be freed and tries again (`open_socket`; `opened` for a connection
+whose socket the event loop opens, as the prober's are); a DNS query that c-ares could not send
+for the same reason (it reports that as ECONNREFUSED) is asked again once a descriptor is free
+(`waited_for_descriptor`, for the resolver). Both stages use it, so it sits below them, beside
+the options.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import asyncio
 import errno
 import socket
 import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 FD_RETRY_SECONDS = 0.05  # between two tries to open a socket while out of descriptors
 _OUT_OF_FDS = frozenset({errno.EMFILE, errno.ENFILE})
@@ -38,6 +44,23 @@ async def open_socket(address: str) -> socket.socket:
             continue
         sock.setblocking(False)
         return sock
+
+
+async def opened(
+    connect: Callable[[], Awaitable[_T]],
+    waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> _T:
+    """`connect()`, which opens a socket first, tried again after a wait (inside `waiting()`:
+    the caller's clock stops there) whenever the process is out of file descriptors."""
+    while True:
+        try:
+            return await connect()
+        except OSError as exc:
+            if exc.errno not in _OUT_OF_FDS:
+                raise
+            _OutOfFiles.last = time.monotonic()
+        with waiting():
+            await asyncio.sleep(FD_RETRY_SECONDS)
 
 
 async def waited_for_descriptor() -> bool:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING, cast
 
 import h11
 
-from hsts_coverage.descriptors import open_socket
+from hsts_coverage.descriptors import opened
 from hsts_coverage.models import Certificate
 from hsts_coverage.probe.http_messages import (
     MAX_BODY,
@@ -86,32 +85,25 @@ async def fetch(
     `connect_timeout` the TCP connect alone. A connect that runs out of time is a
     `ConnectTimeoutError`, a TLS handshake that does a `HandshakeHangError`. `established` is
     awaited once the connection (and handshake) is up, before the request is sent, outside the
-    deadline (it may wait for a `--per-ip` slot); nothing is read meanwhile. The socket is opened
-    before the deadline starts (`descriptors.open_socket` waits for a free file descriptor)."""
+    deadline (it may wait for a `--per-ip` slot); nothing is read meanwhile. A wait for a free
+    file descriptor (`descriptors.opened`) is outside the deadline too.
+
+    The TCP connection is the event loop's own (`create_connection` to the address), and TLS is
+    started on it once it is up (`start_tls`): the two phases are told apart without a socket of
+    our own, which with uvloop cost about 0.15 ms of CPU a connection more (a second poll handle
+    for `sock_connect`, then the hand-over to the transport)."""
     loop = asyncio.get_running_loop()
-    sock = await open_socket(request.address)
+    protocol = _OneResponse(
+        request, loop.create_future(), want_body, read_peer, max_body, held=bool(established)
+    )
     with _Deadline(loop, deadline) as phase:
+        first = protocol if tls is None else _Handshake()
+        transport = await _connect(loop, request, first, phase, connect_timeout)
         try:
-            await _connect(loop, sock, request, connect_timeout)
-        except BaseException:
-            sock.close()  # not yet handed to a transport
-            raise
-        phase.error = HandshakeHangError if tls else TimeoutError
-        transport, protocol = await loop.create_connection(
-            lambda: _OneResponse(
-                request,
-                loop.create_future(),
-                want_body,
-                read_peer,
-                max_body,
-                held=bool(established),
-            ),
-            sock=sock,
-            ssl=tls,
-            server_hostname=request.host if tls else None,
-        )
-        phase.error = TimeoutError
-        try:
+            phase.error = HandshakeHangError if tls else TimeoutError
+            if tls is not None:
+                transport = await _start_tls(loop, transport, tls, request.host, protocol)
+            phase.error = TimeoutError
             if established is not None:
                 with phase.paused():
                     await established()
@@ -122,16 +114,47 @@ async def fetch(
 
 
 async def _connect(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, request: Request, seconds: float | None
-) -> None:
-    if seconds is None:  # the deadline alone bounds it
-        await loop.sock_connect(sock, (request.address, request.port))
-        return
-    try:
-        async with asyncio.timeout(seconds):
-            await loop.sock_connect(sock, (request.address, request.port))
-    except TimeoutError:
-        raise ConnectTimeoutError(f"connect timed out after {seconds:g} s") from None
+    loop: asyncio.AbstractEventLoop,
+    request: Request,
+    protocol: asyncio.Protocol,
+    phase: _Deadline,
+    seconds: float | None = None,
+) -> asyncio.Transport:
+    async def connect() -> asyncio.Transport:
+        transport, _ = await loop.create_connection(lambda: protocol, request.address, request.port)
+        return transport
+
+    async def timed() -> asyncio.Transport:
+        try:
+            async with asyncio.timeout(seconds):
+                return await connect()
+        except TimeoutError:
+            raise ConnectTimeoutError(f"connect timed out after {seconds:g} s") from None
+
+    return await opened(connect if seconds is None else timed, phase.paused)
+
+
+async def _start_tls(
+    loop: asyncio.AbstractEventLoop,
+    transport: asyncio.Transport,
+    context: ssl.SSLContext,
+    host: str,
+    protocol: _OneResponse,
+) -> asyncio.Transport:
+    """The handshake on a connected transport; then the response's protocol takes it over."""
+    secure = await loop.start_tls(
+        transport, transport.get_protocol(), context, server_hostname=host
+    )
+    if secure is None:  # only for a transport without TLS support, which ours are not
+        raise ssl.SSLError("the connection cannot start TLS")
+    secure.set_protocol(protocol)
+    protocol.connection_made(secure)
+    return secure
+
+
+class _Handshake(asyncio.Protocol):
+    """The TCP connection's protocol until TLS takes it over: the server speaks first only in
+    the handshake, which TLS reads itself; a byte before it (none is expected) is dropped."""
 
 
 class _Deadline:
