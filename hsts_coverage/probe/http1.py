@@ -9,7 +9,9 @@ client's machinery (pools, redirects, cookies, body handling) costs more CPU per
 handshake itself, so this module does only that: connect (TLS when given a context), send one
 `GET` with `Connection: close`, read until the end of the head, abort the connection.
 
-The response is parsed by h11, a well-kept HTTP/1.1 parser, as browsers parse it:
+The response is parsed by h11, a well-kept HTTP/1.1 parser, as browsers parse it (an ordinary
+head is read by llhttp first, about fifteen times cheaper, and anything it does not read exactly
+as h11 would goes to h11: `http_head`):
 - interim 1xx responses (`100 Continue`, `103 Early Hints`) are skipped: browsers take neither
   their status nor their Strict-Transport-Security (Chrome uses a 103 only for preload hints);
 - obsolete line folding (a header line starting with a space) is joined to the previous value
@@ -43,6 +45,7 @@ import h11
 
 from hsts_coverage.descriptors import opened
 from hsts_coverage.models import Certificate
+from hsts_coverage.probe.http_head import FastHead, Unusual
 from hsts_coverage.probe.http_messages import (
     MAX_BODY,
     MAX_HEAD,
@@ -220,6 +223,9 @@ class _OneResponse(asyncio.Protocol):
         self._want_body = want_body
         self._read_peer = read_peer
         self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        # A head-only answer is read by llhttp first; h11 gets what it leaves (`http_head`).
+        self._fast = None if want_body else FastHead()
+        self._seen = bytearray()  # what the fast reader has read so far, for h11 if it gives up
         self._tls: _TlsFacts = (None, None, None)
         self._head: Head | None = None
         self._body = bytearray()
@@ -258,10 +264,14 @@ class _OneResponse(asyncio.Protocol):
             self._h2 = Exchange(self._request, self._want_body)
             self._transport.write(self._h2.start())
             return
+        if self._fast is None:
+            self._told_h11()
+        self._transport.write(self._request.encode())
+
+    def _told_h11(self) -> None:
         # The request goes out as bytes of its own; h11 is told it was sent, to parse the answer.
         self._parser.send(_SENT)
         self._parser.send(_SENT_END)
-        self._transport.write(self._request.encode())
 
     def data_received(self, data: bytes) -> None:
         self._feed(data)
@@ -285,13 +295,36 @@ class _OneResponse(asyncio.Protocol):
         if self._h2 is not None:
             self._feed_h2(self._h2, data)
             return
+        if self._fast is not None and self._read_fast(self._fast, data):
+            return
         try:
+            if self._seen:  # what the fast reader left: h11 reads it all, from the first byte
+                self._parser.receive_data(bytes(self._seen))
+                self._seen = bytearray()
             self._parser.receive_data(data)
             self._advance()
         except ResponseError as exc:
             self.answer.set_exception(exc)
         except h11.RemoteProtocolError as exc:
             self.answer.set_exception(_parser_error(exc))
+
+    def _read_fast(self, fast: FastHead, data: bytes) -> bool:
+        """Whether llhttp read `data` (the head is answered, or more is needed); if not, h11
+        reads every byte from now on, those it saw first."""
+        try:
+            found = fast.feed(data)
+        except Unusual:
+            found = None
+        else:
+            if self._received <= MAX_HEAD:
+                if found is None:
+                    self._seen += data
+                else:
+                    self.answer.set_result(Head(found[0], found[1], *self._tls))
+                return True
+        self._fast = None
+        self._told_h11()
+        return False
 
     def _feed_h2(self, exchange: Exchange, data: bytes) -> None:
         try:
