@@ -284,6 +284,9 @@ class _OneResponse(asyncio.Protocol):
         if exc is not None and not self.answer.done():
             self.answer.set_exception(exc)
         self._feed(b"")
+        if self._fast is not None:  # an answer that came another way: the reader goes too
+            self._fast.close()
+            self._fast = None
 
     def _feed(self, data: bytes) -> None:
         if self.answer.done():

@@ -38,7 +38,9 @@ class FastHead:
     __slots__ = ("_final", "_headers", "_parser", "_reason")
 
     def __init__(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
+        # The parser holds this object's callbacks and this object the parser: a cycle, which
+        # only the cyclic collector (kept calm during a scan) would free. `close` breaks it.
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
         self._reason = b""
         self._final: tuple[int, RawHeaders] | None = None
@@ -46,14 +48,25 @@ class FastHead:
     def feed(self, data: bytes) -> tuple[int, RawHeaders] | None:
         """The final head's status and fields once they are here, else None (more is needed).
         Raises `Unusual` for a response h11 must read."""
+        parser = self._parser
+        if parser is None:
+            raise Unusual("closed")
         if not data:
+            self.close()
             raise Unusual("the end of the connection")
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             if self._final is None:  # past the final head, h11 would not have read on either
+                self.close()
                 raise Unusual(str(exc)) from None
+        if self._final is not None:
+            self.close()
         return self._final
+
+    def close(self) -> None:
+        """Let the parser go (it goes by reference counting, see `__init__`)."""
+        self._parser = None
 
     # llhttp's callbacks, one message at a time (an interim response is a message of its own)
 
@@ -68,10 +81,12 @@ class FastHead:
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        status = self._parser.get_status_code()
+        parser = self._parser
+        assert parser is not None  # called from inside `feed`
+        status = parser.get_status_code()
         if self._final is not None or status < 200:
             return  # an interim response, or the bytes after the final head
-        if self._parser.get_http_version() not in _VERSIONS or _has_controls(self._reason):
+        if parser.get_http_version() not in _VERSIONS or _has_controls(self._reason):
             raise Unusual("for h11")
         fields = []
         codings = 0
