@@ -222,9 +222,12 @@ class _OneResponse(asyncio.Protocol):
         self._request = request
         self._want_body = want_body
         self._read_peer = read_peer
-        self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
         # A head-only answer is read by llhttp first; h11 gets what it leaves (`http_head`).
-        self._fast = None if want_body else FastHead()
+        # Both readers are made only once a byte comes: a connection that hangs (a tarpit, a
+        # slow host) holds neither (about 4 KiB; thousands of them wait at once in a real scan).
+        self._parser: h11.Connection | None = None
+        self._fast: FastHead | None = None
+        self._fast_first = not want_body
         self._seen = bytearray()  # what the fast reader has read so far, for h11 if it gives up
         self._tls: _TlsFacts = (None, None, None)
         self._head: Head | None = None
@@ -264,14 +267,17 @@ class _OneResponse(asyncio.Protocol):
             self._h2 = Exchange(self._request, self._want_body)
             self._transport.write(self._h2.start())
             return
-        if self._fast is None:
-            self._told_h11()
         self._transport.write(self._request.encode())
 
-    def _told_h11(self) -> None:
-        # The request goes out as bytes of its own; h11 is told it was sent, to parse the answer.
-        self._parser.send(_SENT)
-        self._parser.send(_SENT_END)
+    def _h11(self) -> h11.Connection:
+        if self._parser is None:
+            self._fast_first = False
+            self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+            # The request went out as bytes of its own; h11 is told it was sent, to parse the
+            # answer.
+            self._parser.send(_SENT)
+            self._parser.send(_SENT_END)
+        return self._parser
 
     def data_received(self, data: bytes) -> None:
         self._feed(data)
@@ -287,6 +293,7 @@ class _OneResponse(asyncio.Protocol):
         if self._fast is not None:  # an answer that came another way: the reader goes too
             self._fast.close()
             self._fast = None
+        self._transport = None  # it holds this protocol: no cycle left for the collector
 
     def _feed(self, data: bytes) -> None:
         if self.answer.done():
@@ -298,14 +305,17 @@ class _OneResponse(asyncio.Protocol):
         if self._h2 is not None:
             self._feed_h2(self._h2, data)
             return
-        if self._fast is not None and self._read_fast(self._fast, data):
-            return
+        if self._fast_first:
+            self._fast = self._fast or FastHead()
+            if self._read_fast(self._fast, data):
+                return
         try:
+            parser = self._h11()
             if self._seen:  # what the fast reader left: h11 reads it all, from the first byte
-                self._parser.receive_data(bytes(self._seen))
+                parser.receive_data(bytes(self._seen))
                 self._seen = bytearray()
-            self._parser.receive_data(data)
-            self._advance()
+            parser.receive_data(data)
+            self._advance(parser)
         except ResponseError as exc:
             self.answer.set_exception(exc)
         except h11.RemoteProtocolError as exc:
@@ -326,7 +336,7 @@ class _OneResponse(asyncio.Protocol):
                     self.answer.set_result(Head(found[0], found[1], *self._tls))
                 return True
         self._fast = None
-        self._told_h11()
+        self._fast_first = False
         return False
 
     def _feed_h2(self, exchange: Exchange, data: bytes) -> None:
@@ -342,17 +352,17 @@ class _OneResponse(asyncio.Protocol):
             head = Head(answer.status, answer.headers, version, peer, alpn, answer.body)
             self.answer.set_result(head)
 
-    def _advance(self) -> None:
+    def _advance(self, parser: h11.Connection) -> None:
         while not self.answer.done():
-            event = self._parser.next_event()
+            event = parser.next_event()
             if event is h11.NEED_DATA:
                 return
-            self._on(event)
+            self._on(event, parser)
 
-    def _on(self, event: object) -> None:
+    def _on(self, event: object, parser: h11.Connection) -> None:
         if isinstance(event, h11.Response):
             # h11 checks its limit only while a head is incomplete; one that came whole counts too.
-            if self._received - len(self._parser.trailing_data[0]) > MAX_HEAD:
+            if self._received - len(parser.trailing_data[0]) > MAX_HEAD:
                 raise HeadTooLargeError(f"response headers larger than {MAX_HEAD >> 10} KiB")
             self._head = _head(event, self._tls)
             if not self._want_body:

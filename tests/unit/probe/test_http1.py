@@ -252,3 +252,31 @@ async def test_the_deadline_runs_again_after_established() -> None:
                 await fetch(request, tls=None, deadline=0.3, established=established)
     finally:
         silent.close()
+
+
+async def test_a_connection_that_hangs_holds_no_reader(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thousands of connections wait at once in a real scan (tarpits, slow hosts): the readers
+    # (llhttp's and h11's, about 4 KiB) are made once a byte comes, not with the connection.
+    from hsts_coverage.probe import http1
+
+    made: list[str] = []
+
+    class Counted(http1.FastHead):
+        def __init__(self) -> None:
+            made.append("llhttp")
+            super().__init__()
+
+    def counted_h11(*args: object, **kwargs: object) -> object:
+        made.append("h11")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    original = http1.h11.Connection
+    monkeypatch.setattr(http1, "FastHead", Counted)
+    monkeypatch.setattr(http1.h11, "Connection", counted_h11)
+    with pytest.raises(messages.EmptyResponseError):
+        await get(serve, b"")  # the server closes without a byte
+    assert made == []
+    assert (await get(serve, OK)).status == 200
+    assert made == ["llhttp"]  # an ordinary head: h11 is never made
