@@ -145,19 +145,39 @@ async def _start_tls(
     protocol: _OneResponse,
 ) -> asyncio.Transport:
     """The handshake on a connected transport; then the response's protocol takes it over."""
-    secure = await loop.start_tls(
-        transport, transport.get_protocol(), context, server_hostname=host
-    )
+    handshake = transport.get_protocol()
+    assert isinstance(handshake, _Handshake)
+    secure = await loop.start_tls(transport, handshake, context, server_hostname=host)
     if secure is None:  # only for a transport without TLS support, which ours are not
         raise ssl.SSLError("the connection cannot start TLS")
     secure.set_protocol(protocol)
     protocol.connection_made(secure)
+    handshake.hand_over(protocol)
     return secure
 
 
 class _Handshake(asyncio.Protocol):
-    """The TCP connection's protocol until TLS takes it over: the server speaks first only in
-    the handshake, which TLS reads itself; a byte before it (none is expected) is dropped."""
+    """The TCP connection's protocol until the response's takes it over. What TLS passes on
+    between the end of the handshake and that moment (a first byte, the end of the connection)
+    is kept and handed over with it, in order."""
+
+    def __init__(self) -> None:
+        self._early: list[Callable[[_OneResponse], object]] = []
+
+    def data_received(self, data: bytes) -> None:
+        self._early.append(lambda protocol: protocol.data_received(data))
+
+    def eof_received(self) -> bool | None:
+        self._early.append(lambda protocol: protocol.eof_received())
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._early.append(lambda protocol: protocol.connection_lost(exc))
+
+    def hand_over(self, protocol: _OneResponse) -> None:
+        for event in self._early:
+            event(protocol)
+        self._early = []
 
 
 class _Deadline:

@@ -280,3 +280,33 @@ async def test_a_connection_that_hangs_holds_no_reader(
     assert made == []
     assert (await get(serve, OK)).status == 200
     assert made == ["llhttp"]  # an ordinary head: h11 is never made
+
+
+async def test_what_tls_passes_on_before_the_hand_over_reaches_the_response() -> None:
+    # Between the end of the handshake and the moment the response's protocol takes the
+    # connection over, TLS may pass on a first byte or the connection's end: neither is lost.
+    from hsts_coverage.probe import http1
+
+    loop = asyncio.get_running_loop()
+    request = Request(address="127.0.0.1", port=443, host="example.test")
+    for early, expected in (
+        ([("lost", None)], messages.EmptyResponseError),
+        ([("data", OK[:10]), ("data", OK[10:]), ("eof", None)], None),
+    ):
+        handshake = http1._Handshake()
+        for kind, value in early:
+            if kind == "data":
+                handshake.data_received(value)  # type: ignore[arg-type]
+            elif kind == "eof":
+                handshake.eof_received()
+            else:
+                handshake.connection_lost(None)
+        protocol = http1._OneResponse(request, loop.create_future(), False, None)
+        protocol._transport = None  # never connected here: only what was kept reaches it
+        handshake.hand_over(protocol)
+        assert protocol.answer.done()
+        if expected is None:
+            assert protocol.answer.result().status == 200
+        else:
+            with pytest.raises(expected):
+                protocol.answer.result()
