@@ -34,17 +34,15 @@ other `OSError`s.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from types import TracebackType
 from typing import TYPE_CHECKING, cast
 
 import h11
 
-from hsts_coverage.descriptors import opened
 from hsts_coverage.models import Certificate
+from hsts_coverage.probe.connecting import Deadline, Handshake, connect, start_tls
 from hsts_coverage.probe.http_head import FastHead, Unusual
 from hsts_coverage.probe.http_messages import (
     MAX_BODY,
@@ -58,7 +56,7 @@ from hsts_coverage.probe.http_messages import (
     Request,
     ResponseError,
 )
-from hsts_coverage.probe.reach import ConnectTimeoutError, HandshakeHangError
+from hsts_coverage.probe.reach import HandshakeHangError
 
 if TYPE_CHECKING:
     from hsts_coverage.probe.http2 import Exchange
@@ -89,23 +87,18 @@ async def fetch(
     `ConnectTimeoutError`, a TLS handshake that does a `HandshakeHangError`. `established` is
     awaited once the connection (and handshake) is up, before the request is sent, outside the
     deadline (it may wait for a `--per-ip` slot); nothing is read meanwhile. A wait for a free
-    file descriptor (`descriptors.opened`) is outside the deadline too.
-
-    The TCP connection is the event loop's own (`create_connection` to the address), and TLS is
-    started on it once it is up (`start_tls`): the two phases are told apart without a socket of
-    our own, which with uvloop cost about 0.15 ms of CPU a connection more (a second poll handle
-    for `sock_connect`, then the hand-over to the transport)."""
+    file descriptor is outside the deadline too. The phases: `connecting`."""
     loop = asyncio.get_running_loop()
     protocol = _OneResponse(
         request, loop.create_future(), want_body, read_peer, max_body, held=bool(established)
     )
-    with _Deadline(loop, deadline) as phase:
-        first = protocol if tls is None else _Handshake()
-        transport = await _connect(loop, request, first, phase, connect_timeout)
+    with Deadline(loop, deadline) as phase:
+        first = protocol if tls is None else Handshake()
+        transport = await connect(loop, request, first, phase, connect_timeout)
         try:
             phase.error = HandshakeHangError if tls else TimeoutError
             if tls is not None:
-                transport = await _start_tls(loop, transport, tls, request.host, protocol)
+                transport = await start_tls(loop, transport, tls, request.host, protocol)
             phase.error = TimeoutError
             if established is not None:
                 with phase.paused():
@@ -114,115 +107,6 @@ async def fetch(
             return await protocol.answer
         finally:
             transport.abort()  # all we need has arrived: no close_notify round trip
-
-
-async def _connect(
-    loop: asyncio.AbstractEventLoop,
-    request: Request,
-    protocol: asyncio.Protocol,
-    phase: _Deadline,
-    seconds: float | None = None,
-) -> asyncio.Transport:
-    async def connect() -> asyncio.Transport:
-        transport, _ = await loop.create_connection(lambda: protocol, request.address, request.port)
-        return transport
-
-    async def timed() -> asyncio.Transport:
-        try:
-            async with asyncio.timeout(seconds):
-                return await connect()
-        except TimeoutError:
-            raise ConnectTimeoutError(f"connect timed out after {seconds:g} s") from None
-
-    return await opened(connect if seconds is None else timed, phase.paused)
-
-
-async def _start_tls(
-    loop: asyncio.AbstractEventLoop,
-    transport: asyncio.Transport,
-    context: ssl.SSLContext,
-    host: str,
-    protocol: _OneResponse,
-) -> asyncio.Transport:
-    """The handshake on a connected transport; then the response's protocol takes it over."""
-    handshake = transport.get_protocol()
-    assert isinstance(handshake, _Handshake)
-    secure = await loop.start_tls(transport, handshake, context, server_hostname=host)
-    if secure is None:  # only for a transport without TLS support, which ours are not
-        raise ssl.SSLError("the connection cannot start TLS")
-    secure.set_protocol(protocol)
-    protocol.connection_made(secure)
-    handshake.hand_over(protocol)
-    return secure
-
-
-class _Handshake(asyncio.Protocol):
-    """The TCP connection's protocol until the response's takes it over. What TLS passes on
-    between the end of the handshake and that moment (a first byte, the end of the connection)
-    is kept and handed over with it, in order."""
-
-    def __init__(self) -> None:
-        self._early: list[Callable[[_OneResponse], object]] = []
-
-    def data_received(self, data: bytes) -> None:
-        self._early.append(lambda protocol: protocol.data_received(data))
-
-    def eof_received(self) -> bool | None:
-        self._early.append(lambda protocol: protocol.eof_received())
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._early.append(lambda protocol: protocol.connection_lost(exc))
-
-    def hand_over(self, protocol: _OneResponse) -> None:
-        for event in self._early:
-            event(protocol)
-        self._early = []
-
-
-class _Deadline:
-    """`asyncio.timeout` cut to what one request needs (one timer, no reschedule): it runs twice
-    for every host. On expiry the task is cancelled, and the cancellation turned into
-    TimeoutError, unless someone else cancelled the task too."""
-
-    __slots__ = ("_expired", "_loop", "_task", "_timer", "error")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
-        task = asyncio.current_task(loop)
-        assert task is not None
-        self._task = task
-        self._loop = loop
-        self._expired = False
-        self.error: type[TimeoutError] = ConnectTimeoutError  # what an expiry now means
-        self._timer: asyncio.TimerHandle = loop.call_later(seconds, self._expire)
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        """The clock stops inside the block (waiting for a slot is not the host's time)."""
-        left = self._timer.when() - self._loop.time()
-        self._timer.cancel()
-        try:
-            yield
-        finally:
-            if not self._expired:
-                self._timer = self._loop.call_later(max(left, 0.0), self._expire)
-
-    def _expire(self) -> None:
-        self._expired = True
-        self._task.cancel()
-
-    def __enter__(self) -> _Deadline:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._timer.cancel()
-        if kind is asyncio.CancelledError and self._expired and self._task.uncancel() == 0:
-            raise self.error from exc
 
 
 class _OneResponse(asyncio.Protocol):

@@ -286,6 +286,7 @@ async def test_what_tls_passes_on_before_the_hand_over_reaches_the_response() ->
     # Between the end of the handshake and the moment the response's protocol takes the
     # connection over, TLS may pass on a first byte or the connection's end: neither is lost.
     from hsts_coverage.probe import http1
+    from hsts_coverage.probe.connecting import Handshake
 
     loop = asyncio.get_running_loop()
     request = Request(address="127.0.0.1", port=443, host="example.test")
@@ -293,7 +294,7 @@ async def test_what_tls_passes_on_before_the_hand_over_reaches_the_response() ->
         ([("lost", None)], messages.EmptyResponseError),
         ([("data", OK[:10]), ("data", OK[10:]), ("eof", None)], None),
     ):
-        handshake = http1._Handshake()
+        handshake = Handshake()
         for kind, value in early:
             if kind == "data":
                 handshake.data_received(value)  # type: ignore[arg-type]
