@@ -12,15 +12,15 @@ core while the command line loads here (`probe.spare`).
 import signal
 import sys
 
-from hsts_coverage.probe.spare import start_early
-
 
 def run() -> None:
-    start_early(sys.argv[1:])  # before the mask below: the worker must not inherit it
     held = {signal.SIGINT}
     try:
         _mask(signal.SIG_BLOCK, held)
         try:
+            from hsts_coverage.probe.spare import start_early
+
+            start_early(sys.argv[1:])  # the worker unblocks Ctrl-C for itself
             from hsts_coverage.cli import main
         finally:
             _mask(signal.SIG_UNBLOCK, held)  # a Ctrl-C held back arrives here

@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -377,6 +378,9 @@ async def _answer(
 
 
 def main() -> None:
+    # Started early (`spare`), a worker inherits the command's start, with Ctrl-C held back.
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     calm_collector()
     try:
         import uvloop

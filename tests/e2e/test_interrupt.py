@@ -67,7 +67,11 @@ def test_append_adds_one_report_after_another(lab: LabInfo, tmp_path: Path) -> N
 def test_ctrl_c_while_the_tool_starts_is_one_line_and_130(tmp_path: Path, delay: float) -> None:
     # The child says "go" once the interpreter has started (Python's own start-up, which no
     # program can guard, is over), then runs the command line as `python -m hsts_coverage`.
+    # Ctrl-C is Python's own KeyboardInterrupt until the scan installs its handler, and Python
+    # leaves SIGINT ignored where the parent ignored it (a background job of a shell without job
+    # control): the child gets the handler a terminal's command would have.
     starter = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
         "import runpy, sys; sys.stdout.write('go\\n'); sys.stdout.flush(); "
         "sys.argv = ['hsts-coverage', *sys.argv[1:]]; "
         "runpy.run_module('hsts_coverage', run_name='__main__', alter_sys=True)"
@@ -86,3 +90,17 @@ def test_ctrl_c_while_the_tool_starts_is_one_line_and_130(tmp_path: Path, delay:
     _, err = child.communicate(timeout=30)
     assert "Traceback" not in err
     assert child.returncode == 130, err
+
+
+def test_nothing_loads_before_ctrl_c_is_held_back() -> None:
+    # Everything the command loads, the early worker's start included, loads with Ctrl-C held
+    # back: the entry module itself imports nothing but `signal` (an import before the mask was
+    # where a Ctrl-C under load became a traceback).
+    probe = (
+        "import sys; before = set(sys.modules); import hsts_coverage.__main__; "
+        "new = set(sys.modules) - before - {'signal'}; "
+        "print(sorted(m for m in new if not m.startswith('hsts_coverage')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

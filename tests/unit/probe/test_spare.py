@@ -77,3 +77,33 @@ def test_discard_kills_and_reaps_the_spare() -> None:
     assert early.returncode is not None  # reaped: no process, no zombie
     assert spare.take() is None
     spare.discard()  # nothing left to do
+
+
+def test_a_worker_started_while_ctrl_c_is_held_back_takes_it_again() -> None:
+    # The spare starts while the command holds Ctrl-C back (`__main__`); the worker unblocks it
+    # for itself once loaded, as a worker started by the scan never had it blocked.
+    import signal
+    import time
+    from pathlib import Path
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        early = spare.spawn()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+
+        def blocked() -> int:
+            status = Path(f"/proc/{early.pid}/status").read_text()
+            line = next(line for line in status.splitlines() if line.startswith("SigBlk:"))
+            return int(line.split()[1], 16) & (1 << (signal.SIGINT - 1))
+
+        assert blocked()  # inherited
+        deadline = time.monotonic() + 20
+        while blocked() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not blocked()
+    finally:
+        early.kill()
+        early.wait()
+        spare._close(early)
