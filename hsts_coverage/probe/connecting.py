@@ -29,18 +29,18 @@ async def connect(
     phase: Deadline,
     seconds: float | None = None,
 ) -> asyncio.Transport:
-    async def connect() -> asyncio.Transport:
+    async def tcp() -> asyncio.Transport:
         transport, _ = await loop.create_connection(lambda: protocol, request.address, request.port)
         return transport
 
     async def timed() -> asyncio.Transport:
         try:
             async with asyncio.timeout(seconds):
-                return await connect()
+                return await tcp()
         except TimeoutError:
             raise ConnectTimeoutError(f"connect timed out after {seconds:g} s") from None
 
-    return await opened(connect if seconds is None else timed, phase.paused)
+    return await opened(tcp if seconds is None else timed, phase.paused)
 
 
 async def start_tls(

@@ -131,7 +131,6 @@ class _OneResponse(asyncio.Protocol):
         # slow host) holds neither (about 4 KiB; thousands of them wait at once in a real scan).
         self._parser: h11.Connection | None = None
         self._fast: FastHead | None = None
-        self._fast_first = not want_body
         self._seen = bytearray()  # what the fast reader has read so far, for h11 if it gives up
         self._tls: _TlsFacts = (None, None, None)
         self._head: Head | None = None
@@ -175,7 +174,6 @@ class _OneResponse(asyncio.Protocol):
 
     def _h11(self) -> h11.Connection:
         if self._parser is None:
-            self._fast_first = False
             self._parser = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
             # The request went out as bytes of its own; h11 is told it was sent, to parse the
             # answer.
@@ -209,7 +207,7 @@ class _OneResponse(asyncio.Protocol):
         if self._h2 is not None:
             self._feed_h2(self._h2, data)
             return
-        if self._fast_first:
+        if self._parser is None and not self._want_body:  # h11 not needed so far
             self._fast = self._fast or FastHead()
             if self._read_fast(self._fast, data):
                 return
@@ -240,7 +238,6 @@ class _OneResponse(asyncio.Protocol):
                     self.answer.set_result(Head(found[0], found[1], *self._tls))
                 return True
         self._fast = None
-        self._fast_first = False
         return False
 
     def _feed_h2(self, exchange: Exchange, data: bytes) -> None:
