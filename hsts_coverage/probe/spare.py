@@ -32,7 +32,7 @@ _spare: subprocess.Popen[bytes] | None = None
 def start_early(argv: Sequence[str], env: Mapping[str, str] = os.environ) -> None:
     """Start the spare worker if `argv` (without the program name) is a scan that may use one."""
     global _spare
-    if _spare is not None or not wanted(argv, env, _usable_cpus()):
+    if _spare is not None or not wanted(argv, env, usable_cpus()):
         return
     try:
         _spare = spawn()
@@ -110,7 +110,8 @@ def _close(process: subprocess.Popen[bytes]) -> None:
             pipe.close()
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

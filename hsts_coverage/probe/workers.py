@@ -43,7 +43,6 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import DnsAnswer, Judgement
@@ -71,7 +70,7 @@ def workers_for(config: ScanConfig, names: int, *, cpus: int | None = None) -> i
         return 0
     if config.workers is not None:
         return config.workers
-    usable = cpus if cpus is not None else len(os.sched_getaffinity(0))
+    usable = cpus if cpus is not None else spare.usable_cpus()
     return max(0, min(usable - 1, names // HOSTS_PER_WORKER))
 
 
@@ -93,29 +92,17 @@ async def decode(reader: asyncio.StreamReader) -> object | None:
     return message
 
 
-class _Process(Protocol):
-    """What `_Worker` uses of its process: asyncio's, or a spare worker's (`_Adopted`)."""
-
-    @property
-    def pid(self) -> int: ...
-    @property
-    def stdin(self) -> asyncio.StreamWriter | None: ...
-    @property
-    def stdout(self) -> asyncio.StreamReader | None: ...
-    async def wait(self) -> int: ...
-    def kill(self) -> None: ...
-
-
 @dataclass(eq=False)
-class _Adopted:
-    """A worker process started before the event loop ran (`spare`), its pipes made streams."""
+class _Process:
+    """A worker process (`spare.spawn`: the one started with the command, or one started with
+    the pool), its pipes made asyncio streams."""
 
     popen: subprocess.Popen[bytes]
     stdin: asyncio.StreamWriter
     stdout: asyncio.StreamReader
 
     @classmethod
-    async def of(cls, popen: subprocess.Popen[bytes]) -> _Adopted:
+    async def of(cls, popen: subprocess.Popen[bytes]) -> _Process:
         assert popen.stdin is not None
         assert popen.stdout is not None
         loop = asyncio.get_running_loop()
@@ -131,8 +118,8 @@ class _Adopted:
         return self.popen.pid
 
     async def wait(self) -> int:
-        # asyncio watches only the children it started: this one's exit is seen through a pidfd
-        # (Linux), else by a thread that waits for it.
+        # Seen through a pidfd (Linux), else by a thread that waits for it: asyncio watches only
+        # the children it started itself, and the one started with the command is not.
         if (code := self.popen.poll()) is not None:
             return code
         loop = asyncio.get_running_loop()
@@ -306,18 +293,8 @@ async def worker_pool(
 
 
 async def _start(config: ScanConfig, now: datetime, changed: asyncio.Event) -> _Worker:
-    early = spare.take()  # started with the command, and loaded by now
-    process: _Process
-    if early is not None:
-        process = await _Adopted.of(early)
-    else:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *spare.WORKER_ARGV,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,  # Ctrl-C reaches the main process only
-        )
+    # The one started with the command, loaded by now; else a new one.
+    process = await _Process.of(spare.take() or spare.spawn())
     worker = _Worker(process, changed)
     worker._reader = asyncio.create_task(worker.read_answers(), name="worker-answers")
     worker._send((config, now))

@@ -9,7 +9,7 @@ import pytest
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.probe import spare
-from hsts_coverage.probe.workers import READY, _Adopted, _start
+from hsts_coverage.probe.workers import READY, _Process, _start
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ async def test_a_scan_adopts_the_worker_started_early() -> None:
         changed = asyncio.Event()
         config = ScanConfig(domains=("example.com",))
         worker = await _start(config, datetime.now(UTC), changed)
-        assert isinstance(worker.process, _Adopted)
+        assert isinstance(worker.process, _Process)
         assert worker.process.pid == early.pid
         assert spare.take() is None  # taken once
         await asyncio.wait_for(changed.wait(), 30)
