@@ -189,14 +189,3 @@ def test_a_scan_that_needs_no_worker_ends_the_one_started_early(
     assert marked(mark) == [process.pid]
     process.communicate(timeout=120)
     assert process.returncode == 1
-
-
-@pytest.mark.parametrize("args", [["--no-such-option"], ["--help"], ["--workers", "0", "-x"]])
-def test_a_run_that_ends_before_its_scan_leaves_no_worker(args: list[str], tmp_path: Path) -> None:
-    mark = os.urandom(8).hex()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HSTS_COVERAGE_")}
-    env["HSTS_TEST_MARK"] = mark
-    command = [sys.executable, "-m", "hsts_coverage", "scan", "example.test", *args]
-    done = subprocess.run(command, capture_output=True, timeout=60, env=env)
-    assert done.returncode in (0, 2), done.stderr
-    assert marked(mark) == []
