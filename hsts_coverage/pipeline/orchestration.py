@@ -38,7 +38,7 @@ from hsts_coverage.pipeline.domain import Domain, DomainScan, zones_in_turn
 from hsts_coverage.probe import spare
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.apex import check_apex
-from hsts_coverage.probe.hosts import HostJudge, open_judge
+from hsts_coverage.probe.hosts import HostJudge, open_judge, scan_resolver
 from hsts_coverage.probe.limits import (
     ConnectionLimits,
     calm_collector,
@@ -47,6 +47,7 @@ from hsts_coverage.probe.limits import (
 )
 from hsts_coverage.probe.workers import worker_pool, workers_for
 from hsts_coverage.report.text import clean
+from hsts_coverage.resolve import Resolver
 from hsts_coverage.rules.host import (
     internal_error,
     judge_dns,
@@ -87,11 +88,15 @@ class _Scanner:
     """What every worker shares during one scan."""
 
     def __init__(
-        self, config: ScanConfig, judge: HostJudge, ct_session: aiohttp.ClientSession
+        self,
+        config: ScanConfig,
+        resolver: Resolver,
+        judge: HostJudge,
+        ct_session: aiohttp.ClientSession,
     ) -> None:
         self.config = config
         self.judge = judge
-        self.resolver = judge.resolver
+        self.resolver = resolver
         self.ct_session = ct_session
         self.now = judge.now
         self._last_ct = -float("inf")
@@ -313,9 +318,11 @@ async def check_policy(config: ScanConfig, domain: str) -> ApexReport:
 async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]:
     """The scan's clients (DNS, CT, probes), closed whatever happens."""
     async with AsyncExitStack() as stack:
-        judge = await stack.enter_async_context(open_judge(config, now))
-        session = await stack.enter_async_context(ct_session(config, judge.resolver))
-        yield _Scanner(config, judge, session)
+        resolver = scan_resolver(config)
+        stack.push_async_callback(resolver.close)
+        judge = await stack.enter_async_context(open_judge(config, now, resolver))
+        session = await stack.enter_async_context(ct_session(config, resolver))
+        yield _Scanner(config, resolver, judge, session)
 
 
 @asynccontextmanager

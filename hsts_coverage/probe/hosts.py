@@ -4,7 +4,9 @@ part of a host's check that costs CPU, and so the part a worker process can take
 rules' to say; this module only connects.
 
 `open_judge(config, now)` builds the clients one process needs (DNS for the redirect walk,
-the prober and its connection limits) and closes them whatever happens.
+the prober and its connection limits) and closes them whatever happens. The main process hands
+it the scan's resolver; a worker's is made on its first question (`FirstAsked`): most scans'
+redirects stay on their host, and a worker then never loads a DNS client.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import DnsAnswer, Judgement, Probe
 from hsts_coverage.probe.limits import ConnectionLimits
 from hsts_coverage.probe.prober import Prober
-from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolver
+from hsts_coverage.resolve import AddressBook, AddressPolicy, Resolves
 from hsts_coverage.rules.distrust import table
 from hsts_coverage.rules.host import judge_host, no_public_address, out_of_time
+
+if TYPE_CHECKING:
+    from hsts_coverage.resolve import Resolver
 
 
 class HostJudge:
@@ -29,13 +35,11 @@ class HostJudge:
     def __init__(
         self,
         config: ScanConfig,
-        resolver: Resolver,
         prober: Prober,
         policy: AddressPolicy,
         now: datetime,
     ) -> None:
         self.config = config
-        self.resolver = resolver
         self.prober = prober
         self.policy = policy  # the prober's own, so one cache of answers
         self.now = now
@@ -62,14 +66,42 @@ class HostJudge:
         return tuple([await self.prober.probe(name, address, domain) for address in addresses])
 
 
+def scan_resolver(config: ScanConfig) -> Resolver:
+    """The scan's DNS client, as every process of it asks (loads aiodns)."""
+    from hsts_coverage.resolve import Resolver
+
+    return Resolver(
+        config.resolvers, timeout=min(config.timeout, 5.0), attempts=config.dns_attempts
+    )
+
+
+class FirstAsked:
+    """The scan's resolver, made when first asked."""
+
+    def __init__(self, config: ScanConfig) -> None:
+        self._config = config
+        self._made: Resolver | None = None
+
+    async def resolve(self, name: str) -> DnsAnswer:
+        if self._made is None:
+            self._made = scan_resolver(self._config)
+        return await self._made.resolve(name)
+
+    async def close(self) -> None:
+        if self._made is not None:
+            await self._made.close()
+
+
 @asynccontextmanager
-async def open_judge(config: ScanConfig, now: datetime) -> AsyncIterator[HostJudge]:
-    """One process's clients."""
+async def open_judge(
+    config: ScanConfig, now: datetime, resolver: Resolves | None = None
+) -> AsyncIterator[HostJudge]:
+    """One process's clients; `resolver` the scan's own, else one made on the first question."""
     async with AsyncExitStack() as stack:
-        resolver = Resolver(
-            config.resolvers, timeout=min(config.timeout, 5.0), attempts=config.dns_attempts
-        )
-        stack.push_async_callback(resolver.close)
+        if resolver is None:
+            first_asked = FirstAsked(config)
+            stack.push_async_callback(first_asked.close)
+            resolver = first_asked
         policy = AddressPolicy(config.allow_private, config.allow_cidrs)
         prober = Prober(
             ca_bundle=config.ca_bundle,
@@ -80,4 +112,4 @@ async def open_judge(config: ScanConfig, now: datetime) -> AsyncIterator[HostJud
             user_agent=config.user_agent,
             limits=ConnectionLimits(per_ip=config.per_ip, rate=config.rate),
         )
-        yield HostJudge(config, resolver, prober, policy, now)
+        yield HostJudge(config, prober, policy, now)

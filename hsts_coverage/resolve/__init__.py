@@ -4,17 +4,37 @@
 wait shared by its names), `pacer` (DNS at the pace of the answers) and `addresses` (the
 private-address guard, and the address each connection of the prober goes to). Every name the
 other stages use is imported from here.
+
+`resolver`'s names load with it, on first use (PEP 562): a worker process needs the address
+guard for every host but DNS only when a redirect leads to another name, and aiodns, pycares
+and c-ares's thread cost a process about 2.5 MiB.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from hsts_coverage.resolve.addresses import (
     AddressBook,
     AddressPolicy,
     BlockedAddressError,
+    Resolves,
     UnresolvedError,
     is_public,
 )
 from hsts_coverage.resolve.pacer import Pacer
-from hsts_coverage.resolve.resolver import MAX_CNAME_CHAIN, Resolver, chain_problem, zone_of
+
+if TYPE_CHECKING:
+    from hsts_coverage.resolve.resolver import MAX_CNAME_CHAIN, Resolver, chain_problem, zone_of
+
+_FROM_RESOLVER = ("MAX_CNAME_CHAIN", "Resolver", "chain_problem", "zone_of")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_RESOLVER:
+        from hsts_coverage.resolve import resolver
+
+        return getattr(resolver, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_CNAME_CHAIN",
@@ -23,6 +43,7 @@ __all__ = [
     "BlockedAddressError",
     "Pacer",
     "Resolver",
+    "Resolves",
     "UnresolvedError",
     "chain_problem",
     "is_public",

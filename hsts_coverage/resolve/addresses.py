@@ -13,10 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from hsts_coverage.config import IPNetwork
-from hsts_coverage.models import DnsStatus
-from hsts_coverage.resolve.resolver import Resolver
+from hsts_coverage.models import DnsAnswer, DnsStatus
+
+
+class Resolves(Protocol):
+    """What the address book asks of DNS (`Resolver`, or one made on the first question)."""
+
+    async def resolve(self, name: str) -> DnsAnswer: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,7 @@ class AddressBook:
     """Which address to connect to for a host name: the one pinned for the host being probed,
     else what the scan's DNS answers, through the address policy (IP literals too)."""
 
-    def __init__(self, dns: Resolver, policy: AddressPolicy) -> None:
+    def __init__(self, dns: Resolves, policy: AddressPolicy) -> None:
         self._dns = dns
         self._policy = policy
         self._pins: dict[str, str] = {}

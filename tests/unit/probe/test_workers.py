@@ -207,3 +207,33 @@ async def test_hosts_on_addresses_known_to_answer_wait_behind_the_others() -> No
             await asyncio.sleep(0.01)
     await asyncio.gather(*tasks)
     assert judge.started == ["new.example", "known.example"]
+
+
+_LOADS_NO_DNS_CLIENT = """
+import asyncio, sys, threading
+from datetime import UTC, datetime
+from hsts_coverage.config import ScanConfig
+from hsts_coverage.probe import workers
+from hsts_coverage.probe.hosts import open_judge
+
+async def main():
+    config = ScanConfig(domains=("example.com",), resolvers=["127.0.0.1:9"])
+    async with open_judge(config, datetime.now(UTC)):
+        loaded = sorted(m for m in ("aiodns", "pycares") if m in sys.modules)
+        print(loaded, threading.active_count())
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_loads_no_dns_client_before_its_first_question() -> None:
+    """A worker asks DNS only when a redirect leads to another name: until then, no aiodns,
+    no pycares and no c-ares thread (about 2.5 MiB a process). That a worker still resolves
+    such names is `tests/e2e/test_workers.py`'s lab scan, judged as the main process judges."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADS_NO_DNS_CLIENT], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["[]", "1"]
