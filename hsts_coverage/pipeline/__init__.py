@@ -1,5 +1,6 @@
 """The pipeline: asyncio orchestration only (`orchestration`: bounded pools, cancellation,
-streaming, names fed back), and one domain's scan as data (`domain`). What the command line
+streaming, names fed back; `rounds`: one round of names, a task each once it has a place), and
+one domain's scan as data (`domain`). What the command line
 uses is imported from here.
 """
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,20 +29,19 @@ from hsts_coverage.models import (
     DomainSummary,
     Enumeration,
     HostResult,
-    Judgement,
     Outcome,
     Probe,
     WildcardZone,
 )
 from hsts_coverage.pipeline.domain import Domain, DomainScan, zones_in_turn
+from hsts_coverage.pipeline.rounds import JudgeHost, Stages, run_checks
 from hsts_coverage.probe import spare
-from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
+from hsts_coverage.probe.admission import Place
 from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge, scan_resolver
 from hsts_coverage.probe.limits import (
     ConnectionLimits,
     calm_collector,
-    open_files_limit,
     raise_open_files_limit,
 )
 from hsts_coverage.probe.workers import worker_pool, workers_for
@@ -74,14 +73,6 @@ class DomainStarted:
 
 
 Event = ScanStarted | DomainStarted | HostResult | DomainSummary
-
-
-@dataclass(frozen=True, slots=True)
-class _WorkerDone:
-    pass
-
-
-JudgeHost = Callable[[DnsAnswer, str], Awaitable[Judgement]]
 
 
 class _Scanner:
@@ -125,23 +116,30 @@ class _Scanner:
         )
 
     async def check(
-        self, name: str, domain: Domain, judge: JudgeHost, stages: _Stages
+        self, name: str, domain: Domain, judge: JudgeHost, stages: Stages, ahead: Place
     ) -> HostResult:
-        """One host, inside the boundary every host passes: an unexpected exception (a bug, or
-        a hostile input no one foresaw) makes this host `unknown` (`internal_error`), never the
-        end of the scan."""
+        """One host, holding its place among the names resolved ahead (`ahead`, given back at
+        the end at the latest), inside the boundary every host passes: an unexpected exception
+        (a bug, or a hostile input no one foresaw) makes this host `unknown`
+        (`internal_error`), never the end of the scan."""
         started = time.perf_counter()
         try:
-            return await self._check(name, domain, judge, stages, started)
+            return await self._check(name, domain, judge, stages, ahead, started)
         except Exception as exc:  # the boundary: any bug becomes data
             return _internal_error(name, domain, exc, started)
 
     async def _check(
-        self, name: str, domain: Domain, judge: JudgeHost, stages: _Stages, started: float
+        self,
+        name: str,
+        domain: Domain,
+        judge: JudgeHost,
+        stages: Stages,
+        ahead: Place,
+        started: float,
     ) -> HostResult:
         probes: tuple[Probe, ...] = ()
         per_address: tuple[AddressFindings, ...] = ()
-        async with stages.resolving.place() as ahead:
+        async with ahead:
             # Waiting for the outcome of its zone's first names, a name gives its place back
             # (the resolver steps aside through `hsts_coverage.waiting`): it holds no socket.
             with waiting_aside(ahead.aside):
@@ -186,19 +184,6 @@ class _Scanner:
             if answer.status is DnsStatus.RESOLVED:
                 found.append(WildcardZone(zone, probe_name, frozenset(answer.addresses)))
         return tuple(found)
-
-
-@dataclass(frozen=True, slots=True)
-class _Stages:
-    """The two places a name may hold: among the hosts being probed, or among the names being
-    resolved (or waiting for a probe's place) ahead of them, at most as many as are probed
-    (`resolving` follows `probing`'s limit). A name answered NXDOMAIN, a third of a real CT
-    list, or waiting on a silent zone, never holds a probe's place, so such waits do not keep
-    live hosts from starting; and names are not resolved far ahead of the probes (each one
-    resolved and waiting costs memory: 12 MiB at 2,000 names resolved at once)."""
-
-    probing: Admission
-    resolving: Admission
 
 
 def _internal_error(name: str, domain: Domain, exc: Exception, started: float) -> HostResult:
@@ -345,51 +330,7 @@ async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostRes
     async with _judges(scanner, len(batch)) as judge:
         while batch:
             met: list[str] = []
-            async for result in _run_checks(scanner, domain, judge, batch):
+            async for result in run_checks(scanner, domain, judge, batch):
                 met += domain.meet(result)
                 yield result
             batch = met
-
-
-async def _run_checks(
-    scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
-) -> AsyncIterator[HostResult]:
-    """A pool of tasks pulls the names; `Admission` decides how many probe a host at once, and
-    as many more names may be resolved ahead of them (`_Stages`). So there are twice as many
-    tasks as the admission's ceiling."""
-    names: Iterator[str] = iter(batch)
-    ceiling = scanner.config.concurrency or auto_ceiling(open_files_limit())
-    admission = Admission(FLOOR, ceiling)
-    workers = min(2 * ceiling, len(batch))
-    results: asyncio.Queue[HostResult | _WorkerDone | BaseException] = asyncio.Queue(
-        maxsize=max(1, min(workers, FLOOR))
-    )
-
-    stages = _Stages(admission, admission.followed_by(Admission(FLOOR, ceiling)))
-
-    async def work() -> None:
-        try:
-            for name in names:  # one shared iterator: each name goes to exactly one worker
-                await results.put(await scanner.check(name, domain, judge, stages))
-        except Exception as exc:  # a bug: hand it to the consumer, which re-raises it
-            await results.put(exc)
-        else:
-            await results.put(_WorkerDone())
-
-    tasks = [asyncio.create_task(work(), name=f"worker-{i}") for i in range(workers)]
-    tasks.append(asyncio.create_task(admission.watch(), name="admission"))
-    try:
-        done = 0
-        while done < workers:
-            item = await results.get()
-            if isinstance(item, _WorkerDone):
-                done += 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
-    finally:
-        for task in tasks:
-            task.cancel()
-        with suppress(asyncio.CancelledError):
-            await asyncio.gather(*tasks, return_exceptions=True)

@@ -165,8 +165,13 @@ class Place:
         self._held = False
 
     async def __aenter__(self) -> Place:
-        await self._admission._enter(later=self._later)
-        self._held = True
+        return await self.take()
+
+    async def take(self) -> Place:
+        """The permit, now: a place taken before its block (`async with`) is held there as is."""
+        if not self._held:
+            await self._admission._enter(later=self._later)
+            self._held = True
         return self
 
     async def __aexit__(
