@@ -22,8 +22,8 @@ class _Scanner:
         self.gate = asyncio.Event()
         self.fail = fail
 
-    async def check(self, name: str, domain: Any, judge: Any, stages: Any, *ahead: Place) -> str:
-        async with ahead[0] if ahead else stages.resolving.place():
+    async def check(self, name: str, domain: Any, judge: Any, stages: Any, ahead: Place) -> str:
+        async with ahead:
             await self.gate.wait()
             if name == self.fail:
                 raise RuntimeError(f"a bug, for {name}")

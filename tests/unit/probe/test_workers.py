@@ -228,7 +228,7 @@ asyncio.run(main())
 
 def test_a_worker_loads_no_dns_client_before_its_first_question() -> None:
     """A worker asks DNS only when a redirect leads to another name: until then, no aiodns,
-    no pycares and no c-ares thread (about 2.5 MiB a process). That a worker still resolves
+    no pycares and no c-ares thread (about 1 MiB a worker). That a worker still resolves
     such names is `tests/e2e/test_workers.py`'s lab scan, judged as the main process judges."""
     import subprocess
     import sys
