@@ -39,11 +39,8 @@ from hsts_coverage.probe import spare
 from hsts_coverage.probe.admission import Place
 from hsts_coverage.probe.apex import check_apex
 from hsts_coverage.probe.hosts import HostJudge, open_judge, scan_resolver
-from hsts_coverage.probe.limits import (
-    ConnectionLimits,
-    calm_collector,
-    raise_open_files_limit,
-)
+from hsts_coverage.probe.limits import ConnectionLimits, raise_open_files_limit
+from hsts_coverage.probe.memory import calm_collector, giving_back_freed_pages
 from hsts_coverage.probe.workers import worker_pool, workers_for
 from hsts_coverage.report.text import clean
 from hsts_coverage.resolve import Resolver
@@ -218,7 +215,7 @@ async def scan(config: ScanConfig, stop: asyncio.Event | None = None) -> AsyncIt
     now = datetime.now(UTC)
     calm_collector()
     yield ScanStarted(now, raise_open_files_limit())
-    async with _scanner(config, now) as scanner:
+    async with giving_back_freed_pages(), _scanner(config, now) as scanner:
         for index, domain in enumerate(config.domains):
             if not config.in_this_shard(index):
                 continue  # a whole domain of another shard

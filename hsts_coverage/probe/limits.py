@@ -14,7 +14,6 @@ and never finishes a TLS handshake then holds no slot, and the names behind it d
 from __future__ import annotations
 
 import asyncio
-import gc
 import resource
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,24 +39,6 @@ def raise_open_files_limit() -> int:
             return soft
         return target
     return soft
-
-
-# Allocations between two collections of the youngest generation (CPython's default: 700).
-COLLECTOR_THRESHOLD = 20_000
-
-
-def calm_collector() -> None:
-    """Keep the cyclic garbage collector from spending the CPU of a scan that mostly waits.
-
-    Profiled on the realistic mix (10,000 names), a quarter of a worker's CPU while its hosts
-    waited went to `gc_collect_main`: each host in flight keeps tasks, futures, sockets and the
-    exceptions of its time-outs (with their tracebacks: cycles) alive, and every 700 allocations
-    a collection walked them again. What is alive at start (modules, tables, options) is
-    frozen out of the collector's view, and the youngest generation is collected every
-    `COLLECTOR_THRESHOLD` allocations: the cycles are still freed, a few MiB later."""
-    gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(COLLECTOR_THRESHOLD, second, third)
 
 
 @dataclass(slots=True)

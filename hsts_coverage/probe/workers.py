@@ -49,7 +49,8 @@ from hsts_coverage.models import DnsAnswer, Judgement
 from hsts_coverage.probe import spare
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
 from hsts_coverage.probe.hosts import HostJudge, open_judge
-from hsts_coverage.probe.limits import calm_collector, open_files_limit
+from hsts_coverage.probe.limits import open_files_limit
+from hsts_coverage.probe.memory import calm_collector, giving_back_freed_pages
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"
@@ -322,7 +323,7 @@ async def serve() -> None:
     tasks: set[asyncio.Task[None]] = set()
     admission = Admission(FLOOR, config.concurrency or auto_ceiling(open_files_limit()))
     watch = asyncio.create_task(admission.watch(), name="admission")
-    async with open_judge(config, now) as judge:
+    async with giving_back_freed_pages(), open_judge(config, now) as judge:
         writer.write(encode(READY))
         while (request := await decode(reader)) is not None:
             assert isinstance(request, tuple)
