@@ -33,10 +33,11 @@ from types import TracebackType
 
 FLOOR = 100
 # Hosts in flight by default, at most: each costs memory in both processes, fewer cost time
-# where most names wait. Realistic mix, `make bench`: at 2,000, 10,000 names peaked at 211 MiB;
-# at 1,500, 186 MiB, but 20,000 names took 1.52 times the lower bound; at 1,750, 197 MiB and
-# 1.44.
-MAX_AUTO = 1750
+# where most names wait. Realistic mix, `make bench`, scanner alone, 3 rounds, once freed pages
+# went back to the system (`memory`): at 1,750, 10,000 names peaked at 200.8 MiB (ratio to the
+# lower bound 1.07) and 20,000 took 1.22 times the bound; at 1,500, 178.1 MiB (1.01) and 1.40
+# (198.0 MiB); at 1,250, 168.4 MiB (1.04) and 1.35 (190.2 MiB).
+MAX_AUTO = 1500
 TICK = 0.05  # seconds between two looks at the event loop
 IDLE_LAG = 0.01  # a tick late by less than this: the loop has room for more hosts
 BUSY_LAG = 0.05  # late by more: too many hosts for the CPU

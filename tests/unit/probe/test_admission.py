@@ -57,7 +57,7 @@ async def test_the_limit_follows_the_loop(
 def test_the_automatic_ceiling_comes_from_the_open_files_limit() -> None:
     assert auto_ceiling(1024) == 384  # (1024 - 256) / 2
     assert auto_ceiling(256) == 100  # never under the floor
-    assert auto_ceiling(1 << 20) == 1750
+    assert auto_ceiling(1 << 20) == 1500
 
 
 async def test_a_place_given_back_for_a_wait_is_taken_again_before_new_hosts() -> None:
