@@ -19,6 +19,9 @@ What is not an answer is asked again, within a time budget per name and record t
 - a zone whose name server never answers costs its time budget once, not once per name:
   `silent.SilentZones` looks up its first names, the others wait and share their outcome
   (`"timed out, shared with ..."`).
+- a name without addresses has its CNAME records looked up (where it points: a dangling target,
+  a loop), each question asked the same way; a chain that could not be read to an answer makes
+  the name a DNS error, never a name that is gone.
 
 The c-ares channels are `channels.Channels`: recycled every few thousand queries, so that
 c-ares's query cache does not grow with the scan, and renewed after a channel refuses.
@@ -30,9 +33,9 @@ import asyncio
 import random
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import aiodns
 import pycares
@@ -44,6 +47,9 @@ from hsts_coverage.resolve.channels import Channels
 from hsts_coverage.resolve.pacer import Pacer
 from hsts_coverage.resolve.silent import SilentZones
 from hsts_coverage.rules.names import is_public_suffix
+
+R = TypeVar("R")
+Query = Callable[[aiodns.DNSResolver], Awaitable[R]]  # one question, asked of a channel
 
 _TRANSIENT = {
     aiodns.error.ARES_ESERVFAIL: "SERVFAIL",
@@ -144,7 +150,7 @@ class Resolver:
         self, name: str, family: socket.AddressFamily
     ) -> pycares.AddrInfoResult | _Transient | aiodns.error.DNSError:
         try:
-            return await self._retrying(name, family)
+            return await self._retrying(lambda dns: dns.getaddrinfo(name + ".", family=family))
         except (_Transient, aiodns.error.DNSError) as exc:
             # Kept as a value: without its traceback, which holds the frames that hold it (a
             # cycle per name, left to the garbage collector, that the scan's calm collector
@@ -160,13 +166,16 @@ class Resolver:
             return DnsAnswer(name, DnsStatus.ERROR, error=_message(exc))
         nxdomain = code == aiodns.error.ARES_ENOTFOUND
         status = DnsStatus.NXDOMAIN if nxdomain else DnsStatus.NO_ADDRESS
-        cnames = await self._cname_chain(name)
+        cnames, unread = await self._cname_chain(name)
         if problem := chain_problem(name, cnames):
             return DnsAnswer(name, DnsStatus.ERROR, cname_chain=cnames, error=problem)
+        if unread:  # where the chain leads is not known: neither gone nor dangling
+            error = f"no address, and its CNAME records could not be read ({unread})"
+            return DnsAnswer(name, DnsStatus.ERROR, cname_chain=cnames, error=error)
         dangling = cnames[-1] if cnames else None
         return DnsAnswer(name, status, cname_chain=cnames, dangling_target=dangling)
 
-    async def _retrying(self, name: str, family: socket.AddressFamily) -> pycares.AddrInfoResult:
+    async def _retrying(self, query: Query[R]) -> R:
         # A plain loop, not tenacity: this runs for every host, and building a retry controller
         # per query costs more CPU than the query itself. The trailing dot: no search domains.
         # The budget counts the waits on the resolver (queries, pauses), not those for a pacer
@@ -175,7 +184,7 @@ class Resolver:
         counted = 0  # SERVFAIL, REFUSED from a resolver that answers nothing, malformed answers
         lost_at: float | None = None  # when this name's first lost query was sent
         for tries in range(1, 1 << 16):
-            outcome, channel, sent, took = await self._ask(name, family, self._budget - spent)
+            outcome, channel, sent, took = await self._ask(query, self._budget - spent)
             spent += took
             if not isinstance(outcome, aiodns.error.DNSError):
                 self._answered(lost_at)
@@ -200,19 +209,19 @@ class Resolver:
         raise AssertionError("unreachable: the budget ends the tries first")
 
     async def _ask(
-        self, name: str, family: socket.AddressFamily, left: float
-    ) -> tuple[pycares.AddrInfoResult | aiodns.error.DNSError, aiodns.DNSResolver, float, float]:
+        self, query: Query[R], left: float
+    ) -> tuple[R | aiodns.error.DNSError, aiodns.DNSResolver, float, float]:
         """One query in a pacer slot, cut (as a time-out) after `left` seconds: the outcome, the
         channel it went through, when it was sent and how long it took."""
         async with self.pacer:
             sent = time.monotonic()
             channel = self._channels.acquire()
-            query = channel.getaddrinfo(name + ".", family=family)
+            asked = query(channel)
             try:
                 if left >= self._timeout:  # c-ares times it out first
-                    result: pycares.AddrInfoResult | aiodns.error.DNSError = await query
+                    result: R | aiodns.error.DNSError = await asked
                 else:
-                    result = await asyncio.wait_for(query, max(0.0, left))
+                    result = await asyncio.wait_for(asked, max(0.0, left))
             except aiodns.error.DNSError as exc:
                 result = exc
             except TimeoutError:
@@ -241,28 +250,33 @@ class Resolver:
         )
         return tuple(dict.fromkeys(hosts))
 
-    async def _cname_chain(self, name: str) -> tuple[str, ...]:
-        """Follow CNAME records one query at a time (at most one more than allowed).
+    async def _cname_chain(self, name: str) -> tuple[tuple[str, ...], str | None]:
+        """Follow CNAME records one query at a time (at most one more than allowed): the links,
+        and why the chain could not be read to its end (None when it was).
 
         A name that does not resolve may still be a CNAME to a deleted resource, and an NXDOMAIN
-        answer to A does not reach us with its CNAME records: ask for the CNAMEs themselves.
+        answer to A does not reach us with its CNAME records: ask for the CNAMEs themselves, as
+        any query is asked (again after a loss, within the budget). Only an answer ends the
+        chain: a loop or a dangling target seen as the end of a chain because a query timed out
+        would be a guess.
         """
         chain: list[str] = []
         current = name
         while len(chain) <= MAX_CNAME_CHAIN and current not in chain[:-1]:
             try:
-                async with self.pacer:
-                    result = await self._channels.ask(
-                        lambda dns: dns.query_dns(current, "CNAME")  # noqa: B023 (awaited here)
-                    )
-            except aiodns.error.DNSError:
+                result = await self._retrying(
+                    lambda dns: dns.query_dns(current, "CNAME")  # noqa: B023 (awaited here)
+                )
+            except aiodns.error.DNSError:  # NXDOMAIN, NODATA: an answer, no CNAME here
                 break
+            except _Transient as exc:
+                return tuple(chain), f"{current}: {exc}"
             targets = _cnames(result.answer)
             if not targets:
                 break
             chain.append(targets[0])
             current = targets[0]
-        return tuple(chain)
+        return tuple(chain), None
 
 
 def _silent(outcome: tuple[DnsAnswer, bool]) -> bool:
