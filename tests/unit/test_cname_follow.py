@@ -19,7 +19,7 @@ import dns.rrset
 import pytest
 
 from hsts_coverage.config import Nameserver
-from hsts_coverage.models import DnsStatus
+from hsts_coverage.models import DnsAnswer, DnsStatus
 from hsts_coverage.resolve import Resolver
 from tests.helpers import UdpDnsServer
 
@@ -57,13 +57,23 @@ class LossyCnames(UdpDnsServer):
         return answer
 
 
+async def _resolve(
+    name: str, lost: int, *, attempts: int = 3, dangling: bool = True
+) -> tuple[DnsAnswer, LossyCnames]:
+    """`name` resolved through the lossy server, and the server (what it was asked)."""
+    server = LossyCnames(lost)
+    with server as address:
+        host, port = address.split(":")
+        resolver = Resolver([Nameserver(host, int(port))], timeout=0.3, attempts=attempts)
+        try:
+            return await resolver.resolve(name, dangling=dangling), server
+        finally:
+            await resolver.close()
+
+
 @pytest.mark.parametrize("lost", [0, 1])
 async def test_a_dangling_cname_is_found_though_its_first_answer_is_lost(lost: int) -> None:
-    with LossyCnames(lost) as address:
-        host, port = address.split(":")
-        resolver = Resolver([Nameserver(host, int(port))], timeout=0.3, attempts=3)
-        answer = await resolver.resolve("dangling.cname.test")
-        await resolver.close()
+    answer, _ = await _resolve("dangling.cname.test", lost)
     assert answer.status is DnsStatus.NXDOMAIN
     assert answer.dangling_target == "deleted.cname.test"
     assert answer.cname_chain == ("deleted.cname.test",)
@@ -71,11 +81,7 @@ async def test_a_dangling_cname_is_found_though_its_first_answer_is_lost(lost: i
 
 @pytest.mark.parametrize("lost", [0, 1])
 async def test_a_cname_loop_is_seen_though_an_answer_is_lost(lost: int) -> None:
-    with LossyCnames(lost) as address:
-        host, port = address.split(":")
-        resolver = Resolver([Nameserver(host, int(port))], timeout=0.3, attempts=3)
-        answer = await resolver.resolve("loop-a.cname.test")
-        await resolver.close()
+    answer, _ = await _resolve("loop-a.cname.test", lost)
     assert answer.status is DnsStatus.ERROR
     assert "CNAME loop" in (answer.error or "")
     assert answer.cname_chain[:2] == ("loop-b.cname.test", "loop-a.cname.test")
@@ -84,22 +90,13 @@ async def test_a_cname_loop_is_seen_though_an_answer_is_lost(lost: int) -> None:
 async def test_a_cname_chain_that_cannot_be_read_is_not_taken_for_a_gone_name() -> None:
     # Every CNAME answer is lost: whether the name points somewhere is not known. Not NXDOMAIN
     # (a name that is gone is "not affected"): a DNS error, which leaves the host unknown.
-    with LossyCnames(lost=1000) as address:
-        host, port = address.split(":")
-        resolver = Resolver([Nameserver(host, int(port))], timeout=0.3, attempts=2)
-        answer = await resolver.resolve("loop-a.cname.test")
-        await resolver.close()
+    answer, _ = await _resolve("loop-a.cname.test", lost=1000, attempts=2)
     assert answer.status is DnsStatus.ERROR
     assert "CNAME records could not be read" in (answer.error or "")
     assert "loop-a.cname.test: timed out" in (answer.error or "")
 
 
 async def test_a_name_asked_without_the_cname_look_up_asks_no_cname() -> None:
-    server = LossyCnames(lost=0)
-    with server as address:
-        host, port = address.split(":")
-        resolver = Resolver([Nameserver(host, int(port))], timeout=0.3, attempts=3)
-        answer = await resolver.resolve("dangling.cname.test", dangling=False)
-        await resolver.close()
+    answer, server = await _resolve("dangling.cname.test", lost=0, dangling=False)
     assert answer.status is DnsStatus.NXDOMAIN
     assert not server.cname_questions
