@@ -9,9 +9,13 @@ chunks inside its heaps, and returns to the system only the free space at a heap
 process holds, besides what it uses, pages it freed long ago: measured in the middle of a
 10,000-name scan of the realistic mix, 9.8 MiB of the main process's 21.8 MiB of glibc heaps
 were free chunks. `malloc_trim(0)` hands every whole free page back (`MADV_DONTNEED`), in every
-heap, while the chunks stay free for reuse. Every `TRIM_SECONDS` on the event loop it costs
-0.7 to 4 ms (measured on an 80 MiB heap with half of it freed), a fraction of a per cent of a
-core; a page given back and used again costs one page fault.
+heap, while the chunks stay free for reuse. A call costs 0.2 ms on a healthy fleet's heaps and
+0.7 to 4 ms on an 80 MiB heap with half of it freed; a page given back and used again costs one
+page fault. The pages are given back every `TRIM_SECONDS`, or less often when a call takes long:
+the trimming spends at most `TRIM_SHARE` of the time. Often matters because a process's peak
+is the peak between two calls. Every 0.05 s instead of every 0.5 s lowered the summed peak RSS of
+both processes from 104.4 to 103.3 MiB on the healthy 2,000-host fleet (7 interleaved runs) and
+from 181.8 to 170.9 MiB on the realistic 10,000-name mix (5 runs; 0.15 s more CPU, 11.8 s).
 
 Where glibc's `malloc_trim` is missing (musl, macOS, another libc) nothing is trimmed.
 """
@@ -21,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cache
 
 # Allocations between two collections of the youngest generation (CPython's default: 700).
 COLLECTOR_THRESHOLD = 20_000
-TRIM_SECONDS = 0.5  # between two hand-backs of freed pages
+TRIM_SECONDS = 0.05  # between two hand-backs of freed pages, at the shortest
+TRIM_SHARE = 0.02  # of the time, at most, spent giving pages back
 
 
 def calm_collector() -> None:
@@ -59,9 +65,18 @@ async def giving_back_freed_pages(every: float = TRIM_SECONDS) -> AsyncIterator[
 
 
 async def _trim_every(trim: Callable[[int], int], every: float) -> None:
+    pause = every
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(pause)
+        started = time.perf_counter()
         trim(0)
+        pause = pause_after(time.perf_counter() - started, every)
+
+
+def pause_after(spent: float, every: float, share: float = TRIM_SHARE) -> float:
+    """Seconds until the next hand-back, after one that took `spent`: `every`, or long enough
+    that the hand-backs take no more than `share` of the time."""
+    return max(every, spent / share)
 
 
 @cache

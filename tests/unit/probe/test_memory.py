@@ -7,6 +7,7 @@ import ctypes
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -87,3 +88,37 @@ def test_the_trimming_stops_with_the_block() -> None:
     inside, after = asyncio.run(run())
     assert ("trim" in inside) is (memory.malloc_trim() is not None)
     assert "trim" not in after
+
+
+@pytest.mark.parametrize(
+    ("spent", "every", "share", "pause"),
+    [
+        (0.0002, 0.05, 0.02, 0.05),  # a fleet's quick hand-back: the shortest pause
+        (0.001, 0.05, 0.02, 0.05),  # exactly the share
+        (0.004, 0.05, 0.02, 0.2),  # a big heap's: 2 % of the time, not 8 %
+        (0.004, 0.5, 0.02, 0.5),  # a longer pause asked for stays
+        (0.0, 0.05, 0.02, 0.05),
+    ],
+)
+def test_the_pause_keeps_the_hand_backs_to_their_share_of_the_time(
+    spent: float, every: float, share: float, pause: float
+) -> None:
+    assert memory.pause_after(spent, every, share) == pytest.approx(pause)
+
+
+def test_a_slow_hand_back_is_followed_by_a_longer_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[float] = []
+
+    def slow_trim(pad: int) -> int:
+        calls.append(time.perf_counter())
+        time.sleep(0.01)  # 10 ms: at 2 % of the time, the next one 0.5 s later
+        return 1
+
+    monkeypatch.setattr(memory, "malloc_trim", lambda: slow_trim)
+
+    async def run() -> None:
+        async with memory.giving_back_freed_pages(every=0.005):
+            await asyncio.sleep(0.4)
+
+    asyncio.run(run())
+    assert len(calls) == 1  # every 5 ms regardless of the cost, it would be about 25
