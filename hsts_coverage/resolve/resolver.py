@@ -235,20 +235,22 @@ class Resolver:
         if lost_at is not None:  # lost, then answered: the resolver dropped it, not the name
             self.pacer.lost(lost_at)
 
-    async def nameservers(self, zone: str) -> tuple[str, ...]:
-        """The NS names of `zone` (lower case, no trailing dot); () when there are none or DNS
-        fails (the caller says so: a zone transfer then has no server to ask)."""
+    async def nameservers(self, zone: str) -> tuple[tuple[str, ...], str | None]:
+        """The NS names of `zone` (lower case, no trailing dot), and why they could not be read
+        (None when they were). Asked like any question, again after a loss within the budget:
+        a lost answer is not a zone without name servers."""
         try:
-            async with self.pacer:
-                result = await self._channels.ask(lambda dns: dns.query_dns(zone + ".", "NS"))
-        except aiodns.error.DNSError:
-            return ()
+            result = await self._retrying(lambda dns: dns.query_dns(zone + ".", "NS"))
+        except _Transient as exc:
+            return (), exc.message
+        except aiodns.error.DNSError:  # NXDOMAIN, NODATA: an answer, there are none
+            return (), None
         hosts = (
             r.data.nsdname.lower().rstrip(".")
             for r in result.answer
             if isinstance(r.data, pycares.NSRecordData)
         )
-        return tuple(dict.fromkeys(hosts))
+        return tuple(dict.fromkeys(hosts)), None
 
     async def _cname_chain(self, name: str) -> tuple[tuple[str, ...], str | None]:
         """Follow CNAME records one query at a time (at most one more than allowed): the links,

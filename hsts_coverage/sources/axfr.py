@@ -91,7 +91,9 @@ async def auto_servers(
     """The domain's name servers as transfer targets, and a note for each one left out."""
     servers: list[Nameserver] = []
     notes: list[str] = []
-    hosts = await resolver.nameservers(domain)
+    hosts, unread = await resolver.nameservers(domain)
+    if unread is not None:
+        return [], [f"the NS records of {domain} could not be read ({unread})"]
     if not hosts:
         return [], [f"no NS records found for {domain}"]
     for host in hosts:
