@@ -147,7 +147,8 @@ def _progress(run: Run) -> None:
     _say(
         f"round {run.round} {run.command}: {run.usage.wall_s:.2f} s, "
         f"{run.hosts_per_s:.1f} hosts/s, CPU {run.usage.cpu_s:.2f} s, "
-        f"RSS {run.usage.max_rss_kib / 1024:.0f} MiB, fleet CPU "
+        f"RSS {run.usage.max_rss_kib / 1024:.0f} MiB "
+        f"(PSS {run.usage.pss_at_peak_kib / 1024:.0f}), fleet CPU "
         f"{sum(run.fleet_cpu_s.values()):.2f} s: {verdict}"
     )
 

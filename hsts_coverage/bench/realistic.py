@@ -196,6 +196,9 @@ def _result(
         "scanner_peak_rss_mib": _rounded(
             max((u.max_rss_kib / 1024 for u in runs["scanner"]), default=None)
         ),
+        "scanner_pss_at_peak_mib": _rounded(
+            max((u.pss_at_peak_kib / 1024 for u in runs["scanner"]), default=None)
+        ),
         "baseline_wall_s": _rounded(baseline),
         "baseline_walls_s": [round(u.wall_s, 2) for u in runs["baseline"]],
         "healthy_alone_cpu_s": round(alone.cpu_s, 2),
@@ -220,7 +223,8 @@ def print_result(result: dict[str, Any]) -> None:
     if result["scanner_wall_s"] is not None:
         print(f"  scanner at its defaults  {result['scanner_wall_s']:8.2f} s wall")
         cpu, rss = result["scanner_cpu_s"], result["scanner_peak_rss_mib"]
-        print(f"    CPU {cpu:.2f} s, peak RSS {rss} MiB, rounds {result['scanner_walls_s']}")
+        pss, walls = result["scanner_pss_at_peak_mib"], result["scanner_walls_s"]
+        print(f"    CPU {cpu:.2f} s, peak RSS {rss} MiB (its PSS {pss} MiB), rounds {walls}")
     if result["baseline_wall_s"] is not None:
         print(f"  naive baseline           {result['baseline_wall_s']:8.2f} s wall")
         print(f"    rounds {result['baseline_walls_s']}")

@@ -110,6 +110,7 @@ def _run_json(run: Run) -> dict[str, Any]:
         "user_s": round(run.usage.user_s, 2),
         "sys_s": round(run.usage.sys_s, 2),
         "max_rss_kib": run.usage.max_rss_kib,
+        "pss_at_peak_kib": run.usage.pss_at_peak_kib,
         "exit_code": run.usage.exit_code,
         "names": run.names,
         "checked": run.checked,
@@ -128,6 +129,7 @@ def _medians(runs: Sequence[Run]) -> dict[str, float]:
         "hosts_per_s": round(statistics.median(r.hosts_per_s for r in runs), 1),
         "cpu_s": round(statistics.median(r.usage.cpu_s for r in runs), 2),
         "max_rss_kib": round(statistics.median(r.usage.max_rss_kib for r in runs)),
+        "pss_at_peak_kib": round(statistics.median(r.usage.pss_at_peak_kib for r in runs)),
         "fleet_cpu_s": round(statistics.median(sum(r.fleet_cpu_s.values()) for r in runs), 2),
     }
 
@@ -172,6 +174,7 @@ def _header(doc: dict[str, Any]) -> list[str]:
 
 def _command_lines(doc: dict[str, Any]) -> list[str]:
     head = f"{'command':<16}{'wall s':>9}{'hosts/s':>10}{'CPU s':>9}{'peak RSS MiB':>14}"
+    head += f"{'its PSS MiB':>13}"
     lines = [head + f"{'fleet CPU s':>13}{'runs ok':>9}", "-" * (len(head) + 22)]
     for name, command in doc["commands"].items():
         median = command["median"]
@@ -179,9 +182,12 @@ def _command_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(
             f"{name:<16}{median['wall_s']:>9.2f}{median['hosts_per_s']:>10.1f}"
             f"{median['cpu_s']:>9.2f}{median['max_rss_kib'] / 1024:>14.1f}"
+            f"{median['pss_at_peak_kib'] / 1024:>13.1f}"
             f"{median['fleet_cpu_s']:>13.2f}{runs_ok:>9}"
         )
-    lines.append("(medians over the rounds; fleet CPU: lab DNS/CT + nginx + proxy during the run)")
+    lines.append("(medians over the rounds; peak RSS: summed over the command's processes, each")
+    lines.append(" counting the library pages they share; its PSS: the same moment, shared pages")
+    lines.append(" counted once; fleet CPU: lab DNS/CT + nginx + proxy during the run)")
     return lines
 
 

@@ -29,7 +29,8 @@ from hsts_coverage.lab.scale import Fleet, FleetServe
 
 RUN_FIELDS = {"round", "wall_s", "hosts_per_s", "cpu_s", "user_s", "sys_s", "max_rss_kib"}
 RUN_FIELDS |= {"exit_code", "names", "checked", "statuses", "fleet_cpu_s", "scan", "problems"}
-MEDIAN_FIELDS = {"wall_s", "hosts_per_s", "cpu_s", "max_rss_kib", "fleet_cpu_s"}
+RUN_FIELDS |= {"pss_at_peak_kib"}
+MEDIAN_FIELDS = {"wall_s", "hosts_per_s", "cpu_s", "max_rss_kib", "pss_at_peak_kib", "fleet_cpu_s"}
 MACHINE_FIELDS = {"nproc", "cpu_model", "kernel", "python", "openssl", "nginx", "aiohttp"}
 BENCH_SECONDS = 240
 
@@ -143,6 +144,27 @@ def test_peak_rss_counts_every_process_of_the_command(tmp_path: Path) -> None:
     )
     assert usage.exit_code == 0, (tmp_path / "err").read_text()
     assert usage.max_rss_kib > 120 * 1024, usage
+
+
+@pytest.mark.e2e
+def test_the_pss_at_the_peak_counts_shared_pages_once(tmp_path: Path) -> None:
+    # 60 MiB of memory shared by the command and its forked child, both touching every page:
+    # each one's RSS holds all of it (the summed RSS 120 MiB and more), their PSS half each.
+    script = (
+        "import mmap, os, time\n"
+        "shared = mmap.mmap(-1, 60 << 20)\n"
+        "shared[::4096] = b'x' * len(shared[::4096])\n"
+        "child = os.fork()\n"
+        "touched = sum(shared[::4096])\n"
+        "time.sleep(0.6)\n"
+        "os._exit(0) if child == 0 else os.waitpid(child, 0)\n"
+    )
+    usage = measure(
+        [sys.executable, "-c", script], stdout=tmp_path / "out", stderr=tmp_path / "err"
+    )
+    assert usage.exit_code == 0, (tmp_path / "err").read_text()
+    assert usage.max_rss_kib > 120 * 1024, usage
+    assert 60 * 1024 < usage.pss_at_peak_kib < 95 * 1024, usage
 
 
 # -- the delaying proxy ----------------------------------------------------------------------
