@@ -11,11 +11,20 @@ process holds, besides what it uses, pages it freed long ago: measured in the mi
 were free chunks. `malloc_trim(0)` hands every whole free page back (`MADV_DONTNEED`), in every
 heap, while the chunks stay free for reuse. A call costs 0.2 ms on a healthy fleet's heaps and
 0.7 to 4 ms on an 80 MiB heap with half of it freed; a page given back and used again costs one
-page fault. The pages are given back every `TRIM_SECONDS`, or less often when a call takes long:
-the trimming spends at most `TRIM_SHARE` of the time. Often matters because a process's peak
-is the peak between two calls. Every 0.05 s instead of every 0.5 s lowered the summed peak RSS of
-both processes from 104.4 to 103.3 MiB on the healthy 2,000-host fleet (7 interleaved runs) and
-from 181.8 to 170.9 MiB on the realistic 10,000-name mix (5 runs; 0.15 s more CPU, 11.8 s).
+page fault. The pages are given back every `TRIM_SECONDS`, or less often when a call takes long
+(a heap of hundreds of MiB): the trimming spends at most `TRIM_SHARE` of the time.
+
+Why not more often. A process's peak is its peak between two calls, so every 0.05 s lowered the
+summed peak RSS of both processes from 181.8 to 170.9 MiB on the realistic 10,000-name mix
+(5 interleaved runs; CPU 11.66 -> 11.81 s) and from 105.0 to 102.8 MiB on the healthy
+2,000-host fleet (11 runs). But the fleet's worker, CPU-bound, frees and reuses some 10 MiB of
+heap every 0.05 s (mallinfo2's free bytes went from 2 to 17 MiB and back between two calls:
+uvloop's 256 KiB read buffer of each TLS connection, OpenSSL's buffers), so pages given back are
+soon faulted in again (the likely cost), and the fleet took 4.6 % longer (3.03 -> 3.17 s,
+CPU 3.88 -> 4.00 s). In `make bench`, 7 rounds, alternating: 1.30 and 1.34 times the baseline
+against 1.42 and 1.41 at 0.5 s, for 0 to 0.6 MiB less at the peak. Every 0.2 s: 1.2 MiB less on
+the fleet, still 2 % more CPU. So 0.5 s: the mix is under its 200 MiB target without the
+difference, and the fleet's throughput is what the shorter period would cost.
 
 Where glibc's `malloc_trim` is missing (musl, macOS, another libc) nothing is trimmed.
 """
@@ -32,7 +41,7 @@ from functools import cache
 
 # Allocations between two collections of the youngest generation (CPython's default: 700).
 COLLECTOR_THRESHOLD = 20_000
-TRIM_SECONDS = 0.05  # between two hand-backs of freed pages, at the shortest
+TRIM_SECONDS = 0.5  # between two hand-backs of freed pages, at the shortest
 TRIM_SHARE = 0.02  # of the time, at most, spent giving pages back
 
 
