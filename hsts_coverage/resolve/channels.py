@@ -24,12 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import aiodns
-
-T = TypeVar("T")
 
 RECYCLE_AFTER = 1000  # queries per channel
 RENEW_INTERVAL = 0.25  # seconds: at most one channel swap after refusals in this time
@@ -68,14 +64,6 @@ class Channels:
     @property
     def open_channels(self) -> int:
         return len(self._in_flight)
-
-    async def ask(self, query: Callable[[aiodns.DNSResolver], Awaitable[T]]) -> T:
-        """`query(channel)` on the current channel."""
-        channel = self.acquire()
-        try:
-            return await query(channel)
-        finally:
-            self.release(channel)
 
     def acquire(self) -> aiodns.DNSResolver:
         """The channel for one query; `release` it when the query has ended."""

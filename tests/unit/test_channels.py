@@ -42,10 +42,13 @@ class NxServer(UdpDnsServer):
 
 
 async def _nx(channels: Channels, name: str) -> int:
+    channel = channels.acquire()  # as the resolver asks: one query, then the channel released
     try:
-        await channels.ask(lambda dns: dns.getaddrinfo(name, family=socket.AF_INET))
+        await channel.getaddrinfo(name, family=socket.AF_INET)
     except aiodns.error.DNSError as exc:
         return int(exc.args[0])
+    finally:
+        channels.release(channel)
     return 0
 
 
