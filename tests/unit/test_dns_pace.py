@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -166,3 +167,19 @@ async def test_the_apex_of_a_silent_zone_and_names_below_it_are_silent_too() -> 
         assert await zones.lookup(zone, name, partial(resolve, name), bool) == "n0.z.test"
     assert calls == []
     assert await zones.lookup("test", "other.test", partial(resolve, "other.test"), bool) is True
+
+
+def test_the_zone_of_many_names_keeps_none_of_them() -> None:
+    # A cache entry per name held every name asked, guesses included, for the whole scan
+    # (about 140 bytes a name); the public-suffix answer is cached by parent instead.
+    names = [f"n{i}.retained.example.com" for i in range(10_000)]
+    zone_of("x.retained.example.com")
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        zones = {zone_of(name) for name in names}
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert zones == {"retained.example.com"}
+    assert kept < 50_000  # bytes, for 10,000 names (1.4 MB with a cache entry per name)
