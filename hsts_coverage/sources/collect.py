@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from hsts_coverage.models import CtFacts, FoundBy
 from hsts_coverage.rules.names import Rejected, ScopedName, scope
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -25,7 +28,7 @@ class _Seen:
     by_source: Counter[str] = field(default_factory=Counter)  # "" for an unnamed source
     first_not_before: datetime | None = None
     last_not_after: datetime | None = None
-    issuers: set[str] = field(default_factory=set)
+    issuers: frozenset[str] = frozenset()  # shared by the names with the same issuers
 
     @property
     def certificates(self) -> int:
@@ -35,15 +38,9 @@ class _Seen:
         return tuple(sorted(source for source in self.by_source if source))
 
     def add(
-        self,
-        issuer: str | None,
-        not_before: datetime | None,
-        not_after: datetime | None,
-        source: str | None = None,
+        self, not_before: datetime | None, not_after: datetime | None, source: str | None = None
     ) -> None:
         self.by_source[source or ""] += 1
-        if issuer:
-            self.issuers.add(issuer)
         self.add_dates(not_before, not_after)
 
     def add_dates(self, not_before: datetime | None, not_after: datetime | None) -> None:
@@ -69,9 +66,11 @@ class NameCollector:
 
     domain: str
     _seen: dict[str, _Seen] = field(default_factory=dict)
-    _found: dict[str, set[FoundBy]] = field(default_factory=dict)  # every name -> its sources
+    # every name -> its sources: one shared frozenset per combination, not a set per name
+    _found: dict[str, frozenset[FoundBy]] = field(default_factory=dict)
     _wildcards: set[str] = field(default_factory=set)
     rejected: Counter[str] = field(default_factory=Counter)
+    _sets: dict[frozenset[Any], frozenset[Any]] = field(default_factory=dict)  # see `_shared`
 
     def add_certificate(
         self,
@@ -90,8 +89,10 @@ class NameCollector:
             if scoped.wildcard:
                 self._wildcards.add(scoped.name)
             seen = self._seen.setdefault(scoped.name, _Seen())
-            seen.add(issuer, not_before, not_after, source)
-            self._found.setdefault(scoped.name, set()).add(found_by)
+            seen.add(not_before, not_after, source)
+            if issuer and issuer not in seen.issuers:
+                seen.issuers = self._shared(seen.issuers | {issuer})
+            self._add_found(scoped.name, frozenset((found_by,)))
 
     def add_name(self, raw: str, source: FoundBy = FoundBy.USER) -> bool:
         """A name from a source other than CT (the apex, a names file, a zone, a guess); False
@@ -101,7 +102,7 @@ class NameCollector:
             return False
         if scoped.wildcard:
             self._wildcards.add(scoped.name)
-        self._found.setdefault(scoped.name, set()).add(source)
+        self._add_found(scoped.name, frozenset((source,)))
         return True
 
     def found_by(self) -> dict[str, tuple[FoundBy, ...]]:
@@ -113,14 +114,18 @@ class NameCollector:
         return sum(source in sources for sources in self._found.values())
 
     def merge(self, other: NameCollector) -> None:
-        """Take in what another collector for the same domain found."""
+        """Take in what another collector for the same domain found; `other` is not used after
+        (what only it knows is taken over, not copied: a CT answer's thousands of names)."""
         for name, seen in other._seen.items():
-            mine = self._seen.setdefault(name, _Seen())
+            mine = self._seen.get(name)
+            if mine is None:
+                self._seen[name] = seen
+                continue
             mine.by_source.update(seen.by_source)
-            mine.issuers |= seen.issuers
+            mine.issuers = self._shared(mine.issuers | seen.issuers)
             mine.add_dates(seen.first_not_before, seen.last_not_after)
         for name, sources in other._found.items():
-            self._found.setdefault(name, set()).update(sources)
+            self._add_found(name, sources)
         self._wildcards |= other._wildcards
         self.rejected.update(other.rejected)
 
@@ -139,6 +144,16 @@ class NameCollector:
     def wildcards(self) -> tuple[str, ...]:
         return tuple(f"*.{name}" for name in sorted(self._wildcards, key=_by_label_from_right))
 
+    def _add_found(self, name: str, sources: frozenset[FoundBy]) -> None:
+        known = self._found.get(name)
+        self._found[name] = self._shared(known | sources if known else sources)
+
+    def _shared(self, items: frozenset[_T]) -> frozenset[_T]:
+        """The one frozenset equal to `items` that every name holds: a domain's names have a
+        handful of source and issuer combinations, and a set of its own for each name cost
+        about 200 bytes a name, a third of what a CT answer's name cost to keep."""
+        return self._sets.setdefault(items, items)
+
     def _scoped(self, raw: str) -> ScopedName | None:
         result = scope(raw, self.domain)
         if isinstance(result, Rejected):
@@ -152,7 +167,7 @@ _CT_SOURCES = {"crt.sh": FoundBy.CRTSH, "certspotter": FoundBy.CERTSPOTTER}
 _ORDER = {source: rank for rank, source in enumerate(FoundBy)}
 
 
-def _ordered(sources: set[FoundBy]) -> tuple[FoundBy, ...]:
+def _ordered(sources: frozenset[FoundBy]) -> tuple[FoundBy, ...]:
     return tuple(sorted(sources, key=_ORDER.__getitem__))
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from importlib import resources
 
 from hsts_coverage.models import DnsAnswer, DnsStatus
@@ -37,8 +36,9 @@ class Guesses:
     errors: int = 0  # names whose DNS failed (SERVFAIL, time-out): neither found nor ruled out
 
 
-@cache
 def shipped_labels() -> tuple[str, ...]:
+    """Read at each use (about 1 ms), not cached: kept, its 5,000 labels would stay for the
+    whole scan after the guessing is over."""
     data = resources.files("hsts_coverage.sources").joinpath("data", _LIST)
     return parse_labels(data.read_text(encoding="utf-8"))
 
@@ -61,15 +61,19 @@ async def guess(
     concurrency: int = 200,
 ) -> Guesses:
     """Resolve every name, `concurrency` at a time; keep those that really exist."""
-    answers = await _resolve_all(names, resolver, concurrency)
+    asked, answers = await _resolve_all(names, resolver, concurrency)
     failed = [answer.name for answer in answers if answer.status is DnsStatus.ERROR]
-    if failed and len(answers) == len(names):
+    if failed and asked == len(names):
         # A resolver that drops queries under load answers them at a gentler pace.
-        again = {a.name: a for a in await _resolve_all(failed, resolver, _RETRY_CONCURRENCY)}
-        answers = [again.get(answer.name, answer) for answer in answers]
+        asked_again, retried = await _resolve_all(failed, resolver, _RETRY_CONCURRENCY)
+        again = {a.name: a for a in retried}
+        # Names are taken in order: the first `asked_again` were asked, and those not kept
+        # this time are gone (NXDOMAIN, NODATA), no longer errors.
+        gone = set(failed[:asked_again]) - again.keys()
+        answers = [again.get(a.name, a) for a in answers if a.name not in gone]
     result = tally(len(names), answers, wildcard)
-    if len(answers) < len(names):  # given up on a failing resolver: the rest are unknown too
-        result = replace(result, errors=result.errors + len(names) - len(answers))
+    if asked < len(names):  # given up on a failing resolver: the rest are unknown too
+        result = replace(result, errors=result.errors + len(names) - asked)
     return result
 
 
@@ -77,26 +81,32 @@ _RETRY_CONCURRENCY = 10
 # Give up when the resolver fails this many of the first answers, and most of them: a resolver
 # that is down would otherwise cost every label its retries.
 _GIVE_UP_AFTER = 50
+# What a guess can be: the answers worth keeping (NXDOMAIN and NODATA, most of them, are not).
+_KEPT = (DnsStatus.RESOLVED, DnsStatus.ERROR)
 
 
 async def _resolve_all(
     names: Sequence[str], resolver: Resolver, concurrency: int
-) -> list[DnsAnswer]:
+) -> tuple[int, list[DnsAnswer]]:
+    """How many names were asked before the end (or giving up), and the answers that resolved
+    or failed: a scan's thousands of NXDOMAIN answers are counted, not held."""
     pending = iter(names)
-    answers: list[DnsAnswer] = []
-    errors = 0
+    kept: list[DnsAnswer] = []
+    asked = errors = 0
 
     async def work() -> None:
-        nonlocal errors
+        nonlocal asked, errors
         for name in pending:  # one shared iterator: each name is asked once
             answer = await resolver.resolve(name, dangling=False)
-            answers.append(answer)
+            asked += 1
+            if answer.status in _KEPT:
+                kept.append(answer)
             errors += answer.status is DnsStatus.ERROR
-            if errors >= _GIVE_UP_AFTER and errors * 2 > len(answers):
+            if errors >= _GIVE_UP_AFTER and errors * 2 > asked:
                 return
 
     await asyncio.gather(*(work() for _ in range(max(1, min(concurrency, len(names))))))
-    return answers
+    return asked, kept
 
 
 def tally(tried: int, answers: Iterable[DnsAnswer], wildcard: frozenset[str]) -> Guesses:
