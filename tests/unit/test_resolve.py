@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import tracemalloc
 
 import pytest
 
@@ -66,3 +67,19 @@ def test_cname_chain_problems(cnames: tuple[str, ...], problem: str | None) -> N
         assert found is None
     else:
         assert problem in (found or "")
+
+
+def test_the_address_check_keeps_a_bounded_cache() -> None:
+    # Every host asks whether its addresses may be probed; the answers are cached, but a scan
+    # of 65,536 addresses kept every one of them to its end (9 MiB).
+    policy = AddressPolicy(allow_cidrs=(ipaddress.ip_network("10.0.0.0/8"),))
+    addresses = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(20_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert all(policy.permits(address) for address in addresses)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000  # 2.9 MB with an entry per address
+    assert not AddressPolicy().permits("10.1.2.3")
