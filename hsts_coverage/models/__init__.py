@@ -11,6 +11,7 @@ Every name is imported from here; the modules import each other directly.
 
 from hsts_coverage.models.apex import (
     INVALID_REDIRECT,
+    ApexCheck,
     ApexFacts,
     ApexReport,
     CheckStatus,
@@ -67,6 +68,7 @@ from hsts_coverage.models.verdicts import (
 __all__ = [
     "INVALID_REDIRECT",
     "AddressFindings",
+    "ApexCheck",
     "ApexFacts",
     "ApexReport",
     "BrowserView",

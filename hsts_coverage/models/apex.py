@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hsts_coverage.models.dns import DnsAnswer
 from hsts_coverage.models.header import HeaderCheck
 
 
@@ -95,3 +96,12 @@ class PreloadStatus:
     @property
     def subdomains_preloaded(self) -> bool:
         return self.preloaded and self.entry is not None and self.entry.include_subdomains
+
+
+@dataclass(frozen=True, slots=True)
+class ApexCheck:
+    """The apex check asked of a worker process: `domain`, and the main process's DNS answers
+    for it and its www name (the worker then needs no DNS client of its own for them)."""
+
+    domain: str
+    answers: tuple[DnsAnswer, ...] = ()

@@ -13,22 +13,27 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import aiohttp
 
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
     AddressFindings,
+    ApexCheck,
+    ApexFacts,
     ApexReport,
     DnsAnswer,
     DnsStatus,
     DomainSummary,
     Enumeration,
     HostResult,
+    Judgement,
     Outcome,
     Probe,
     WildcardZone,
@@ -37,13 +42,12 @@ from hsts_coverage.pipeline.domain import Domain, DomainScan, zones_in_turn
 from hsts_coverage.pipeline.rounds import JudgeHost, Stages, run_checks
 from hsts_coverage.probe import spare
 from hsts_coverage.probe.admission import Place
-from hsts_coverage.probe.apex import check_apex
-from hsts_coverage.probe.hosts import HostJudge, open_judge, scan_resolver
+from hsts_coverage.probe.hosts import HostJudge, address_policy, open_judge, scan_resolver
 from hsts_coverage.probe.limits import ConnectionLimits, raise_open_files_limit
 from hsts_coverage.probe.memory import calm_collector, giving_back_freed_pages
 from hsts_coverage.probe.workers import worker_pool, workers_for
 from hsts_coverage.report.text import clean
-from hsts_coverage.resolve import Resolver
+from hsts_coverage.resolve import AddressPolicy, Resolver
 from hsts_coverage.rules.host import (
     internal_error,
     judge_dns,
@@ -52,6 +56,7 @@ from hsts_coverage.rules.host import (
     wildcard_finding,
 )
 from hsts_coverage.rules.names import wildcard_probe_name
+from hsts_coverage.rules.preload import judge_apex
 from hsts_coverage.sources.enumerate import enumerate_domain
 from hsts_coverage.sources.session import ct_session
 from hsts_coverage.waiting import waiting_aside
@@ -72,6 +77,52 @@ class DomainStarted:
 Event = ScanStarted | DomainStarted | HostResult | DomainSummary
 
 
+class _Here:
+    """The main process's own prober, made when it is first needed: with worker processes, only
+    if one is lost, so the main process then loads none of it (its HTTP readers, TLS contexts,
+    the URL parser, the preload list: about 4 MiB)."""
+
+    def __init__(
+        self,
+        config: ScanConfig,
+        now: datetime,
+        resolver: Resolver,
+        policy: AddressPolicy,
+        stack: AsyncExitStack,
+    ) -> None:
+        self._opening = partial(open_judge, config, now, resolver, policy)
+        self._resolver = resolver
+        self._stack = stack  # the scan's: the prober is closed with the other clients
+        self._judge: HostJudge | None = None
+        self._making = asyncio.Lock()
+
+    async def _made(self) -> HostJudge:
+        if self._judge is None:
+            async with self._making:
+                if self._judge is None:
+                    self._judge = await self._stack.enter_async_context(self._opening())
+        return self._judge
+
+    async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
+        return await (await self._made()).judge(dns, domain)
+
+    async def apex(self, check: ApexCheck) -> ApexFacts:
+        from hsts_coverage.probe.apex import apex_facts
+
+        judge = await self._made()
+        return await apex_facts(
+            check.domain, prober=judge.prober, resolver=self._resolver, policy=judge.policy
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Judges:
+    """Where hosts and the apex are checked: here, or in worker processes (`--workers`)."""
+
+    judge: JudgeHost
+    apex: Callable[[ApexCheck], Coroutine[Any, Any, ApexFacts]]
+
+
 class _Scanner:
     """What every worker shares during one scan."""
 
@@ -79,14 +130,17 @@ class _Scanner:
         self,
         config: ScanConfig,
         resolver: Resolver,
-        judge: HostJudge,
+        here: _Here,
+        policy: AddressPolicy,
         ct_session: aiohttp.ClientSession,
+        now: datetime,
     ) -> None:
         self.config = config
-        self.judge = judge
+        self.here = here
+        self.policy = policy
         self.resolver = resolver
         self.ct_session = ct_session
-        self.now = judge.now
+        self.now = now
         self._last_ct = -float("inf")
         # Hosts being probed per address: twice --per-ip. Hosts beyond it wait here, before their
         # time budget starts, not in the prober's queue for a connection slot (a host in flight
@@ -103,14 +157,19 @@ class _Scanner:
             await asyncio.sleep(wait)
         self._last_ct = time.monotonic()
 
-    async def apex(self, domain: str) -> ApexReport:
-        return await check_apex(
-            domain,
-            prober=self.judge.prober,
-            resolver=self.resolver,
-            policy=self.judge.policy,
-            preload_list=self.config.preload_entries,
-        )
+    async def apex(self, domain: str, judges: _Judges) -> ApexFacts:
+        """The apex's facts, where the hosts are checked; its DNS answers are asked here (the
+        main process's resolver), so that a worker needs no DNS client of its own for them."""
+        names = (domain, f"www.{domain}")
+        answers = await asyncio.gather(*(self.resolver.resolve(name) for name in names))
+        return await judges.apex(ApexCheck(domain, tuple(answers)))
+
+    def apex_report(self, facts: ApexFacts) -> ApexReport:
+        """The apex's report: its facts and its place in the preload list, read now, once the
+        hosts (and the worker processes) are done: the package's list costs 1.7 MiB."""
+        from hsts_coverage.probe.preload_list import preload_status
+
+        return judge_apex(facts, preload_status(facts.domain, self.config.preload_entries))
 
     async def check(
         self, name: str, domain: Domain, judge: JudgeHost, stages: Stages, ahead: Place
@@ -240,24 +299,29 @@ async def _scan_domain(scanner: _Scanner, progress: DomainScan) -> AsyncIterator
     target = Domain(progress.enumeration, zones, shard, config.max_met_names)
     progress.target = target
     yield DomainStarted(target.enumeration, len(target.names))
-    # The apex check (once, not in every shard) goes on beside the hosts: it waits on the
-    # network as they do, and after them it would add its own seconds to the scan.
-    apex = None
-    if config.check_apex and (shard is None or shard[0] == 1):
-        apex = asyncio.create_task(scanner.apex(progress.domain), name="apex")
-    try:
-        async for result in _check_all(scanner, target):
-            progress.mark("first_host")
-            progress.tally.add(result)
-            yield result
-        progress.mark("hosts_done")
-        if apex is not None:
-            progress.apex = await apex
-    finally:
-        if apex is not None and not apex.done():
-            apex.cancel()
-            with suppress(asyncio.CancelledError):
-                await apex
+    batch = zones_in_turn(target.names)
+    facts = None
+    async with _judges(scanner, len(batch)) as judges:
+        # The apex check (once, not in every shard) goes on beside the hosts: it waits on the
+        # network as they do, and after them it would add its own seconds to the scan.
+        apex: asyncio.Task[ApexFacts] | None = None
+        if config.check_apex and (shard is None or shard[0] == 1):
+            apex = asyncio.create_task(scanner.apex(progress.domain, judges), name="apex")
+        try:
+            async for result in _check_all(scanner, target, judges.judge, batch):
+                progress.mark("first_host")
+                progress.tally.add(result)
+                yield result
+            progress.mark("hosts_done")
+            if apex is not None:
+                facts = await apex
+        finally:
+            if apex is not None and not apex.done():
+                apex.cancel()
+                with suppress(asyncio.CancelledError):
+                    await apex
+    if facts is not None:
+        progress.apex = scanner.apex_report(facts)
     yield progress.summary()
 
 
@@ -272,7 +336,7 @@ async def _enumeration(scanner: _Scanner, domain: str) -> Enumeration:
         session=scanner.ct_session if config.use_ct else None,
         turn=scanner.ct_turn,
         resolver=scanner.resolver,
-        permits=scanner.judge.policy.permits,
+        permits=scanner.policy.permits,
     )
 
 
@@ -293,7 +357,8 @@ def _uncancel() -> None:
 async def check_policy(config: ScanConfig, domain: str) -> ApexReport:
     """Only the apex check, for `hsts-coverage policy`."""
     async with _scanner(config, datetime.now(UTC)) as scanner:
-        return await scanner.apex(domain)
+        here = _Judges(scanner.here.judge, scanner.here.apex)
+        return scanner.apex_report(await scanner.apex(domain, here))
 
 
 @asynccontextmanager
@@ -302,32 +367,34 @@ async def _scanner(config: ScanConfig, now: datetime) -> AsyncIterator[_Scanner]
     async with AsyncExitStack() as stack:
         resolver = scan_resolver(config)
         stack.push_async_callback(resolver.close)
-        judge = await stack.enter_async_context(open_judge(config, now, resolver))
+        policy = address_policy(config)
+        here = _Here(config, now, resolver, policy, stack)
         session = await stack.enter_async_context(ct_session(config, resolver))
-        yield _Scanner(config, resolver, judge, session)
+        yield _Scanner(config, resolver, here, policy, session, now)
 
 
 @asynccontextmanager
-async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[JudgeHost]:
-    """Where hosts are probed: here, or here and in worker processes (`--workers`)."""
+async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[_Judges]:
+    """Where hosts are probed: here, or in worker processes (`--workers`) and here only for
+    what a lost worker leaves."""
     config = scanner.config
     workers = workers_for(config, names)
     if workers == 0:
         spare.discard()  # a worker started with the command for nothing: it has had no byte
-        yield scanner.judge.judge
+        yield _Judges(scanner.here.judge, scanner.here.apex)
         return
-    async with worker_pool(scanner.judge, config, scanner.now, workers) as pool:
-        yield pool.judge
+    async with worker_pool(scanner.here, config, scanner.now, workers) as pool:
+        yield _Judges(pool.judge, pool.apex)
 
 
-async def _check_all(scanner: _Scanner, domain: Domain) -> AsyncIterator[HostResult]:
+async def _check_all(
+    scanner: _Scanner, domain: Domain, judge: JudgeHost, batch: list[str]
+) -> AsyncIterator[HostResult]:
     """Check every name of the domain, then the names those checks met, round after round
     until no new name turns up; yield results in completion order."""
-    batch = zones_in_turn(domain.names)
-    async with _judges(scanner, len(batch)) as judge:
-        while batch:
-            met: list[str] = []
-            async for result in run_checks(scanner, domain, judge, batch):
-                met += domain.meet(result)
-                yield result
-            batch = met
+    while batch:
+        met: list[str] = []
+        async for result in run_checks(scanner, domain, judge, batch):
+            met += domain.meet(result)
+            yield result
+        batch = met

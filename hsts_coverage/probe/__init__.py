@@ -3,8 +3,9 @@
 TLS handshakes (`tls`), a connection's phases (`connecting`), HTTP/1.1 and HTTP/2 reads (`http1`,
 its fast head reader `http_head`, `http2`), the requests and the redirect
 walk of one address (`prober`), the addresses of one host (`hosts`), the apex's preload checks
-(`apex`), revocation fetches (`revocation`), and what bounds them: connection limits (`limits`),
-one wait per dead address (`reach`), admission of waiting hosts (`admission`), worker processes
-(`workers`, the first started with the command: `spare`). The stage gathers facts;
+(`apex`, and the preload list: `preload_list`), revocation fetches (`revocation`), and what
+bounds them: connection limits (`limits`), one wait per dead address (`reach`), admission of
+waiting hosts (`admission`), worker processes (`workers` in the main process, `worker` in
+each of them, the first started with the command: `spare`). The stage gathers facts;
 `hsts_coverage.rules` judges them.
 """

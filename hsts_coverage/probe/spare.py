@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
-WORKER_ARGV = ("-m", "hsts_coverage.probe.workers")
+WORKER_ARGV = ("-m", "hsts_coverage.probe.worker")
 _ENV_WORKERS = "HSTS_COVERAGE_WORKERS"
 _ENV_RATE = "HSTS_COVERAGE_RATE"
 

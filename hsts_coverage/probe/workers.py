@@ -2,7 +2,7 @@
 
 A scan spends its CPU on TLS handshakes and the event loop around them, all in one thread (the
 GIL leaves no room for a second one). With `--workers N` the scan starts N worker processes
-(`python -m hsts_coverage.probe.workers`) beside the main one, which still enumerates, resolves
+(`python -m hsts_coverage.probe.worker`) beside the main one, which still enumerates, resolves
 every name, assembles each host's result, tallies and writes the report. A worker probes the
 addresses of the hosts it is handed and judges the probes (`HostJudge`); the first host waits
 until a worker is ready. The first worker is the one started with the command (`spare`), loaded
@@ -17,10 +17,12 @@ its hosts in flight are probed again in the main process, its addresses pass to 
 worker, and once every worker is gone the main process probes the rest itself.
 
 Frames in both directions: a 4-byte big-endian length, then a pickle (both ends are this
-package). To a worker: `(config, now)` first, then `(id, DnsAnswer, domain)` per host. From it:
-`READY`, then `(id, Judgement, None)` per host, or `(id, None, error)` for a bug. At the end of
-its input the worker cancels what it has in hand and exits. Ctrl-C does not reach it (it runs in
-a session of its own): the main process decides.
+package). To a worker: `(config, now)` first, then `(id, DnsAnswer, domain)` per host, and
+`(id, ApexCheck, None)` for the apex check (`probe.apex`), which goes to a worker too: the main
+process then loads no part of the prober unless a worker is lost. From it: `READY`, then
+`(id, Judgement, None)` per host, `(id, ApexFacts, None)`, or `(id, None, error)` for a bug.
+At the end of its input the worker cancels what it has in hand and exits. Ctrl-C does not reach
+it (it runs in a session of its own): the main process decides.
 
 A worker admits the hosts it is handed as the main process admits names (`admission`), on its
 own event loop: the main process's loop stays prompt while the worker's is busy with handshakes,
@@ -36,21 +38,17 @@ import asyncio
 import contextlib
 import os
 import pickle
-import signal
 import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol, cast
 
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.models import DnsAnswer, Judgement
+from hsts_coverage.models import ApexCheck, ApexFacts, DnsAnswer, Judgement
 from hsts_coverage.probe import spare
-from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
-from hsts_coverage.probe.hosts import HostJudge, open_judge
-from hsts_coverage.probe.limits import open_files_limit
-from hsts_coverage.probe.memory import calm_collector, giving_back_freed_pages
 
 HOSTS_PER_WORKER = 500  # below this many names per process, starting one costs more than it saves
 READY = "ready"
@@ -61,6 +59,14 @@ _STOP_SECONDS = 2.0
 
 class WorkerLostError(Exception):
     """The worker process ended (or its pipe broke) before answering."""
+
+
+class Here(Protocol):
+    """The main process's own prober, for what no worker is left to take."""
+
+    async def judge(self, dns: DnsAnswer, domain: str) -> Judgement: ...
+
+    async def apex(self, check: ApexCheck) -> ApexFacts: ...
 
 
 def workers_for(config: ScanConfig, names: int, *, cpus: int | None = None) -> int:
@@ -153,7 +159,7 @@ class _Worker:
     changed: asyncio.Event  # set when this worker gets ready or is lost
     ready: bool = False
     lost: bool = False
-    pending: dict[int, asyncio.Future[Judgement]] = field(default_factory=dict)
+    pending: dict[int, asyncio.Future[object]] = field(default_factory=dict)
     stopping: bool = False
     _next_id: int = 0
     _reader: asyncio.Task[None] | None = None
@@ -163,14 +169,20 @@ class _Worker:
         return len(self.pending)
 
     async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
+        return cast(Judgement, await self._ask(dns, domain))
+
+    async def apex(self, check: ApexCheck) -> ApexFacts:
+        return cast(ApexFacts, await self._ask(check, None))
+
+    async def _ask(self, request: DnsAnswer | ApexCheck, domain: str | None) -> object:
         if self.lost:
             raise WorkerLostError
         ident = self._next_id
         self._next_id += 1
-        answer: asyncio.Future[Judgement] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self.pending[ident] = answer
         try:
-            self._send((ident, dns, domain))
+            self._send((ident, request, domain))
             return await answer
         finally:
             self.pending.pop(ident, None)
@@ -191,12 +203,12 @@ class _Worker:
                     self.changed.set()
                     continue
                 assert isinstance(message, tuple)
-                ident, judgement, error = message
+                ident, result, error = message
                 answer = self.pending.get(ident)
                 if answer is None or answer.done():
                     continue
                 if error is None:
-                    answer.set_result(judgement)
+                    answer.set_result(result)
                 else:  # a bug in the worker: the scan fails as it would here
                     answer.set_exception(RuntimeError(f"in a worker process: {error}"))
         except Exception:  # a broken pipe or frame: the worker is gone either way
@@ -234,9 +246,10 @@ class _Worker:
 
 
 class WorkerPool:
-    """Hands each host to a worker; to the main process (`local`) only when every worker is lost."""
+    """Hands each host, and the apex check, to a worker; to the main process (`local`) only
+    when every worker is lost."""
 
-    def __init__(self, local: HostJudge, workers: list[_Worker], changed: asyncio.Event) -> None:
+    def __init__(self, local: Here, workers: list[_Worker], changed: asyncio.Event) -> None:
         self._local = local
         self._workers = workers
         self._changed = changed
@@ -251,6 +264,16 @@ class WorkerPool:
             except WorkerLostError:
                 pass  # probed here instead, from the start: a worker's probes are all or nothing
         return await self._local.judge(dns, domain)
+
+    async def apex(self, check: ApexCheck) -> ApexFacts:
+        await self._first_ready()
+        worker = self._least_busy()
+        if worker is not None:
+            try:
+                return await worker.apex(check)
+            except WorkerLostError:
+                pass  # checked here instead, from the start
+        return await self._local.apex(check)
 
     async def _first_ready(self) -> None:
         # A worker starts in about 0.2 s. Waiting for it, rather than probing here meanwhile,
@@ -278,7 +301,7 @@ class WorkerPool:
 
 @contextlib.asynccontextmanager
 async def worker_pool(
-    local: HostJudge, config: ScanConfig, now: datetime, count: int
+    local: Here, config: ScanConfig, now: datetime, count: int
 ) -> AsyncIterator[WorkerPool]:
     """`count` workers beside the main process, stopped when the block ends."""
     workers: list[_Worker] = []
@@ -300,73 +323,3 @@ async def _start(config: ScanConfig, now: datetime, changed: asyncio.Event) -> _
     worker._reader = asyncio.create_task(worker.read_answers(), name="worker-answers")
     worker._send((config, now))
     return worker
-
-
-# ---- the worker's side ----
-
-
-async def serve() -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**24)
-    await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(0, "rb", buffering=0)
-    )
-    transport, protocol = await loop.connect_write_pipe(
-        asyncio.streams.FlowControlMixin, os.fdopen(1, "wb", buffering=0)
-    )
-    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-    first = await decode(reader)
-    if first is None:
-        return
-    assert isinstance(first, tuple)
-    config, now = first
-    tasks: set[asyncio.Task[None]] = set()
-    admission = Admission(FLOOR, config.concurrency or auto_ceiling(open_files_limit()))
-    watch = asyncio.create_task(admission.watch(), name="admission")
-    async with giving_back_freed_pages(), open_judge(config, now) as judge:
-        writer.write(encode(READY))
-        while (request := await decode(reader)) is not None:
-            assert isinstance(request, tuple)
-            task = asyncio.create_task(_answer(judge, admission, writer, *request))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        for task in (*tasks, watch):
-            task.cancel()
-        await asyncio.gather(*tasks, watch, return_exceptions=True)
-
-
-async def _answer(
-    judge: HostJudge,
-    admission: Admission,
-    writer: asyncio.StreamWriter,
-    ident: int,
-    dns: DnsAnswer,
-    domain: str,
-) -> None:
-    # Waiting here is not the host's time. A host on an address known to answer waits behind
-    # those on addresses not known yet: they may wait seconds on a dead one, best begun early.
-    later = bool(dns.addresses) and judge.prober.reach.answers(dns.addresses[0], 443)
-    try:
-        async with admission.place(later=later):
-            judgement = await judge.judge(dns, domain)
-    except Exception as exc:
-        writer.write(encode((ident, None, f"{type(exc).__name__}: {exc}")))
-    else:
-        writer.write(encode((ident, judgement, None)))
-
-
-def main() -> None:
-    # Started early (`spare`), a worker inherits the command's start, with Ctrl-C held back.
-    if hasattr(signal, "pthread_sigmask"):  # POSIX
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    calm_collector()
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(serve())
-    else:
-        uvloop.run(serve())
-
-
-if __name__ == "__main__":
-    main()

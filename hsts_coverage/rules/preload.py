@@ -182,6 +182,11 @@ def parse_chromium_list(text: str) -> dict[str, PreloadEntry]:
     }
 
 
+def in_list_file(domain: str, entries: Mapping[str, PreloadEntry]) -> PreloadStatus:
+    """The domain's place in the user's Chromium list (`--preload-list`)."""
+    return lookup(domain, entries, "--preload-list file")
+
+
 def lookup(domain: str, entries: Mapping[str, PreloadEntry], source: str) -> PreloadStatus:
     """Chromium's rule: the most specific entry for the domain or an ancestor wins; an
     ancestor's entry counts only if it includes subdomains."""

@@ -45,7 +45,9 @@ def test_workers_judge_every_lab_host_as_the_main_process_does(
     assert {h: outcome(r) for h, r in pooled.hosts().items()} == {
         h: outcome(r) for h, r in alone.hosts().items()
     }
-    for field in ("verdict", "counts", "breaking", "warnings"):
+    # The apex check too: a worker gathers its facts from the main process's DNS answers.
+    assert pooled.summary()["policy"]["preload_list"]["source"].startswith("hstspreload")
+    for field in ("verdict", "counts", "breaking", "warnings", "policy"):
         assert pooled.summary()[field] == alone.summary()[field], field
 
 

@@ -201,8 +201,31 @@ def test_modules_stay_a_few_hundred_lines() -> None:
 LAZY = ("dns", "cryptography", "rich", "jinja2")
 
 
-@pytest.mark.parametrize("module", ["hsts_coverage.cli.app", "hsts_coverage.probe.workers"])
+@pytest.mark.parametrize("module", ["hsts_coverage.cli.app", "hsts_coverage.probe.worker"])
 def test_a_process_starts_without_the_libraries_it_may_not_need(module: str) -> None:
     code = f"import sys, {module}; print(*sorted(set({LAZY!r}) & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == []
+
+
+# With worker processes the main process probes nothing (unless a worker is lost), and so loads
+# no part of the prober: its HTTP readers, the URL parser, the preload list (about 2 MiB).
+PROBER = (
+    "hsts_coverage.probe.prober",
+    "hsts_coverage.probe.apex",
+    "hsts_coverage.rules.redirects",
+    "h11",
+    "httptools",
+    "ada_url",
+    "hstspreload",
+)
+
+
+def test_the_main_process_loads_no_part_of_the_prober_until_it_probes() -> None:
+    code = (
+        "import sys, hsts_coverage.cli.main, hsts_coverage.pipeline.orchestration;"
+        f" print(*sorted(set({PROBER!r}) & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []
+

@@ -11,6 +11,7 @@ import pytest
 from hsts_coverage.config import ScanConfig
 from hsts_coverage.models import (
     AddressFindings,
+    ApexCheck,
     Certificate,
     DnsAnswer,
     DnsStatus,
@@ -21,10 +22,12 @@ from hsts_coverage.models import (
     Probe,
 )
 from hsts_coverage.probe.admission import Admission
-from hsts_coverage.probe.hosts import HostJudge
+from hsts_coverage.probe.hosts import FirstAsked, HostJudge
+from hsts_coverage.probe.worker import _answer
 from hsts_coverage.probe.workers import (
+    Here,
+    WorkerLostError,
     WorkerPool,
-    _answer,
     _Worker,
     decode,
     encode,
@@ -103,7 +106,7 @@ def worker(*, ready: bool = True, in_flight: int = 0) -> _Worker:
 
 
 def pool(*workers: _Worker) -> WorkerPool:
-    return WorkerPool(cast(HostJudge, None), list(workers), cast(asyncio.Event, None))
+    return WorkerPool(cast(Here, None), list(workers), cast(asyncio.Event, None))
 
 
 def test_an_address_stays_with_the_worker_that_first_got_it() -> None:
@@ -126,6 +129,55 @@ def test_the_addresses_of_a_lost_worker_move_to_another() -> None:
     assert routes._route(("192.0.2.1",)) is b
     b.lost = True
     assert routes._route(("192.0.2.1",)) is None  # none left: the main process probes
+
+
+class _HereOnly:
+    """The main process's side, for what no worker takes: says that it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def judge(self, dns: DnsAnswer, domain: str) -> Any:
+        raise AssertionError("no host here")
+
+    async def apex(self, check: ApexCheck) -> Any:
+        self.asked.append(check.domain)
+        return "checked here"
+
+
+async def test_the_apex_check_goes_to_a_worker_and_comes_back_here_if_it_is_lost() -> None:
+    here = _HereOnly()
+    answering, dying = worker(), worker()
+
+    async def facts(check: ApexCheck) -> Any:
+        return f"checked by a worker: {check.domain}"
+
+    async def lost(check: ApexCheck) -> Any:
+        raise WorkerLostError
+
+    answering.apex = facts  # type: ignore[method-assign]
+    dying.apex = lost  # type: ignore[method-assign]
+    check = ApexCheck("example.com", ())
+    assert await WorkerPool(here, [answering], asyncio.Event()).apex(check) == (
+        "checked by a worker: example.com"
+    )
+    assert here.asked == []  # the main process loads no prober for it
+    assert await WorkerPool(here, [dying], asyncio.Event()).apex(check) == "checked here"
+    gone = worker()
+    gone.lost = True
+    assert await WorkerPool(here, [gone], asyncio.Event()).apex(check) == "checked here"
+    assert here.asked == ["example.com", "example.com"]
+
+
+async def test_a_worker_is_told_the_apex_answers_and_asks_no_dns_for_them() -> None:
+    config = ScanConfig(domains=("example.com",), resolvers=["127.0.0.1:9"])
+    resolver = FirstAsked(config)
+    told = DnsAnswer("example.com", DnsStatus.RESOLVED, ("192.0.2.7",))
+    resolver.know([told, DnsAnswer("www.example.com", DnsStatus.NXDOMAIN)])
+    assert await resolver.resolve("example.com") is told
+    assert (await resolver.resolve("www.example.com")).status is DnsStatus.NXDOMAIN
+    assert resolver._made is None  # no DNS client was made
+    await resolver.close()
 
 
 def test_a_worker_still_starting_gets_no_host() -> None:
@@ -213,7 +265,7 @@ _LOADS_NO_DNS_CLIENT = """
 import asyncio, sys, threading
 from datetime import UTC, datetime
 from hsts_coverage.config import ScanConfig
-from hsts_coverage.probe import workers
+from hsts_coverage.probe import worker
 from hsts_coverage.probe.hosts import open_judge
 
 async def main():

@@ -16,7 +16,7 @@ from hsts_coverage.models import (
     Verdict,
     ready,
 )
-from hsts_coverage.probe.apex import preload_status
+from hsts_coverage.probe.preload_list import preload_status
 from hsts_coverage.report.records import apex_record, header_check_record
 from hsts_coverage.rules.hsts_header import check_header
 from hsts_coverage.rules.preload import advice, judge_apex, lookup, parse_chromium_list
