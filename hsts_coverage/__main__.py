@@ -7,8 +7,13 @@ as later, not a traceback.
 
 A scan that will probe in a worker process has it started first, so that it loads on another
 core while the command line loads here (`probe.spare`).
+
+frozenlist (which aiohttp uses for its signals and a few lists) runs as the pure-Python code it
+ships: its compiled build is C++, and loading it maps the C++ runtime into the main process,
+about 1.1 MiB of resident pages for the whole scan, for lists that are built a few times.
 """
 
+import os
 import signal
 import sys
 
@@ -21,6 +26,7 @@ def run() -> None:
             from hsts_coverage.probe.spare import start_early
 
             start_early(sys.argv[1:])  # the worker unblocks Ctrl-C for itself
+            os.environ.setdefault("FROZENLIST_NO_EXTENSIONS", "1")  # read when it is imported
             from hsts_coverage.cli import main
         finally:
             _mask(signal.SIG_UNBLOCK, held)  # a Ctrl-C held back arrives here

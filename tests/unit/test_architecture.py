@@ -8,6 +8,7 @@ package's namespace, so a package whose `__init__` imports the importer closes a
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -229,3 +230,20 @@ def test_the_main_process_loads_no_part_of_the_prober_until_it_probes() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == []
 
+
+def test_the_command_maps_no_cpp_runtime() -> None:
+    # frozenlist's compiled build is C++ (1.1 MiB of the C++ runtime's pages for the whole
+    # scan); the command runs its pure-Python code instead.
+    code = (
+        "import atexit, sys\n"
+        "def seen():\n"
+        "    maps = open('/proc/self/maps').read()\n"
+        "    print('frozenlist._frozenlist' in sys.modules, 'libstdc++' in maps)\n"
+        "atexit.register(seen)\n"
+        "sys.argv = ['hsts-coverage', '--help']\n"
+        "from hsts_coverage.__main__ import run\n"
+        "run()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FROZENLIST_NO_EXTENSIONS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.stdout.split()[-2:] == ["False", "False"], done.stdout[-300:]
