@@ -45,7 +45,7 @@ from hsts_coverage.probe.admission import Place
 from hsts_coverage.probe.hosts import HostJudge, address_policy, open_judge, scan_resolver
 from hsts_coverage.probe.limits import ConnectionLimits, raise_open_files_limit
 from hsts_coverage.probe.memory import calm_collector, giving_back_freed_pages
-from hsts_coverage.probe.workers import worker_pool, workers_for
+from hsts_coverage.probe.workers import WorkerPool, worker_pool, workers_for
 from hsts_coverage.report.text import clean
 from hsts_coverage.resolve import AddressPolicy, Resolver
 from hsts_coverage.rules.host import (
@@ -106,12 +106,12 @@ class _Here:
     async def judge(self, dns: DnsAnswer, domain: str) -> Judgement:
         return await (await self._made()).judge(dns, domain)
 
-    async def apex(self, check: ApexCheck) -> ApexFacts:
+    async def apex(self, domain: str) -> ApexFacts:
         from hsts_coverage.probe.apex import apex_facts
 
         judge = await self._made()
         return await apex_facts(
-            check.domain, prober=judge.prober, resolver=self._resolver, policy=judge.policy
+            domain, prober=judge.prober, resolver=self._resolver, policy=judge.policy
         )
 
 
@@ -120,7 +120,7 @@ class _Judges:
     """Where hosts and the apex are checked: here, or in worker processes (`--workers`)."""
 
     judge: JudgeHost
-    apex: Callable[[ApexCheck], Coroutine[Any, Any, ApexFacts]]
+    apex: Callable[[str], Coroutine[Any, Any, ApexFacts]]
 
 
 class _Scanner:
@@ -156,13 +156,6 @@ class _Scanner:
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_ct = time.monotonic()
-
-    async def apex(self, domain: str, judges: _Judges) -> ApexFacts:
-        """The apex's facts, where the hosts are checked; its DNS answers are asked here (the
-        main process's resolver), so that a worker needs no DNS client of its own for them."""
-        names = (domain, f"www.{domain}")
-        answers = await asyncio.gather(*(self.resolver.resolve(name) for name in names))
-        return await judges.apex(ApexCheck(domain, tuple(answers)))
 
     def apex_report(self, facts: ApexFacts) -> ApexReport:
         """The apex's report: its facts and its place in the preload list, read now, once the
@@ -306,7 +299,7 @@ async def _scan_domain(scanner: _Scanner, progress: DomainScan) -> AsyncIterator
         # network as they do, and after them it would add its own seconds to the scan.
         apex: asyncio.Task[ApexFacts] | None = None
         if config.check_apex and (shard is None or shard[0] == 1):
-            apex = asyncio.create_task(scanner.apex(progress.domain, judges), name="apex")
+            apex = asyncio.create_task(judges.apex(progress.domain), name="apex")
         try:
             async for result in _check_all(scanner, target, judges.judge, batch):
                 progress.mark("first_host")
@@ -357,8 +350,7 @@ def _uncancel() -> None:
 async def check_policy(config: ScanConfig, domain: str) -> ApexReport:
     """Only the apex check, for `hsts-coverage policy`."""
     async with _scanner(config, datetime.now(UTC)) as scanner:
-        here = _Judges(scanner.here.judge, scanner.here.apex)
-        return scanner.apex_report(await scanner.apex(domain, here))
+        return scanner.apex_report(await scanner.here.apex(domain))
 
 
 @asynccontextmanager
@@ -384,7 +376,15 @@ async def _judges(scanner: _Scanner, names: int) -> AsyncIterator[_Judges]:
         yield _Judges(scanner.here.judge, scanner.here.apex)
         return
     async with worker_pool(scanner.here, config, scanner.now, workers) as pool:
-        yield _Judges(pool.judge, pool.apex)
+        yield _Judges(pool.judge, partial(_apex_in_a_worker, pool, scanner.resolver))
+
+
+async def _apex_in_a_worker(pool: WorkerPool, resolver: Resolver, domain: str) -> ApexFacts:
+    """The apex's facts from a worker, with the main process's DNS answers for the apex and its
+    www name, so that the worker needs no DNS client of its own for them."""
+    names = (domain, f"www.{domain}")
+    answers = await asyncio.gather(*(resolver.resolve(name) for name in names))
+    return await pool.apex(ApexCheck(domain, tuple(answers)))
 
 
 async def _check_all(

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from hsts_coverage.models import ApexCheck, DnsAnswer
 from hsts_coverage.probe.admission import FLOOR, Admission, auto_ceiling
@@ -76,16 +76,15 @@ async def _answer(
     dns: DnsAnswer,
     domain: str,
 ) -> None:
-    try:
-        # Waiting here is not the host's time. A host on an address known to answer waits behind
-        # those on addresses not known yet: they may wait seconds on a dead one, best begun early.
+    async def judged() -> object:
+        # Waiting here is not the host's time. A host on an address known to answer waits
+        # behind those on addresses not known yet: they may wait seconds on a dead one, best
+        # begun early.
         later = bool(dns.addresses) and judge.prober.reach.answers(dns.addresses[0], 443)
         async with admission.place(later=later):
-            judgement = await judge.judge(dns, domain)
-    except Exception as exc:
-        writer.write(encode((ident, None, f"{type(exc).__name__}: {exc}")))
-    else:
-        writer.write(encode((ident, judgement, None)))
+            return await judge.judge(dns, domain)
+
+    await _reply(writer, ident, judged())
 
 
 async def _answer_apex(
@@ -94,14 +93,21 @@ async def _answer_apex(
     # One request a scan, beside the hosts: it waits on the network as they do.
     from hsts_coverage.probe.apex import apex_facts
 
+    facts = apex_facts(
+        check.domain, prober=judge.prober, resolver=judge.resolver, policy=judge.policy
+    )
+    await _reply(writer, ident, facts)
+
+
+async def _reply(writer: asyncio.StreamWriter, ident: int, work: Awaitable[object]) -> None:
+    """`work`'s result as the answer to request `ident`, or its exception as a bug: a request
+    is always answered, else the main process would wait for it to the end."""
     try:
-        facts = await apex_facts(
-            check.domain, prober=judge.prober, resolver=judge.resolver, policy=judge.policy
-        )
+        result = await work
     except Exception as exc:
         writer.write(encode((ident, None, f"{type(exc).__name__}: {exc}")))
     else:
-        writer.write(encode((ident, facts, None)))
+        writer.write(encode((ident, result, None)))
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ class Here(Protocol):
 
     async def judge(self, dns: DnsAnswer, domain: str) -> Judgement: ...
 
-    async def apex(self, check: ApexCheck) -> ApexFacts: ...
+    async def apex(self, domain: str) -> ApexFacts: ...
 
 
 def workers_for(config: ScanConfig, names: int, *, cpus: int | None = None) -> int:
@@ -273,7 +273,7 @@ class WorkerPool:
                 return await worker.apex(check)
             except WorkerLostError:
                 pass  # checked here instead, from the start
-        return await self._local.apex(check)
+        return await self._local.apex(check.domain)
 
     async def _first_ready(self) -> None:
         # A worker starts in about 0.2 s. Waiting for it, rather than probing here meanwhile,

@@ -140,8 +140,8 @@ class _HereOnly:
     async def judge(self, dns: DnsAnswer, domain: str) -> Any:
         raise AssertionError("no host here")
 
-    async def apex(self, check: ApexCheck) -> Any:
-        self.asked.append(check.domain)
+    async def apex(self, domain: str) -> Any:
+        self.asked.append(domain)
         return "checked here"
 
 
