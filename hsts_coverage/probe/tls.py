@@ -50,8 +50,6 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-import certifi
-
 from hsts_coverage.descriptors import open_socket
 from hsts_coverage.models import Certificate
 
@@ -96,7 +94,7 @@ PRIVATE_ROOTS_LEVEL = 1
 
 def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
     """The scan's one verifying context; raises OSError/ssl.SSLError for an unusable bundle."""
-    cafile = str(ca_bundle) if ca_bundle else certifi.where()
+    cafile = str(ca_bundle) if ca_bundle else _certifi_bundle()
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.hostname_checks_common_name = False
@@ -105,6 +103,14 @@ def verified_context(ca_bundle: Path | None) -> ssl.SSLContext:
     ctx.set_alpn_protocols(list(ALPN))
     _set_chrome_lists(ctx)
     return ctx
+
+
+def _certifi_bundle() -> str:
+    # Imported only here: certifi loads importlib.resources (and with it tempfile, shutil, bz2,
+    # lzma, random: 0.8 MiB a process), which a scan with its own --ca-bundle never needs.
+    import certifi
+
+    return certifi.where()
 
 
 def _set_chrome_lists(ctx: ssl.SSLContext) -> bool:

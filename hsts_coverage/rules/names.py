@@ -14,10 +14,10 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from importlib import resources
 from urllib.parse import urlsplit
 
 import idna
+import publicsuffixlist
 
 # RFC 1123 host labels (letters, digits, hyphen; no hyphen at either end). Underscores are legal
 # DNS but not hostnames, and public CAs stopped issuing certificates for them in 2019.
@@ -173,8 +173,7 @@ def _suffix_rules() -> array[int]:
     A name that is no rule matches one by chance with a probability of about 10,400 in 2**64,
     and `hash()` is keyed anew in every process (unless PYTHONHASHSEED fixes it), so a name
     cannot be made to match."""
-    data = resources.files("publicsuffixlist").joinpath("public_suffix_list.dat")
-    with data.open(encoding="utf-8") as lines:
+    with open(publicsuffixlist.PSLFILE, encoding="utf-8") as lines:
         rules = (line.split()[0] for line in lines if line.strip() and not line.startswith("//"))
         return array("q", sorted(hash(rule) for rule in rules))
 

@@ -247,3 +247,23 @@ def test_the_command_maps_no_cpp_runtime() -> None:
     env = {k: v for k, v in os.environ.items() if k != "FROZENLIST_NO_EXTENSIONS"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.stdout.split()[-2:] == ["False", "False"], done.stdout[-300:]
+
+
+def test_a_worker_with_its_own_ca_bundle_loads_no_package_resources() -> None:
+    # importlib.resources brings tempfile, shutil, bz2, lzma and random (0.8 MiB a process):
+    # the public suffix list is read from the path its package gives, and certifi, which
+    # imports it, only for a scan without --ca-bundle.
+    import certifi
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import hsts_coverage.probe.worker, hsts_coverage.probe.prober, hsts_coverage.rules.der\n"
+        "from hsts_coverage.probe.tls import verified_context\n"
+        "from hsts_coverage.rules.names import is_public_suffix\n"
+        "assert is_public_suffix('co.uk') and not is_public_suffix('example.co.uk')\n"
+        f"verified_context(Path({certifi.where()!r}))\n"
+        "print(*sorted({'certifi', 'importlib.resources', 'tempfile'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == []
