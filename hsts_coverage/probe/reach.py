@@ -80,12 +80,14 @@ class Reachability:
     def __init__(self) -> None:
         self._pending: dict[_Key, asyncio.Future[None]] = {}
         self._dead: dict[_Key, _Dead] = {}
-        self._alive: set[_Key] = set()
-        self._answering: set[tuple[str, int]] = set()  # the address and port of every alive key
+        # The addresses where something answered, by port, under any connect time-out (one
+        # that answers at the short time-out also does at the full one; after one that needed
+        # the full one, the names connect on their own): a set entry each, not a tuple.
+        self._answering: dict[int, set[str]] = {}
 
     def answers(self, address: str, port: int) -> bool:
         """Whether `address` is known to answer on `port` (under any connect time-out)."""
-        return (address, port) in self._answering
+        return address in self._answering.get(port, ())
 
     async def attempt(
         self,
@@ -99,7 +101,7 @@ class Reachability:
         The first attempt on an address and port calls `established()` once its connection
         (and handshake) is up; where they are known to answer, `established` is None."""
         key = (address, port, connect_timeout)
-        while key not in self._alive:
+        while not self.answers(address, port):
             if (dead := self._dead.get(key)) is not None:
                 target = f"{address}:{port}" if ":" not in address else f"[{address}]:{port}"
                 raise SharedOutcome(dead.outcome, dead.first, target)
@@ -133,8 +135,7 @@ class Reachability:
         if pending is None:
             return
         if dead is None:
-            self._alive.add(key)
-            self._answering.add(key[:2])
+            self._answering.setdefault(key[1], set()).add(key[0])
         else:
             self._dead[key] = dead
         pending.set_result(None)
