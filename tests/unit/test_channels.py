@@ -186,7 +186,9 @@ def test_the_resolver_does_not_grow_with_every_name() -> None:
     with NxServer() as address:
         started = time.monotonic()
         kept = _bytes_per_name(address, str(10**9))  # one channel: c-ares caches every answer
-        recycled = _bytes_per_name(address, "default")
+        # The lower of two runs: a loaded machine (the suite's other tests) closes recycled
+        # channels later, and that only ever adds to the growth.
+        recycled = min(_bytes_per_name(address, "default") for _ in range(2))
     assert kept > 2000, kept  # the cache: about 1.7 KB a query, two queries a name
     # Recycled every 250 queries: about 340 bytes a name (every 1,000: 530, over an eighth).
     assert recycled < kept / 8, (recycled, kept, time.monotonic() - started)
