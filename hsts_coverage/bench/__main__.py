@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hsts_coverage.bench.nginx import nginx_binary
-from hsts_coverage.bench.process import BenchError
+from hsts_coverage.bench.process import BenchError, compile_package
 from hsts_coverage.bench.report import document, machine, table
 from hsts_coverage.bench.runner import BASELINE_CONCURRENCY, Run, commands_for, run_rounds
 from hsts_coverage.bench.testbed import Testbed, per_address_for
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so that the lab, nginx and the proxy are stopped too.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    compile_package(Path(__file__).resolve().parent.parent)  # the package, as installed
     nginx = nginx_binary()
     if nginx is None:
         print("bench: nginx is not installed (apt-get install -y nginx-light)", file=sys.stderr)
